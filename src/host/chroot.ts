@@ -1,0 +1,59 @@
+/**
+ * Running commands inside a rootfs: /proc, /sys, /dev and /dev/pts mounted,
+ * a policy-rc.d that keeps services from starting, and every mount released
+ * when done (and registered on the teardown stack the moment it exists).
+ */
+import { lstat, readFile, rm } from 'node:fs/promises';
+import type { Teardown } from '../runner/teardown.js';
+import { exec, type ExecOptions, type ExecResult } from './exec.js';
+import { mount, unmount } from './mount.js';
+import { mkdirInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
+
+const POLICY = '/usr/sbin/policy-rc.d';
+const POLICY_TEXT = '#!/bin/sh\n# umlbuild: no services start while the image is built\nexit 101\n';
+
+const BINDS: { path: string; source: string; args: string[] }[] = [
+  { path: '/proc', source: 'proc', args: ['-t', 'proc'] },
+  { path: '/sys', source: 'sysfs', args: ['-t', 'sysfs'] },
+  { path: '/dev', source: '/dev', args: ['--bind', '--make-private'] },
+  { path: '/dev/pts', source: 'devpts', args: ['-t', 'devpts', '-o', 'newinstance,ptmxmode=0666'] },
+];
+
+export interface ChrootSession {
+  run(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+/** Prepare `root` for chrooted commands; `close()` undoes everything. */
+export async function openChroot(root: string, teardown: Teardown, opts: ExecOptions = {}): Promise<ChrootSession> {
+  const entries: { release(): Promise<void> }[] = [];
+  const close = async () => {
+    const errors: unknown[] = [];
+    for (const e of entries.reverse()) await e.release().catch((err) => errors.push(err));
+    entries.length = 0;
+    if (errors.length) throw errors[0];
+  };
+  try {
+    for (const b of BINDS) {
+      const target = await mkdirInRoot(root, b.path);
+      await mount(b.source, target, b.args, opts);
+      entries.push(teardown.defer(`unmount ${target}`, () => unmount(target)));
+    }
+    const policyHost = await resolveInRoot(root, POLICY);
+    const existing = await lstat(policyHost).then(() => readFile(policyHost), () => undefined);
+    await writeFileInRoot(root, POLICY, POLICY_TEXT, { mode: 0o755 });
+    entries.push(
+      teardown.defer(`restore ${POLICY}`, async () => {
+        if (existing) await writeFileInRoot(root, POLICY, existing, { mode: 0o755 });
+        else await rm(policyHost, { force: true });
+      }),
+    );
+  } catch (e) {
+    await close().catch(() => undefined);
+    throw e;
+  }
+  return {
+    run: (cmd, args, runOpts = {}) => exec('chroot', [root, cmd, ...args], { ...opts, ...runOpts }),
+    close,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The only place that runs commands. Every subprocess gets a clean
+ * environment, its argv is logged with secrets redacted, its output is
+ * streamed line by line, and a failure raises CommandError naming the command,
+ * its exit code or signal and the tail of its stderr.
+ */
+import { execa, type Options as ExecaOptions } from 'execa';
+import { CommandError, InterruptedError } from '../errors.js';
+import { redact } from './secrets.js';
+
+export interface ExecOptions {
+  /** Written to the command's stdin (secrets go here, never in argv). */
+  input?: string | Buffer;
+  /** A file to feed to stdin. */
+  inputFile?: string;
+  cwd?: string;
+  /** Added to the clean environment. */
+  env?: Record<string, string>;
+  /** Called with each line of stdout and stderr. */
+  onLine?: (line: string) => void;
+  /** Called once with the command line about to run (redacted). */
+  onCommand?: (commandLine: string) => void;
+  signal?: AbortSignal;
+  /** Kill the command (SIGTERM, then SIGKILL) after this many milliseconds. */
+  timeoutMs?: number;
+  /** Return the result instead of throwing on a non-zero exit. */
+  reject?: boolean;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+const TAIL_LINES = 15;
+
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LC_ALL: 'C',
+    LANG: 'C',
+    HOME: process.env.HOME ?? '/root',
+    DEBIAN_FRONTEND: 'noninteractive',
+    DEBCONF_NONINTERACTIVE_SEEN: 'true',
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    ...extra,
+  };
+}
+
+function quote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(cmd: string, args: readonly string[]): string {
+  return redact([cmd, ...args].map(quote).join(' '));
+}
+
+function splitLines(onLine: (l: string) => void) {
+  let rest = '';
+  return {
+    push(chunk: Buffer | string) {
+      const parts = (rest + chunk.toString()).split(/\r?\n|\r/);
+      rest = parts.pop() ?? '';
+      for (const p of parts) if (p.trim()) onLine(redact(p));
+    },
+    flush() {
+      if (rest.trim()) onLine(redact(rest));
+      rest = '';
+    },
+  };
+}
+
+export async function exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const line = commandLine(cmd, args);
+  opts.onCommand?.(line);
+  if (opts.signal?.aborted) throw abortReason(opts.signal);
+  const options: ExecaOptions = {
+    cwd: opts.cwd,
+    env: cleanEnv(opts.env),
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: true,
+    cancelSignal: opts.signal,
+    forceKillAfterDelay: 5000,
+    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+    ...(opts.input !== undefined ? { input: opts.input } : opts.inputFile ? { inputFile: opts.inputFile } : { stdin: 'ignore' }),
+  };
+  const child = execa(cmd, args, options);
+  if (opts.onLine) {
+    const out = splitLines(opts.onLine);
+    const err = splitLines(opts.onLine);
+    child.stdout?.on('data', (c: Buffer) => out.push(c));
+    child.stderr?.on('data', (c: Buffer) => err.push(c));
+    child.once('exit', () => {
+      out.flush();
+      err.flush();
+    });
+  }
+  const r = await child;
+  const stdout = String(r.stdout ?? '');
+  const stderr = String(r.stderr ?? '');
+  if (r.isCanceled && opts.signal) throw abortReason(opts.signal);
+  if (r.failed && (opts.reject ?? true)) {
+    const tail = (stderr || stdout).split('\n').filter((l) => l.trim()).slice(-TAIL_LINES).map(redact);
+    const detail = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.exitCode === undefined && !r.signal ? (r.shortMessage ?? '').split('\n')[0] : undefined;
+    throw new CommandError(line, r.exitCode, r.signal, tail, detail);
+  }
+  return { stdout, stderr, exitCode: r.exitCode ?? -1 };
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new InterruptedError('SIGINT');
+}

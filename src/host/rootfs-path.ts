@@ -1,0 +1,86 @@
+/**
+ * Paths inside a root filesystem, resolved the way chroot would: a symlink
+ * (absolute or relative) never leads out of the root, and `..` stops at it.
+ * Every write umlbuild does into a rootfs goes through here.
+ */
+import { lstat, readlink, mkdir, open, constants } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { UserError } from '../errors.js';
+
+const MAX_LINKS = 40;
+
+/**
+ * Resolve `path` (absolute inside the guest) against `root` on the host.
+ * Symlinks are followed inside the root, including the last component unless
+ * `followLast` is false. Missing components are fine: the rest is appended.
+ */
+export async function resolveInRoot(root: string, path: string, followLast = true): Promise<string> {
+  const todo = splitPath(path);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const candidate = join(root, ...done, part);
+    const isLast = todo.length === 0;
+    const st = await lstat(candidate).catch(() => undefined);
+    if (st?.isSymbolicLink() && (followLast || !isLast)) {
+      if (++links > MAX_LINKS) throw new UserError(`too many levels of symbolic links resolving ${path} in ${root}`);
+      const target = await readlink(candidate);
+      if (target.startsWith('/')) done.length = 0;
+      todo.unshift(...splitPath(target));
+      continue;
+    }
+    done.push(part);
+    if (!st) {
+      // Nothing exists past here: the rest can only be created, never followed.
+      for (const p of todo) if (p === '..') done.pop(); else done.push(p);
+      break;
+    }
+  }
+  return join(root, ...done);
+}
+
+function splitPath(p: string): string[] {
+  return posix.normalize(`/${p}`).split('/').filter((s) => s && s !== '.');
+}
+
+/** Create a directory (and parents) inside the root; returns its host path. */
+export async function mkdirInRoot(root: string, path: string, mode = 0o755): Promise<string> {
+  let cur = '/';
+  let host = root;
+  for (const part of splitPath(path)) {
+    cur = posix.join(cur, part);
+    host = await resolveInRoot(root, cur);
+    const st = await lstat(host).catch(() => undefined);
+    if (!st) await mkdir(host, { mode });
+    else if (!st.isDirectory()) throw new UserError(`${cur} exists in the rootfs and is not a directory`);
+  }
+  return host;
+}
+
+export interface WriteOptions {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** Write a file inside the root, following links only within it. */
+export async function writeFileInRoot(root: string, path: string, content: string | Buffer, opts: WriteOptions = {}): Promise<string> {
+  await mkdirInRoot(root, posix.dirname(posix.normalize(`/${path}`)));
+  const host = await resolveInRoot(root, path);
+  // O_NOFOLLOW: if a link appeared after resolving, fail rather than follow it out.
+  const fh = await open(host, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, opts.mode ?? 0o644);
+  try {
+    await fh.writeFile(content);
+    await fh.chmod(opts.mode ?? 0o644);
+    if (opts.uid !== undefined) await fh.chown(opts.uid, opts.gid ?? opts.uid);
+  } finally {
+    await fh.close();
+  }
+  return host;
+}
+

@@ -1,0 +1,53 @@
+/** Finding host tools and the Debian packages that provide them. */
+import { access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanEnv } from './exec.js';
+
+/** Debian package for each tool umlbuild may call. */
+export const TOOL_PACKAGES: Record<string, string> = {
+  debootstrap: 'debootstrap',
+  'mkfs.ext2': 'e2fsprogs',
+  'mkfs.ext3': 'e2fsprogs',
+  'mkfs.ext4': 'e2fsprogs',
+  e2fsck: 'e2fsprogs',
+  'mkfs.btrfs': 'btrfs-progs',
+  'mkfs.xfs': 'xfsprogs',
+  losetup: 'mount',
+  mount: 'mount',
+  umount: 'mount',
+  chroot: 'coreutils',
+  cp: 'coreutils',
+  tar: 'tar',
+  depmod: 'kmod',
+  'dpkg-query': 'dpkg',
+  openssl: 'openssl',
+  linux: 'user-mode-linux',
+  uml_mconsole: 'uml-utilities',
+  make: 'make',
+};
+
+export function packageFor(tool: string): string {
+  return TOOL_PACKAGES[tool] ?? tool;
+}
+
+export async function findTool(name: string): Promise<string | undefined> {
+  if (name.includes('/')) return (await isExecutable(name)) ? name : undefined;
+  for (const dir of cleanEnv().PATH!.split(':')) {
+    const p = join(dir, name);
+    if (await isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+async function isExecutable(p: string): Promise<boolean> {
+  try {
+    await access(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}

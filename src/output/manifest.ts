@@ -1,0 +1,59 @@
+/** `<name>.manifest.json`: what was built, from what, and how long it took. */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { REDACTED } from '../host/secrets.js';
+import type { Plan } from '../recipe/load.js';
+import type { BuildFacts } from '../steps/types.js';
+
+export interface StepTiming {
+  step: string;
+  title: string;
+  seconds: number;
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export async function imageSizes(file: string): Promise<{ apparent: number; allocated: number }> {
+  const st = await stat(file);
+  return { apparent: st.size, allocated: st.blocks * 512 };
+}
+
+export function publicVariables(plan: Plan): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(plan.vars)) {
+    out[k] = plan.secretVars.has(k) && v !== '' && v !== undefined ? REDACTED : v;
+  }
+  return out;
+}
+
+export interface ManifestInput {
+  plan: Plan;
+  imageFile: string;
+  imageName: string;
+  scriptName: string;
+  facts: BuildFacts;
+  timings: StepTiming[];
+  version: string;
+}
+
+export async function buildManifest(m: ManifestInput): Promise<string> {
+  const [sizes, sha256] = await Promise.all([imageSizes(m.imageFile), sha256File(m.imageFile)]);
+  const manifest = {
+    umlbuild: m.version,
+    created: new Date().toISOString(),
+    recipe: { name: m.plan.name, file: m.plan.file, description: m.plan.description },
+    variables: publicVariables(m.plan),
+    image: { file: m.imageName, ...sizes, sha256, fs: m.facts.fsType, uuid: m.facts.fsUuid },
+    launch: { script: m.scriptName, ...m.plan.launch },
+    bootstrap: m.facts.suite ? { suite: m.facts.suite, mirror: m.facts.mirror } : undefined,
+    kernel: { modules: m.facts.kernelVersion },
+    packages: m.facts.packages ?? [],
+    steps: m.timings,
+  };
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}

@@ -1,0 +1,25 @@
+/** The resolved plan as text, for `--dry-run` and `validate`; secrets redacted. */
+import { stringify } from 'yaml';
+import { REDACTED, redact } from './host/secrets.js';
+import type { Plan } from './recipe/load.js';
+import { publicVariables } from './output/manifest.js';
+
+function hideKeys(value: unknown, keys: readonly string[]): unknown {
+  if (Array.isArray(value)) return value.map((v) => hideKeys(v, keys));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, keys.includes(k) && v ? REDACTED : hideKeys(v, keys)]));
+  }
+  return value;
+}
+
+export function planText(plan: Plan, outDir: string): string {
+  const doc = {
+    recipe: plan.file,
+    name: plan.name,
+    output: `${outDir}/${plan.output}.img`,
+    variables: publicVariables(plan),
+    launch: plan.launch,
+    steps: plan.steps.map((s) => ({ step: s.kind, title: s.title, ...(hideKeys(s.options, s.step.secretKeys ?? []) as object) })),
+  };
+  return redact(stringify(doc, { lineWidth: 0 }));
+}

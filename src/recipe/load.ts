@@ -1,0 +1,147 @@
+/**
+ * YAML -> variables -> schema -> plan. Every problem in a recipe (and in the
+ * files it extends) is collected and reported at once with file:line:col.
+ */
+import { dirname, resolve } from 'node:path';
+import { RecipeError, type RecipeIssue } from '../errors.js';
+import { registerSecret } from '../host/secrets.js';
+import { findStep, stepKinds } from '../steps/index.js';
+import type { AnyStep } from '../steps/types.js';
+import { launchSchema, recipeFileSchema, type LaunchConfig } from './schema.js';
+import { RecipeSource, type KeyPath } from './source.js';
+import { interpolate, type Vars } from './variables.js';
+import { readVariables, type VariableOverrides } from './variable-defs.js';
+import { zodIssues } from './zod-issues.js';
+
+export interface PlannedStep {
+  index: number;
+  kind: string;
+  step: AnyStep;
+  options: unknown;
+  title: string;
+  file: string;
+  line?: number;
+}
+
+export interface Plan {
+  file: string;
+  dir: string;
+  name: string;
+  description?: string;
+  output: string;
+  vars: Vars;
+  secretVars: Set<string>;
+  launch: LaunchConfig;
+  steps: PlannedStep[];
+}
+
+export type LoadOptions = VariableOverrides;
+
+interface Layer {
+  source: RecipeSource;
+  data: Record<string, unknown>;
+}
+
+async function readChain(file: string, issues: RecipeIssue[], seen: string[] = []): Promise<Layer[]> {
+  const abs = resolve(file);
+  const { source, issues: readIssues } = await RecipeSource.read(abs);
+  issues.push(...readIssues);
+  if (!source) return [];
+  const data = source.toJS();
+  const top = recipeFileSchema.safeParse(data);
+  if (!top.success) issues.push(...zodIssues(source, [], top.error));
+  const layer = { source, data };
+  const parent = data.extends;
+  if (typeof parent !== 'string') return [layer];
+  const parentFile = resolve(dirname(abs), parent);
+  if ([...seen, abs].includes(parentFile)) {
+    issues.push(source.issue(['extends'], `circular extends: ${[...seen, abs, parentFile].join(' -> ')}`));
+    return [layer];
+  }
+  const base = await readChain(parentFile, issues, [...seen, abs]);
+  if (!base.length) issues.push(source.issue(['extends'], `cannot extend ${parent}`));
+  return [...base, layer];
+}
+
+/** The nearest layer (child first) that sets `key`. */
+function lastSetting(layers: Layer[], key: string): Layer | undefined {
+  return [...layers].reverse().find((l) => l.data[key] !== undefined);
+}
+
+export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<Plan> {
+  const issues: RecipeIssue[] = [];
+  const layers = await readChain(file, issues);
+  if (!layers.length || issues.length) throw new RecipeError(issues);
+  const main = layers[layers.length - 1]!;
+
+  const { vars, secretVars } = readVariables(layers, opts, issues);
+  for (const name of secretVars) registerSecret(vars[name]);
+
+  const resolveIn = (layer: Layer, path: KeyPath, value: unknown): unknown => {
+    const found: { path: KeyPath; message: string }[] = [];
+    const out = interpolate(value, vars, found);
+    for (const f of found) issues.push(layer.source.issue([...path, ...f.path], f.message));
+    return out;
+  };
+
+  const nameLayer = lastSetting(layers, 'name');
+  const name = nameLayer ? String(nameLayer.data.name) : '';
+  if (!nameLayer) issues.push(main.source.issue([], 'missing "name"'));
+  const outputLayer = lastSetting(layers, 'output');
+  const output = outputLayer ? String(resolveIn(outputLayer, ['output'], outputLayer.data.output)) : name;
+
+  let launch: LaunchConfig = {};
+  for (const layer of layers) {
+    if (layer.data.launch === undefined) continue;
+    const parsed = launchSchema.safeParse(resolveIn(layer, ['launch'], layer.data.launch));
+    if (parsed.success) launch = { ...launch, ...parsed.data };
+    else issues.push(...zodIssues(layer.source, ['launch'], parsed.error));
+  }
+
+  const stepsLayer = lastSetting(layers, 'steps');
+  const steps: PlannedStep[] = [];
+  if (!stepsLayer || !Array.isArray(stepsLayer.data.steps) || !stepsLayer.data.steps.length) {
+    issues.push(main.source.issue(['steps'], 'a recipe needs at least one step'));
+  } else {
+    stepsLayer.data.steps.forEach((raw, index) => {
+      const planned = planStep(stepsLayer, index, raw, resolveIn, issues);
+      if (planned) steps.push(planned);
+    });
+  }
+  if (issues.length) throw new RecipeError(issues);
+  return { file: main.source.file, dir: dirname(main.source.file), name, description: lastSetting(layers, 'description')?.data.description as string | undefined, output, vars, secretVars, launch, steps };
+}
+
+function planStep(
+  layer: Layer,
+  index: number,
+  raw: unknown,
+  resolveIn: (l: Layer, p: KeyPath, v: unknown) => unknown,
+  issues: RecipeIssue[],
+): PlannedStep | undefined {
+  const src = layer.source;
+  const at: KeyPath = ['steps', index];
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    issues.push(src.issue(at, 'each step must be a mapping starting with "step: KIND"'));
+    return undefined;
+  }
+  const { step: kind, ...rawOptions } = raw as Record<string, unknown>;
+  if (typeof kind !== 'string') {
+    issues.push(src.issue(at, `missing "step:" (one of: ${stepKinds().join(', ')})`));
+    return undefined;
+  }
+  const step = findStep(kind);
+  if (!step) {
+    issues.push(src.issue([...at, 'step'], `unknown step kind "${kind}" (one of: ${stepKinds().join(', ')})`));
+    return undefined;
+  }
+  const before = issues.length;
+  const resolved = resolveIn(layer, at, rawOptions);
+  if (issues.length > before) return undefined;
+  const parsed = step.schema.safeParse(resolved);
+  if (!parsed.success) {
+    issues.push(...zodIssues(src, at, parsed.error));
+    return undefined;
+  }
+  return { index, kind, step, options: parsed.data, title: step.title(parsed.data), file: src.file, line: src.locate(at).line };
+}

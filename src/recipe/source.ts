@@ -1,0 +1,72 @@
+/** A parsed YAML recipe file that can say where any key path is. */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument, isMap, isNode, type Document, type Node } from 'yaml';
+import type { RecipeIssue } from '../errors.js';
+
+export type KeyPath = (string | number)[];
+
+export class RecipeSource {
+  private constructor(
+    readonly file: string,
+    readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  static async read(file: string): Promise<{ source?: RecipeSource; issues: RecipeIssue[] }> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return { issues: [{ file, path: '', message: code === 'ENOENT' ? 'no such file' : `cannot read: ${(e as Error).message}` }] };
+    }
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const source = new RecipeSource(file, doc, lines);
+    const issues: RecipeIssue[] = doc.errors.map((err) => ({
+      file,
+      line: err.linePos?.[0].line,
+      col: err.linePos?.[0].col,
+      path: '',
+      message: `YAML: ${err.message.split('\n')[0]}`,
+    }));
+    if (!issues.length && !isMap(doc.contents)) {
+      issues.push({ file, line: 1, col: 1, path: '', message: 'a recipe must be a YAML mapping (name, variables, steps, ...)' });
+    }
+    return { source: issues.length ? undefined : source, issues };
+  }
+
+  toJS(): Record<string, unknown> {
+    return (this.doc.toJS({ maxAliasCount: 100 }) ?? {}) as Record<string, unknown>;
+  }
+
+  /** Where a key path is (or the nearest parent that exists). `key` points at the key itself. */
+  locate(path: KeyPath, key = false): { line?: number; col?: number } {
+    for (let n = path.length; n >= 0; n--) {
+      const sub = path.slice(0, n);
+      let node: unknown;
+      if (key && n === path.length && n > 0) {
+        const parent = this.doc.getIn(sub.slice(0, -1), true);
+        if (isMap(parent)) {
+          const pair = parent.items.find((p) => (isNode(p.key) ? (p.key as { value?: unknown }).value : p.key) === sub[n - 1]);
+          node = pair?.key;
+        }
+      }
+      node ??= n === 0 ? this.doc.contents : this.doc.getIn(sub, true);
+      const range = isNode(node) ? (node as Node).range : undefined;
+      if (range) {
+        const pos = this.lines.linePos(range[0]);
+        return { line: pos.line, col: pos.col };
+      }
+    }
+    return {};
+  }
+
+  issue(path: KeyPath, message: string, opts: { key?: boolean; shown?: KeyPath } = {}): RecipeIssue {
+    return { file: this.file, ...this.locate(path, opts.key), path: formatPath(opts.shown ?? path), message };
+  }
+}
+
+export function formatPath(path: KeyPath): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}

@@ -1,0 +1,95 @@
+/**
+ * Run a plan: verify all steps, run them in order under listr2, always
+ * unwind the teardown stack, and commit the outputs only on success.
+ */
+import { Listr } from 'listr2';
+import { StepError, UserError } from '../errors.js';
+import { redact } from '../host/secrets.js';
+import { renderLaunchScript } from '../output/launch.js';
+import { buildManifest, type StepTiming } from '../output/manifest.js';
+import type { Plan } from '../recipe/load.js';
+import { createContext } from './context.js';
+import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removePartials, type OutputPaths } from './outputs.js';
+import { rendererOptions, type RendererName } from './renderer.js';
+import { Teardown } from './teardown.js';
+import { verifyPlan } from './verify.js';
+import { VERSION } from '../version.js';
+
+export interface BuildOptions {
+  outDir: string;
+  renderer?: RendererName;
+  signal?: AbortSignal;
+  /** Report teardown failures as warnings instead of failing the build. */
+  keepGoingOnTeardown?: boolean;
+  /** Where teardown notes and warnings go (default: stderr). */
+  warn?: (line: string) => void;
+}
+
+export interface BuildResult {
+  outputs: OutputPaths;
+  timings: StepTiming[];
+  seconds: number;
+}
+
+export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult> {
+  await verifyPlan(plan);
+  const warn = opts.warn ?? ((l: string) => process.stderr.write(`${redact(l)}\n`));
+  const started = Date.now();
+  const final = outputPaths(opts.outDir, plan.output);
+  const partial = partialPaths(final);
+  await prepareOutputDir(final);
+  const signal = opts.signal ?? new AbortController().signal;
+  const teardown = new Teardown();
+  const ctx = createContext(plan, partial.image, teardown, signal);
+  const timings: StepTiming[] = [];
+
+  const tasks = new Listr(
+    plan.steps.map((ps) => ({
+      title: `[${ps.index + 1}/${plan.steps.length}] ${ps.title}`,
+      task: async (_: unknown, task: { output: string }) => {
+        if (signal.aborted) throw signal.reason;
+        ctx.log = (line: string) => {
+          task.output = redact(line);
+        };
+        const t0 = Date.now();
+        try {
+          await ps.step.run(ps.options, ctx);
+        } catch (e) {
+          if (signal.aborted) throw signal.reason;
+          throw new StepError(`steps[${ps.index}] ${ps.kind} (${ps.file}:${ps.line ?? '?'})`, e);
+        } finally {
+          timings.push({ step: ps.kind, title: ps.title, seconds: (Date.now() - t0) / 1000 });
+        }
+      },
+    })),
+    { ...rendererOptions(opts.renderer ?? 'auto'), exitOnError: true, registerSignalListeners: false, collectErrors: false },
+  );
+
+  let error: unknown;
+  try {
+    await tasks.run();
+    await ctx.collectFacts();
+  } catch (e) {
+    error = signal.aborted ? signal.reason : e;
+  }
+  const failures = await teardown.unwind(error !== undefined);
+  for (const f of failures) warn(`teardown: could not ${f.label}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+  if (!error && failures.length && !opts.keepGoingOnTeardown) {
+    error = new UserError(`the build finished but ${failures.length} teardown action(s) failed (see above); --keep-going-on-teardown accepts that`);
+  }
+  if (!error) {
+    try {
+      if (!ctx.imageCreated) throw new UserError('the recipe made no image: it needs a sparse-disk step');
+      const script = await renderLaunchScript({ name: plan.name, image: final.image, launch: plan.launch });
+      const manifest = await buildManifest({ plan, imageFile: partial.image, imageName: final.image.split('/').pop()!, scriptName: final.script.split('/').pop()!, facts: ctx.facts, timings, version: VERSION });
+      await commitOutputs(partial, final, script, manifest);
+    } catch (e) {
+      error = e;
+    }
+  }
+  if (error) {
+    await removePartials(partial);
+    throw error;
+  }
+  return { outputs: final, timings, seconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,72 @@
+/**
+ * The teardown stack. A step that acquires a resource (loop device, mount,
+ * temp dir) defers its release at once. On success, failure or interrupt the
+ * stack unwinds last-in first-out and keeps going past errors; what could not
+ * be undone is returned so the build can report it.
+ */
+
+export interface TeardownEntry {
+  readonly label: string;
+  /** Run the release now and take it off the stack (e.g. an `unmount` step). */
+  release(): Promise<void>;
+  /** Take it off the stack without running it (the resource was handed on). */
+  drop(): void;
+}
+
+interface Item {
+  label: string;
+  fn: () => Promise<void> | void;
+  onlyOnFailure: boolean;
+}
+
+export interface TeardownFailure {
+  label: string;
+  error: unknown;
+}
+
+export class Teardown {
+  private items: Item[] = [];
+
+  constructor(private readonly onRelease?: (label: string) => void) {}
+
+  defer(label: string, fn: () => Promise<void> | void, opts: { onlyOnFailure?: boolean } = {}): TeardownEntry {
+    const item: Item = { label, fn, onlyOnFailure: opts.onlyOnFailure ?? false };
+    this.items.push(item);
+    return {
+      label,
+      release: async () => {
+        if (!this.remove(item)) return;
+        this.onRelease?.(label);
+        await item.fn();
+      },
+      drop: () => void this.remove(item),
+    };
+  }
+
+  get labels(): string[] {
+    return this.items.map((i) => i.label);
+  }
+
+  private remove(item: Item): boolean {
+    const i = this.items.indexOf(item);
+    if (i < 0) return false;
+    this.items.splice(i, 1);
+    return true;
+  }
+
+  /** Unwind everything, newest first. `failed` also runs failure-only entries. */
+  async unwind(failed: boolean): Promise<TeardownFailure[]> {
+    const failures: TeardownFailure[] = [];
+    while (this.items.length) {
+      const item = this.items.pop()!;
+      if (item.onlyOnFailure && !failed) continue;
+      try {
+        this.onRelease?.(item.label);
+        await item.fn();
+      } catch (error) {
+        failures.push({ label: item.label, error });
+      }
+    }
+    return failures;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Verify every step of a plan before any runs: step `verify` hooks report
+ * recipe problems (exit 2) and host needs (tools, root: exit 3), all at once.
+ */
+import { HostError, RecipeError, type RecipeIssue } from '../errors.js';
+import { RecipeSource } from '../recipe/source.js';
+import type { Plan } from '../recipe/load.js';
+import { findTool, isRoot, packageFor } from '../host/tools.js';
+
+export async function verifyPlan(plan: Plan): Promise<void> {
+  const issues: RecipeIssue[] = [];
+  const missing = new Map<string, string[]>();
+  const rootNeeded: string[] = [];
+  const sources = new Map<string, RecipeSource | undefined>();
+  const sourceOf = async (file: string) => {
+    if (!sources.has(file)) sources.set(file, (await RecipeSource.read(file)).source);
+    return sources.get(file);
+  };
+
+  for (const ps of plan.steps) {
+    const at = ['steps', ps.index] as (string | number)[];
+    const src = await sourceOf(ps.file);
+    const problem = (message: string, key?: string) => {
+      const sub = key ? key.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)) : [];
+      issues.push(src ? src.issue([...at, ...sub], message) : { file: ps.file, line: ps.line, path: `steps[${ps.index}]`, message });
+    };
+    try {
+      await ps.step.verify?.(ps.options, {
+        recipeDir: plan.dir,
+        vars: plan.vars,
+        problem,
+        requireTool: async (tool) => {
+          if (!(await findTool(tool))) missing.set(tool, [...(missing.get(tool) ?? []), `steps[${ps.index}] ${ps.kind}`]);
+        },
+        requireRoot: (why) => {
+          if (!isRoot()) rootNeeded.push(`steps[${ps.index}] ${ps.kind}: ${why}`);
+        },
+      });
+    } catch (e) {
+      problem((e as Error).message);
+    }
+  }
+  if (issues.length) throw new RecipeError(issues);
+  const lines: string[] = [];
+  for (const [tool, users] of missing) lines.push(`missing host tool ${tool} (package ${packageFor(tool)}), needed by ${users.join(', ')}`);
+  if (rootNeeded.length) lines.push(`this build must run as root:\n${rootNeeded.map((r) => `  ${r}`).join('\n')}`);
+  if (lines.length) throw new HostError(lines.join('\n'), [...missing.keys()].map(packageFor));
+}

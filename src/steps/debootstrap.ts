@@ -1,0 +1,96 @@
+/**
+ * `debootstrap`: install a Debian base system into the rootfs. Without a
+ * mirror, the host's own apt sources name it. Archived suites (buster) are
+ * not on current mirrors: give an archive mirror. The mirror is checked for
+ * the suite before anything is built.
+ *
+ * ```yaml
+ * - step: debootstrap
+ *   suite: bookworm
+ *   variant: minbase          # optional: minbase | buildd | fakechroot
+ *   mirror: ${mirror}         # optional; empty = from the host's apt sources
+ *   components: [main]
+ *   include: [systemd-sysv, ifupdown]
+ *   exclude: []
+ *   arch: amd64               # optional, default: the host's
+ *   keyring: /usr/share/keyrings/debian-archive-keyring.gpg   # optional
+ * ```
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { detectMirror } from '../host/mirror.js';
+import type { Step } from './types.js';
+
+const word = z.string().regex(/^[\w.+:~-]+$/, 'not a valid name');
+
+const schema = z
+  .object({
+    suite: word,
+    variant: z.enum(['minbase', 'buildd', 'fakechroot', 'default']).optional(),
+    mirror: z.string().default(''),
+    components: z.array(word).default(['main']),
+    include: z.array(word).default([]),
+    exclude: z.array(word).default([]),
+    arch: word.optional(),
+    keyring: z.string().optional(),
+    /** A suite that has left the current mirrors (needs a mirror from the user). */
+    archived: z.boolean().default(false),
+    extra_args: z.array(z.string()).default([]),
+  })
+  .strict();
+
+type Options = z.infer<typeof schema>;
+
+export function debootstrapArgs(o: Options, mirror: string, target: string): string[] {
+  const args: string[] = [];
+  if (o.variant && o.variant !== 'default') args.push(`--variant=${o.variant}`);
+  if (o.components.length) args.push(`--components=${o.components.join(',')}`);
+  if (o.include.length) args.push(`--include=${o.include.join(',')}`);
+  if (o.exclude.length) args.push(`--exclude=${o.exclude.join(',')}`);
+  if (o.arch) args.push(`--arch=${o.arch}`);
+  if (o.keyring) args.push(`--keyring=${o.keyring}`);
+  return [...args, ...o.extra_args, o.suite, target, mirror];
+}
+
+async function releaseReachable(mirror: string, suite: string): Promise<string | undefined> {
+  if (!/^https?:\/\//.test(mirror)) return undefined;
+  const url = `${mirror.replace(/\/+$/, '')}/dists/${suite}/Release`;
+  try {
+    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(15000), redirect: 'follow' });
+    if (res.ok) return undefined;
+    return `the mirror ${mirror} has no suite "${suite}" (HTTP ${res.status} for ${url})`;
+  } catch (e) {
+    return `cannot reach the mirror ${mirror} for suite "${suite}": ${(e as Error).cause ? String((e as { cause: unknown }).cause) : (e as Error).message}`;
+  }
+}
+
+export const debootstrap: Step<Options> = {
+  kind: 'debootstrap',
+  summary: 'install a Debian base system (mirror from the host apt sources by default)',
+  schema,
+  title: (o) => `Debootstrap ${o.suite}${o.variant ? ` (${o.variant})` : ''}`,
+  async verify(o, ctx) {
+    ctx.requireRoot('debootstrap runs as root');
+    await ctx.requireTool('debootstrap');
+    if (o.keyring && !existsSync(o.keyring)) ctx.problem(`keyring ${o.keyring} does not exist`, 'keyring');
+    if (o.archived && !o.mirror) {
+      ctx.problem(`${o.suite} is archived and no longer on current Debian mirrors: give an archive mirror (set the recipe's mirror variable)`, 'mirror');
+      return;
+    }
+    const mirror = o.mirror || (await detectMirror(o.suite));
+    if (!mirror) {
+      ctx.problem('no mirror given and none found in /etc/apt/sources.list or /etc/apt/sources.list.d/*.sources', 'mirror');
+      return;
+    }
+    const problem = await releaseReachable(mirror, o.suite);
+    if (problem) ctx.problem(problem, 'mirror');
+  },
+  async run(o, ctx) {
+    const root = ctx.requireRootfs();
+    const mirror = o.mirror || (await detectMirror(o.suite));
+    if (!mirror) throw new Error('no mirror found in the host apt sources');
+    ctx.facts.suite = o.suite;
+    ctx.facts.mirror = mirror;
+    await ctx.exec('debootstrap', debootstrapArgs(o, mirror, root));
+  },
+};

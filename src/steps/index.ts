@@ -1,0 +1,23 @@
+/** The registry of step kinds: nothing else knows the list. */
+import { debootstrap } from './debootstrap.js';
+import { mkfs } from './mkfs.js';
+import { modules } from './modules.js';
+import { mount } from './mount.js';
+import { overlay } from './overlay.js';
+import { password } from './password.js';
+import { run } from './run.js';
+import { sparseDisk } from './sparse-disk.js';
+import { template } from './template.js';
+import { echo, fail } from './test-steps.js';
+import type { AnyStep } from './types.js';
+import { unmount } from './unmount.js';
+
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, debootstrap, password, template, modules, overlay, run, unmount, echo, fail];
+
+export function findStep(kind: string): AnyStep | undefined {
+  return STEPS.find((s) => s.kind === kind);
+}
+
+export function stepKinds(includeHidden = false): string[] {
+  return STEPS.filter((s) => includeHidden || !s.hidden).map((s) => s.kind);
+}

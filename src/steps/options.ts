@@ -1,0 +1,14 @@
+/** Option types shared by several steps. */
+import { z } from 'zod';
+
+/** An absolute path inside the guest that does not climb out with `..`. */
+export const guestPath = z
+  .string()
+  .regex(/^\//, 'must be an absolute path inside the rootfs')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+
+/** A file mode written as an octal string, e.g. "0644". */
+export const modeString = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v))
+  .refine((v) => /^0?[0-7]{3,4}$/.test(v), 'must be an octal mode such as "0644"');

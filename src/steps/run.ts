@@ -1,0 +1,72 @@
+/**
+ * `run`: run a command or a script inside the chroot, with /proc, /sys, /dev
+ * and /dev/pts mounted and a policy-rc.d that stops services from starting.
+ * Everything mounted for it is unmounted when it ends. `chroot: false` runs
+ * on the host instead, with ROOTFS (and IMAGE) in the environment.
+ *
+ * ```yaml
+ * - step: run
+ *   command: apt-get install -y --no-install-recommends less   # via /bin/sh -c
+ * - step: run
+ *   script: scripts/setup.sh        # copied in, run, removed
+ *   env: { FOO: bar }
+ * ```
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { openChroot } from '../host/chroot.js';
+import type { Step } from './types.js';
+
+const schema = z
+  .object({
+    command: z.string().min(1).optional(),
+    script: z.string().min(1).optional(),
+    argv: z.array(z.string()).min(1).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
+    chroot: z.boolean().default(true),
+  })
+  .strict()
+  .refine((o) => [o.command, o.script, o.argv].filter(Boolean).length === 1, { message: 'give exactly one of command, script or argv' });
+
+type Options = z.infer<typeof schema>;
+
+const scriptPath = (s: string, dir: string) => (isAbsolute(s) ? s : resolve(dir, s));
+
+export const run: Step<Options> = {
+  kind: 'run',
+  summary: 'run a command or script inside the chroot (or on the host)',
+  schema,
+  title: (o) => `Run ${o.command ?? o.script ?? o.argv!.join(' ')}`.slice(0, 80),
+  async verify(o, ctx) {
+    if (o.chroot) ctx.requireRoot('chroot needs root');
+    if (o.script && !existsSync(scriptPath(o.script, ctx.recipeDir))) ctx.problem(`script ${scriptPath(o.script, ctx.recipeDir)} does not exist`, 'script');
+  },
+  async run(o, ctx) {
+    const root = ctx.requireRootfs();
+    const env = { ...o.env, ...(o.chroot ? {} : { ROOTFS: root, IMAGE: ctx.image }) };
+    const opts = { env, signal: ctx.signal, onLine: ctx.log, onCommand: (l: string) => ctx.log(`$ ${l}`) };
+    if (!o.chroot) {
+      const [cmd, ...args] = o.argv ?? (o.script ? ['/bin/sh', scriptPath(o.script, ctx.recipeDir)] : ['/bin/sh', '-c', o.command!]);
+      await ctx.exec(cmd!, args, { env });
+      return;
+    }
+    const session = await openChroot(root, ctx.teardown, opts);
+    const inGuest = `/tmp/umlbuild-script-${process.pid}`;
+    try {
+      if (o.argv) await session.run(o.argv[0]!, o.argv.slice(1));
+      else if (o.command) await session.run('/bin/sh', ['-c', o.command]);
+      else {
+        const host = await ctx.writeFile(inGuest, await readFile(scriptPath(o.script!, ctx.recipeDir)), { mode: 0o755 });
+        try {
+          await session.run('/bin/sh', [inGuest]);
+        } finally {
+          await rm(host, { force: true });
+        }
+      }
+    } finally {
+      await session.close();
+    }
+  },
+};

@@ -1,0 +1,92 @@
+/**
+ * `template`: render an ejs template into the rootfs. Built-in templates:
+ * `fstab`, `hostname`, `hosts`, `interfaces` (each with its usual
+ * destination), or a path to your own `.ejs` file (relative to the recipe).
+ * Templates see every recipe variable, `fs_type` (from mkfs), `root_device`,
+ * `root_options` and anything under `data`. An undefined name is an error.
+ *
+ * ```yaml
+ * - step: template
+ *   template: interfaces        # or: templates/motd.ejs
+ *   dest: /etc/network/interfaces   # optional for built-ins
+ *   mode: "0644"                # optional
+ *   data: { extra: value }      # optional
+ * ```
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ejs from 'ejs';
+import { z } from 'zod';
+import type { Step, StepContext, VerifyContext } from './types.js';
+import { guestPath, modeString } from './options.js';
+
+export const BUILTIN: Record<string, string> = {
+  fstab: '/etc/fstab',
+  hostname: '/etc/hostname',
+  hosts: '/etc/hosts',
+  interfaces: '/etc/network/interfaces',
+};
+
+export const TEMPLATE_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
+
+const schema = z
+  .object({
+    template: z.string().min(1),
+    dest: guestPath.optional(),
+    mode: modeString.default('0644'),
+    data: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+  .refine((o) => o.dest || o.template in BUILTIN, { message: 'dest is required for a template that is not built in', path: ['dest'] });
+
+type Options = z.infer<typeof schema>;
+
+function templateFile(o: Options, recipeDir: string): string {
+  if (o.template in BUILTIN) return `${TEMPLATE_DIR}${o.template}.ejs`;
+  return isAbsolute(o.template) ? o.template : resolve(recipeDir, o.template);
+}
+
+export function templateLocals(ctx: Pick<StepContext, 'vars' | 'facts'>, data: Record<string, unknown>): Record<string, unknown> {
+  const fsType = ctx.facts.fsType ?? 'ext4';
+  return {
+    fs_type: fsType,
+    root_device: '/dev/ubda',
+    root_options: fsType.startsWith('ext') ? 'discard,errors=remount-ro' : 'discard',
+    ...ctx.vars,
+    ...data,
+  };
+}
+
+export async function renderTemplate(file: string, locals: Record<string, unknown>): Promise<string> {
+  const text = await readFile(file, 'utf8');
+  try {
+    return await ejs.render(text, locals, { async: true, filename: file, strict: false });
+  } catch (e) {
+    const msg = (e as Error).message.split('\n').filter(Boolean).pop() ?? String(e);
+    throw new Error(`template ${file}: ${msg}`);
+  }
+}
+
+export const template: Step<Options> = {
+  kind: 'template',
+  summary: 'render an ejs template (fstab, hostname, hosts, interfaces, or your own) into the rootfs',
+  schema,
+  title: (o) => `Write ${o.dest ?? BUILTIN[o.template]} from ${o.template}`,
+  async verify(o, ctx: VerifyContext) {
+    const file = templateFile(o, ctx.recipeDir);
+    try {
+      // A dry render finds undefined names before anything is built.
+      await renderTemplate(file, templateLocals({ vars: ctx.vars, facts: {} }, o.data));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      ctx.problem(code === 'ENOENT' ? `template file ${file} does not exist` : (e as Error).message, 'template');
+    }
+  },
+  async run(o, ctx) {
+    const text = await renderTemplate(templateFile(o, ctx.recipeDir), templateLocals(ctx, o.data));
+    const dest = o.dest ?? BUILTIN[o.template]!;
+    await ctx.writeFile(dest, text, { mode: parseInt(o.mode, 8) });
+    ctx.log(`wrote ${dest} (${text.length} bytes)`);
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * Test-only steps, hidden from `umlbuild steps`: `echo` logs a message and
+ * `fail` fails (optionally after acquiring a fake resource), so the runner and
+ * its teardown can be tested without root.
+ *
+ * ```yaml
+ * - step: echo
+ *   message: hello
+ *   defer: released-hello    # optional: push a teardown entry that logs this
+ * - step: fail
+ *   message: boom
+ * ```
+ */
+import { z } from 'zod';
+import type { Step } from './types.js';
+
+const echoSchema = z.object({ message: z.string(), defer: z.string().optional() }).strict();
+
+export const echo: Step<z.infer<typeof echoSchema>> = {
+  kind: 'echo',
+  summary: 'log a message (test only)',
+  hidden: true,
+  schema: echoSchema,
+  title: (o) => `Echo ${o.message}`,
+  async run(o, ctx) {
+    ctx.log(o.message);
+    if (o.defer) ctx.teardown.defer(o.defer, () => ctx.log(`teardown: ${o.defer}`));
+  },
+};
+
+const failSchema = z.object({ message: z.string().default('failed on purpose'), in_verify: z.boolean().default(false) }).strict();
+
+export const fail: Step<z.infer<typeof failSchema>> = {
+  kind: 'fail',
+  summary: 'fail (test only)',
+  hidden: true,
+  schema: failSchema,
+  title: () => 'Fail',
+  async verify(o, ctx) {
+    if (o.in_verify) ctx.problem(o.message, 'message');
+  },
+  async run(o) {
+    throw new Error(o.message);
+  },
+};

@@ -1,0 +1,79 @@
+/** The one interface every step implements, and the contexts it gets. */
+import type { z } from 'zod';
+import type { ExecOptions, ExecResult } from '../host/exec.js';
+import type { Teardown } from '../runner/teardown.js';
+import type { WriteOptions } from '../host/rootfs-path.js';
+
+export interface Step<O> {
+  /** The `step:` value in YAML. */
+  readonly kind: string;
+  /** One line for `umlbuild steps`. */
+  readonly summary: string;
+  /** Strict: an unknown key is an error. */
+  readonly schema: z.ZodType<O>;
+  /** Hidden from `umlbuild steps` (test-only steps). */
+  readonly hidden?: boolean;
+  /** Option keys whose values are secrets (redacted in the plan). */
+  readonly secretKeys?: readonly string[];
+  title(o: O): string;
+  /** No side effects; every step verifies before any runs. */
+  verify?(o: O, ctx: VerifyContext): Promise<void>;
+  /** Register teardown the moment a resource exists. */
+  run(o: O, ctx: StepContext): Promise<void>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStep = Step<any>;
+
+export interface VerifyContext {
+  /** Directory of the recipe file (relative paths resolve against it). */
+  recipeDir: string;
+  vars: Readonly<Record<string, unknown>>;
+  /** Report a problem with this step's options; `key` is a path inside them. */
+  problem(message: string, key?: string): void;
+  /** Note that a host tool is needed; reported (exit 3) if missing. */
+  requireTool(tool: string): Promise<void>;
+  /** Note that the step must run as root. */
+  requireRoot(why: string): void;
+}
+
+/** What steps learn about the image for the manifest and templates. */
+export interface BuildFacts {
+  fsType?: string;
+  fsUuid?: string;
+  kernelVersion?: string;
+  packages?: { name: string; version: string }[];
+  suite?: string;
+  mirror?: string;
+}
+
+export interface MountedRoot {
+  dir: string;
+  device: string;
+  /** Releasing these in order unmounts, detaches and removes the mount point. */
+  release(): Promise<void>;
+}
+
+export interface StepContext {
+  recipeDir: string;
+  vars: Readonly<Record<string, unknown>>;
+  /** The image file being built (a temporary name beside the output). */
+  image: string;
+  /** Whether the image file has been created. */
+  imageCreated: boolean;
+  /** The directory being assembled; set by `mount`. */
+  rootfs?: string;
+  mounted?: MountedRoot;
+  facts: BuildFacts;
+  teardown: Teardown;
+  signal: AbortSignal;
+  log(line: string): void;
+  /** Run a host command (through host/exec), streaming output to the task. */
+  exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** The rootfs directory, or an error saying which step should come first. */
+  requireRootfs(): string;
+  /** Write a file inside the rootfs, never following links out of it. */
+  writeFile(path: string, content: string | Buffer, opts?: WriteOptions): Promise<string>;
+  /** Record facts from the mounted rootfs (packages) before it goes away. */
+  collectFacts(): Promise<void>;
+}
