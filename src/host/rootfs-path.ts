@@ -15,6 +15,12 @@ const MAX_LINKS = 40;
  * `followLast` is false. Missing components are fine: the rest is appended.
  */
 export async function resolveInRoot(root: string, path: string, followLast = true): Promise<string> {
+  const guest = await resolveGuestPath(root, path, followLast);
+  return guest === '/' ? root : join(root, guest);
+}
+
+/** Like resolveInRoot, but the absolute path as the guest sees it. */
+export async function resolveGuestPath(root: string, path: string, followLast = true): Promise<string> {
   const todo = splitPath(path);
   const done: string[] = [];
   let links = 0;
@@ -41,11 +47,11 @@ export async function resolveInRoot(root: string, path: string, followLast = tru
       break;
     }
   }
-  return join(root, ...done);
+  return `/${done.join('/')}`;
 }
 
 function splitPath(p: string): string[] {
-  return posix.normalize(`/${p}`).split('/').filter((s) => s && s !== '.');
+  return p.split('/').filter((s) => s && s !== '.');
 }
 
 /** Create a directory (and parents) inside the root; returns its host path. */
@@ -70,8 +76,9 @@ export interface WriteOptions {
 
 /** Write a file inside the root, following links only within it. */
 export async function writeFileInRoot(root: string, path: string, content: string | Buffer, opts: WriteOptions = {}): Promise<string> {
-  await mkdirInRoot(root, posix.dirname(posix.normalize(`/${path}`)));
-  const host = await resolveInRoot(root, path);
+  const guest = await resolveGuestPath(root, path);
+  await mkdirInRoot(root, posix.dirname(guest));
+  const host = join(root, guest);
   // O_NOFOLLOW: if a link appeared after resolving, fail rather than follow it out.
   const fh = await open(host, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, opts.mode ?? 0o644);
   try {

@@ -4,7 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
-import { registerSecret } from '../host/secrets.js';
+import { redact, registerSecret } from '../host/secrets.js';
 import { findStep, stepKinds } from '../steps/index.js';
 import type { AnyStep } from '../steps/types.js';
 import { launchSchema, recipeFileSchema, type LaunchConfig } from './schema.js';
@@ -71,7 +71,7 @@ function lastSetting(layers: Layer[], key: string): Layer | undefined {
 export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<Plan> {
   const issues: RecipeIssue[] = [];
   const layers = await readChain(file, issues);
-  if (!layers.length || issues.length) throw new RecipeError(issues);
+  if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 
   const { vars, secretVars } = readVariables(layers, opts, issues);
@@ -143,5 +143,5 @@ function planStep(
     issues.push(...zodIssues(src, at, parsed.error));
     return undefined;
   }
-  return { index, kind, step, options: parsed.data, title: step.title(parsed.data), file: src.file, line: src.locate(at).line };
+  return { index, kind, step, options: parsed.data, title: redact(step.title(parsed.data)), file: src.file, line: src.locate(at).line };
 }

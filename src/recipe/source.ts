@@ -23,13 +23,10 @@ export class RecipeSource {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const source = new RecipeSource(file, doc, lines);
-    const issues: RecipeIssue[] = doc.errors.map((err) => ({
-      file,
-      line: err.linePos?.[0].line,
-      col: err.linePos?.[0].col,
-      path: '',
-      message: `YAML: ${err.message.split('\n')[0]}`,
-    }));
+    const issues: RecipeIssue[] = doc.errors.map((err) => {
+      const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
+      return { file, line: pos.line, col: pos.col, path: '', message: `YAML: ${err.message.split('\n')[0]}` };
+    });
     if (!issues.length && !isMap(doc.contents)) {
       issues.push({ file, line: 1, col: 1, path: '', message: 'a recipe must be a YAML mapping (name, variables, steps, ...)' });
     }

@@ -1,0 +1,68 @@
+/**
+ * Boot an image under the UML kernel with a probe script as init, on a
+ * throw-away COW layer, and collect what the probe reports. The image itself
+ * is never written. The probe reaches the guest as a second, read-only disk
+ * (`ubd1r=`), which /bin/sh runs as a script: `init=/bin/sh -- /dev/ubdb`.
+ *
+ * Probe lines of the form `UMLPROBE key=value` are returned as a map.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dir } from 'tmp-promise';
+import { exec } from '../host/exec.js';
+
+export interface ProbeOptions {
+  image: string;
+  /** Shell script run as init (no shebang needed). It should end by powering off. */
+  script: string;
+  mem?: string;
+  timeoutMs?: number;
+  linux?: string;
+}
+
+export interface ProbeResult {
+  values: Record<string, string>;
+  output: string;
+  seconds: number;
+}
+
+const POWEROFF = '\nsync\necho o > /proc/sysrq-trigger\nsleep 30\n';
+
+/** Pad with newlines to whole sectors: the ubd driver ignores a partial last sector. */
+export function probeDisk(script: string): string {
+  const text = `${script}${POWEROFF}`;
+  return text + '\n'.repeat((512 - (text.length % 512)) % 512);
+}
+
+export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
+  const tmp = await dir({ prefix: 'umlbuild-probe-', unsafeCleanup: true });
+  try {
+    const probe = join(tmp.path, 'probe.sh');
+    await writeFile(probe, probeDisk(o.script));
+    const umid = `umlbuild-probe-${process.pid}-${Date.now()}`;
+    const t0 = Date.now();
+    const r = await exec(
+      o.linux ?? 'linux',
+      [
+        `mem=${o.mem ?? '256M'}`,
+        `umid=${umid}`,
+        `uml_dir=${tmp.path}`,
+        `ubd0=${join(tmp.path, 'root.cow')},${o.image}`,
+        `ubd1r=${probe}`,
+        'root=/dev/ubda',
+        'rw',
+        'con=null',
+        'con0=null,fd:1',
+        'init=/bin/sh',
+        '--',
+        '/dev/ubdb',
+      ],
+      { timeoutMs: o.timeoutMs ?? 60000, reject: false },
+    );
+    const values: Record<string, string> = {};
+    for (const m of r.stdout.matchAll(/^UMLPROBE (\w+)=(.*)$/gm)) values[m[1]!] = m[2]!.trim();
+    return { values, output: `${r.stdout}\n${r.stderr}`, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    await tmp.cleanup();
+  }
+}

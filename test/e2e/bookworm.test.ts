@@ -1,0 +1,109 @@
+/**
+ * End to end, as root, for real: build recipes/bookworm.yml once with the CLI,
+ * inspect the image, and boot it under the UML kernel on a throw-away COW layer.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exec, type ExecResult } from '../../src/host/exec.js';
+import { isRoot } from '../../src/host/tools.js';
+import { sha256File } from '../../src/output/manifest.js';
+import { bootProbe } from '../../src/uml/probe.js';
+import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
+import { loopsFor, umlbuildMounts } from './host-state.js';
+
+const debugfsCat = async (image: string, path: string) => (await exec('debugfs', ['-R', `cat ${path}`, image])).stdout;
+
+describe('bookworm recipe, built and booted for real', function () {
+  this.timeout(15 * 60 * 1000);
+  let dir: TempDir;
+  let build: ExecResult;
+  let image: string;
+  const password = `pw-${randomBytes(6).toString('hex')}`;
+
+  before(async function () {
+    if (!isRoot()) {
+      console.log('    (skipped: end-to-end tests need root, loop devices and the UML kernel)');
+      this.skip();
+    }
+    dir = await tempDir('umlbuild-e2e-', '/var/tmp');
+    build = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', dir.path, '--set', 'hostname=umltest', '--renderer', 'simple'], {
+      reject: false,
+      env: { UMLBUILD_VAR_ROOT_PASSWORD: password },
+    });
+    image = join(dir.path, 'bookworm.img');
+  });
+  after(async () => {
+    await dir?.remove();
+  });
+
+  it('builds successfully and reports each step', () => {
+    assert.equal(build.exitCode, 0, `${build.stdout}\n${build.stderr}`);
+    for (const step of ['Create sparse disk', 'Make ext4 filesystem', 'Mount image', 'Debootstrap bookworm', 'Set password for root', 'Write /etc/fstab', 'Install kernel modules', 'Unmount image']) {
+      assert.match(build.stdout, new RegExp(`✔ \\[\\d+/\\d+\\] ${step}`));
+    }
+  });
+
+  it('leaves no loop device, mount or partial file behind', async () => {
+    assert.deepEqual(await loopsFor(dir.path), []);
+    assert.deepEqual(await umlbuildMounts(), []);
+    const { stdout } = await exec('ls', ['-A', dir.path]);
+    assert.deepEqual(stdout.split('\n').sort(), ['bookworm.img', 'bookworm.manifest.json', 'bookworm.sh']);
+  });
+
+  it('writes a sparse image whose filesystem is clean', async () => {
+    const st = await stat(image);
+    assert.equal(st.size, 2 * 2 ** 30);
+    assert.ok(st.blocks * 512 < st.size / 2, `allocated ${st.blocks * 512} of ${st.size}`);
+    const fsck = await exec('e2fsck', ['-fn', image], { reject: false });
+    assert.equal(fsck.exitCode, 0, fsck.stdout + fsck.stderr);
+  });
+
+  it('has fstab, hostname, interfaces, a SHA-512 root password and the UML modules inside', async () => {
+    assert.match(await debugfsCat(image, '/etc/fstab'), /^\/dev\/ubda \/ ext4 discard,errors=remount-ro 0 1$/m);
+    assert.equal(await debugfsCat(image, '/etc/hostname'), 'umltest');
+    assert.match(await debugfsCat(image, '/etc/network/interfaces'), /^iface vec0 inet dhcp$/m);
+    assert.match(await debugfsCat(image, '/etc/shadow'), /^root:\$6\$[^:]+:/m);
+    const version = (await exec('ls', ['/usr/lib/uml/modules'])).stdout.split('\n')[0]!;
+    assert.match(await debugfsCat(image, `/usr/lib/modules/${version}/modules.dep`), /dummy\.ko/);
+  });
+
+  it('writes a manifest with sizes, checksum, packages and timings, and no secret anywhere', async () => {
+    const manifest = JSON.parse(await readFile(join(dir.path, 'bookworm.manifest.json'), 'utf8'));
+    const st = await stat(image);
+    assert.equal(manifest.image.apparent, st.size);
+    assert.equal(manifest.image.allocated, st.blocks * 512);
+    assert.equal(manifest.image.sha256, await sha256File(image));
+    assert.ok(manifest.packages.some((p: { name: string }) => p.name === 'systemd-sysv'));
+    assert.match(manifest.kernel.modules, /^\d+\.\d+/);
+    assert.equal(manifest.steps.length, 11);
+    assert.equal(manifest.variables.root_password, '***');
+    const script = await readFile(join(dir.path, 'bookworm.sh'), 'utf8');
+    for (const text of [JSON.stringify(manifest), script, build.stdout, build.stderr]) assert.ok(!text.includes(password), 'the password leaked');
+  });
+
+  it('boots under UML: hostname, root on ubda, modules for uname -r, modprobe works', async () => {
+    const before = await sha256File(image);
+    const r = await bootProbe({
+      image,
+      script: [
+        'mount -t proc proc /proc; mount -t sysfs sys /sys',
+        'echo "UMLPROBE hostname=$(cat /etc/hostname)"',
+        'echo "UMLPROBE root=$(mountpoint -d /)"',
+        'echo "UMLPROBE ubda=$(cat /sys/block/ubda/dev)"',
+        'echo "UMLPROBE release=$(uname -r)"',
+        'test -f /lib/modules/$(uname -r)/modules.dep && echo "UMLPROBE modules=present"',
+        'modprobe dummy && test -d /sys/module/dummy && echo "UMLPROBE modprobe=ok"',
+      ].join('\n'),
+    });
+    assert.equal(r.values.hostname, 'umltest', r.output.slice(-3000));
+    assert.equal(r.values.root, r.values.ubda);
+    assert.equal(r.values.ubda, '98:0');
+    assert.equal(r.values.modules, 'present');
+    assert.equal(r.values.modprobe, 'ok');
+    const manifest = JSON.parse(await readFile(join(dir.path, 'bookworm.manifest.json'), 'utf8'));
+    assert.equal(r.values.release, manifest.kernel.modules);
+    assert.equal(await sha256File(image), before, 'booting on a COW layer left the image untouched');
+  });
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { RecipeError } from '../../src/errors.js';
+import { loadRecipe } from '../../src/recipe/load.js';
+import { rejection, tempDir, type TempDir } from '../helpers.js';
+
+describe('loadRecipe', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(() => dir.remove());
+
+  it('builds a plan with variables resolved and defaults applied', async () => {
+    const file = await dir.write(
+      'r.yml',
+      ['name: demo', 'variables:', '  size: 64M', '  label: disk-${size}', 'steps:', '  - step: sparse-disk', '    size: ${size}', '  - step: mkfs', '    label: ${label}', ''].join('\n'),
+    );
+    const plan = await loadRecipe(file);
+    assert.equal(plan.name, 'demo');
+    assert.equal(plan.output, 'demo');
+    assert.deepEqual(plan.steps.map((s) => s.kind), ['sparse-disk', 'mkfs']);
+    assert.deepEqual(plan.steps[1]!.options, { fs: 'ext4', label: 'disk-64M', options: [] });
+    assert.equal(plan.steps[1]!.line, 8);
+  });
+
+  it('reports every problem at once with file:line:col and key path', async () => {
+    const file = await dir.write(
+      'bad.yml',
+      [
+        'name: bad', //                         1
+        'variables:', //                        2
+        '  size: 64M', //                       3
+        'steps:', //                            4
+        '  - step: sparse-disk', //             5
+        '    size: ${sise}', //                 6  undefined variable
+        '  - step: mkfs', //                    7
+        '    fs: ntfs', //                      8  bad enum
+        '    colour: blue', //                  9  unknown key
+        '  - step: teleport', //               10  unknown step
+        '  - step: sparse-disk', //            11
+        '    size: -3G', //                    12  bad size
+        '',
+      ].join('\n'),
+    );
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.ok(err instanceof RecipeError);
+    assert.equal(err.exitCode, 2);
+    const got = err.issues.map((i) => `${i.line}:${i.col} ${i.path}`);
+    assert.deepEqual(got, ['6:11 steps[0].size', '8:9 steps[1].fs', '9:5 steps[1].colour', '10:11 steps[2].step', '12:11 steps[3].size']);
+    assert.match(err.message, /bad\.yml:6:11: steps\[0\]\.size: undefined variable "sise" \(defined: size\)/);
+    assert.match(err.message, /bad\.yml:9:5: steps\[1\]\.colour: unknown key "colour"/);
+    assert.match(err.message, /unknown step kind "teleport" \(one of: sparse-disk, mkfs, /);
+    assert.match(err.message, /cannot parse size "-3G"/);
+  });
+
+  it('reports YAML syntax errors with their position', async () => {
+    const file = await dir.write('syntax.yml', 'name: x\nsteps:\n  - step: echo\n    message: [unclosed\n');
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.ok(err instanceof RecipeError);
+    assert.match(err.message, /syntax\.yml:\d+:\d+: YAML: /);
+  });
+
+  it('inherits from extends: and lets the child override variables', async () => {
+    await dir.write('base/common.yml', ['name: common', 'variables:', '  who: base', '  greeting: hello ${who}', 'output: out-${who}', 'steps:', '  - step: echo', '    message: ${greeting}', ''].join('\n'));
+    const child = await dir.write('child.yml', ['name: child', 'extends: base/common.yml', 'variables:', '  who: child', ''].join('\n'));
+    const plan = await loadRecipe(child);
+    assert.equal(plan.name, 'child');
+    assert.equal(plan.output, 'out-child');
+    assert.deepEqual(plan.steps[0]!.options, { message: 'hello child' });
+    assert.match(plan.steps[0]!.file, /base\/common\.yml$/);
+  });
+
+  it('rejects circular extends', async () => {
+    await dir.write('a.yml', 'name: a\nextends: b.yml\nsteps: [{step: echo, message: a}]\n');
+    const b = await dir.write('b.yml', 'name: b\nextends: a.yml\n');
+    const err = await rejection<RecipeError>(loadRecipe(b));
+    assert.match(err.message, /circular extends/);
+  });
+
+  it('takes overrides from --set over UMLBUILD_VAR_* over defaults, typed like the default', async () => {
+    const file = await dir.write('v.yml', ['name: v', 'variables:', '  host: one', '  count: 1', '  flag: false', '  list: [a]', 'steps:', '  - step: echo', '    message: ${host}-${count}-${flag}-${list}', ''].join('\n'));
+    const plan = await loadRecipe(file, { set: { host: 'three' }, env: { UMLBUILD_VAR_HOST: 'two', UMLBUILD_VAR_COUNT: '5', umlbuild_var_flag: 'x', UMLBUILD_VAR_FLAG: 'true', UMLBUILD_VAR_LIST: 'b,c' } });
+    assert.equal(plan.vars.host, 'three');
+    assert.equal(plan.vars.count, 5);
+    assert.equal(plan.vars.flag, true);
+    assert.deepEqual(plan.vars.list, ['b', 'c']);
+  });
+
+  it('rejects --set of a variable the recipe does not define', async () => {
+    const file = await dir.write('v.yml', 'name: v\nvariables: {host: a}\nsteps: [{step: echo, message: hi}]\n');
+    const err = await rejection<RecipeError>(loadRecipe(file, { set: { hots: 'x' } }));
+    assert.match(err.message, /--set: hots: unknown variable "hots" \(the recipe defines: host\)/);
+  });
+
+  it('says how to give a required variable, at its definition', async () => {
+    const file = await dir.write('req.yml', ['name: req', 'variables:', '  mirror:', '    required: true', '    description: an archive mirror', 'steps: [{step: echo, message: "${mirror}"}]', ''].join('\n'));
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.match(err.message, /req\.yml:3:3: variables\.mirror: variable "mirror" is required: an archive mirror; give it with --set mirror=\.\.\. or UMLBUILD_VAR_MIRROR/);
+  });
+
+  it('rejects unknown top-level keys and a recipe without steps', async () => {
+    const file = await dir.write('top.yml', 'name: t\nstepz: []\n');
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.match(err.message, /top\.yml:2:1: stepz: unknown key "stepz"/);
+    assert.match(err.message, /a recipe needs at least one step/);
+  });
+
+  it('marks password-like variables secret', async () => {
+    const file = await dir.write('s.yml', 'name: s\nvariables: {root_password: hunter22, hostname: h, api: {default: x, secret: true}}\nsteps: [{step: echo, message: hi}]\n');
+    const plan = await loadRecipe(file);
+    assert.deepEqual([...plan.secretVars].sort(), ['api', 'root_password']);
+  });
+});

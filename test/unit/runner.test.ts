@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RecipeError, StepError } from '../../src/errors.js';
+import { loadRecipe } from '../../src/recipe/load.js';
+import { build } from '../../src/runner/build.js';
+import { rejection, tempDir, type TempDir } from '../helpers.js';
+
+describe('build runner (test-only steps, no root needed)', () => {
+  let dir: TempDir;
+  let warnings: string[];
+  beforeEach(async () => {
+    dir = await tempDir();
+    warnings = [];
+  });
+  afterEach(() => dir.remove());
+
+  const recipe = (steps: string) => dir.write('r.yml', `name: demo\nvariables: {root_password: very-secret-pw}\nsteps:\n${steps}`);
+  const run = async (steps: string) => build(await loadRecipe(await recipe(steps)), { outDir: join(dir.path, 'out'), renderer: 'silent', warn: (l) => warnings.push(l) });
+
+  it('writes image, launch script and manifest on success, and nothing else', async () => {
+    const r = await run('  - step: sparse-disk\n    size: 16M\n  - step: echo\n    message: hi ${root_password}\n');
+    assert.deepEqual((await readdir(join(dir.path, 'out'))).sort(), ['demo.img', 'demo.manifest.json', 'demo.sh']);
+    const st = await stat(r.outputs.image);
+    assert.equal(st.size, 16 * 2 ** 20);
+    assert.ok(st.blocks * 512 < 1024 * 1024, 'image is sparse');
+    const manifest = JSON.parse(await readFile(r.outputs.manifest, 'utf8'));
+    assert.equal(manifest.image.apparent, 16 * 2 ** 20);
+    assert.match(manifest.image.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(manifest.variables.root_password, '***');
+    assert.deepEqual(manifest.steps.map((s: { step: string }) => s.step), ['sparse-disk', 'echo']);
+    const script = await readFile(r.outputs.script, 'utf8');
+    assert.match(script, /ubd0="\$UML_UBD0" root=\/dev\/ubda/);
+    for (const text of [script, JSON.stringify(manifest)]) assert.doesNotMatch(text, /very-secret-pw/);
+  });
+
+  it('unwinds teardown in reverse on failure and leaves no output', async () => {
+    const err = await rejection(run('  - step: sparse-disk\n    size: 16M\n  - step: echo\n    message: one\n    defer: first\n  - step: echo\n    message: two\n    defer: second\n  - step: fail\n    message: boom\n'));
+    assert.ok(err instanceof StepError);
+    assert.match(err.message, /^step steps\[3\] fail \(.*r\.yml:\d+\) failed: boom$/);
+    assert.deepEqual(await readdir(join(dir.path, 'out')), []);
+  });
+
+  it('keeps an older good image when a rebuild fails', async () => {
+    await run('  - step: sparse-disk\n    size: 16M\n');
+    const image = join(dir.path, 'out', 'demo.img');
+    await writeFile(image, 'old good image');
+    await rejection(run('  - step: sparse-disk\n    size: 32M\n  - step: fail\n'));
+    assert.equal(await readFile(image, 'utf8'), 'old good image');
+    assert.deepEqual((await readdir(join(dir.path, 'out'))).sort(), ['demo.img', 'demo.manifest.json', 'demo.sh']);
+  });
+
+  it('verifies every step before running any', async () => {
+    const err = await rejection<RecipeError>(run('  - step: sparse-disk\n    size: 16M\n  - step: fail\n    in_verify: true\n    message: first problem\n  - step: fail\n    in_verify: true\n    message: second problem\n'));
+    assert.ok(err instanceof RecipeError);
+    assert.deepEqual(err.issues.map((i) => `${i.line} ${i.path} ${i.message}`), ['8 steps[1].message first problem', '11 steps[2].message second problem']);
+    assert.deepEqual(await readdir(dir.path), ['r.yml'], 'nothing was created');
+  });
+});

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { STEPS, findStep } from '../../src/steps/index.js';
+import { debootstrapArgs } from '../../src/steps/debootstrap.js';
+import { mkfsArgs } from '../../src/steps/mkfs.js';
+
+/** One good and one bad option set for every step kind. */
+const CASES: Record<string, { good: unknown; bad: unknown; badMessage: RegExp }> = {
+  'sparse-disk': { good: { size: '2G' }, bad: { size: '1K' }, badMessage: /too small/ },
+  mkfs: { good: { fs: 'ext4', label: 'root', uuid: '0b5f6a4e-1111-4222-8333-444455556666' }, bad: { fs: 'ext4', uuid: 'nope' }, badMessage: /not a UUID/ },
+  mount: { good: {}, bad: { options: ['rw;rm -rf /'] }, badMessage: /Invalid/ },
+  debootstrap: { good: { suite: 'bookworm', include: ['systemd-sysv'] }, bad: { suite: 'bookworm; rm' }, badMessage: /not a valid name/ },
+  password: { good: { users: [{ user: 'root', password: 'x' }] }, bad: { users: [{ user: 'root' }] }, badMessage: /give one of password, hash/ },
+  template: { good: { template: 'fstab' }, bad: { template: 'my.ejs' }, badMessage: /dest is required/ },
+  modules: { good: {}, bad: { version: '../../etc' }, badMessage: /Invalid/ },
+  overlay: { good: { source: 'x', dest: '/etc' }, bad: { source: 'x', dest: '/etc/../../host' }, badMessage: /must not contain/ },
+  run: { good: { command: 'true' }, bad: { command: 'a', script: 'b' }, badMessage: /exactly one of command, script or argv/ },
+  unmount: { good: {}, bad: { fsck: 'yes' }, badMessage: /expected boolean/ },
+  echo: { good: { message: 'hi' }, bad: {}, badMessage: /expected string/ },
+  fail: { good: {}, bad: { message: 3 }, badMessage: /expected string/ },
+};
+
+describe('step schemas', () => {
+  for (const step of STEPS) {
+    it(`${step.kind}: accepts a good example, rejects a bad one and unknown keys`, () => {
+      const c = CASES[step.kind];
+      assert.ok(c, `no test case for step ${step.kind}`);
+      assert.equal(step.schema.safeParse(c.good).success, true, JSON.stringify(step.schema.safeParse(c.good)));
+      const bad = step.schema.safeParse(c.bad);
+      assert.equal(bad.success, false);
+      assert.match(JSON.stringify(bad.error?.issues.map((i) => i.message)), c.badMessage);
+      const unknown = step.schema.safeParse({ ...(c.good as object), bogus_key: 1 });
+      assert.equal(unknown.success, false);
+      assert.ok(unknown.error?.issues.some((i) => i.code === 'unrecognized_keys'));
+    });
+  }
+
+  it('debootstrap builds its command line in order', () => {
+    const o = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', variant: 'minbase', include: ['a', 'b'], components: ['main', 'contrib'] });
+    assert.deepEqual(debootstrapArgs(o, 'http://m.example.test/debian', '/r'), ['--variant=minbase', '--components=main,contrib', '--include=a,b', 'bookworm', '/r', 'http://m.example.test/debian']);
+  });
+
+  it('mkfs passes label, uuid and extra options', () => {
+    const o = findStep('mkfs')!.schema.parse({ label: 'root', uuid: '0b5f6a4e-1111-4222-8333-444455556666', options: ['-O', '^has_journal'] });
+    assert.deepEqual(mkfsArgs(o, 'x.img'), ['-F', '-q', '-L', 'root', '-U', '0b5f6a4e-1111-4222-8333-444455556666', '-O', '^has_journal', 'x.img']);
+  });
+});
