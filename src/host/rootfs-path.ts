@@ -55,15 +55,20 @@ function splitPath(p: string): string[] {
 }
 
 /** Create a directory (and parents) inside the root; returns its host path. */
-export async function mkdirInRoot(root: string, path: string, mode = 0o755): Promise<string> {
+export async function mkdirInRoot(root: string, path: string, mode = 0o755, depth = 0): Promise<string> {
+  if (depth > MAX_LINKS) throw new UserError(`too many levels of symbolic links creating ${path} in ${root}`);
   let cur = '/';
   let host = root;
   for (const part of splitPath(path)) {
     cur = posix.join(cur, part);
-    host = await resolveInRoot(root, cur);
+    const guest = await resolveGuestPath(root, cur);
+    host = guest === '/' ? root : join(root, guest);
     const st = await lstat(host).catch(() => undefined);
-    if (!st) await mkdir(host, { mode });
-    else if (!st.isDirectory()) throw new UserError(`${cur} exists in the rootfs and is not a directory`);
+    if (!st) {
+      // A link may point at a directory whose parents do not exist yet.
+      if (guest !== cur) await mkdirInRoot(root, posix.dirname(guest), mode, depth + 1);
+      await mkdir(host, { mode });
+    } else if (!st.isDirectory()) throw new UserError(`${cur} exists in the rootfs and is not a directory`);
   }
   return host;
 }

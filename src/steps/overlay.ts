@@ -1,8 +1,9 @@
 /**
  * `overlay`: copy a file tree into the rootfs, keeping modes. `source` is a
  * directory under the project's overlays/ or a path relative to the recipe.
- * Files are owned by root unless `owner` says otherwise. The tree is unpacked
- * by tar running inside the chroot, so links in the image resolve inside it.
+ * Files are owned by root unless `owner` says otherwise (names are looked up
+ * in the image's /etc/passwd and /etc/group). Links already in the image are
+ * resolved inside it, never on the host; device nodes are refused.
  *
  * ```yaml
  * - step: overlay
@@ -14,9 +15,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { file as tmpFile } from 'tmp-promise';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { mkdirInRoot } from '../host/rootfs-path.js';
+import { copyTreeIntoRoot } from '../host/copy-tree.js';
+import { resolveInRoot } from '../host/rootfs-path.js';
 import { guestPath } from './options.js';
 import type { Step } from './types.js';
 
@@ -39,6 +41,16 @@ export function overlaySource(source: string, recipeDir: string): string {
   return existsSync(named) ? named : resolve(recipeDir, source);
 }
 
+/** A numeric id, or a name looked up in the image's passwd/group file. */
+export async function guestId(root: string, file: string, name: string): Promise<number> {
+  if (/^\d+$/.test(name)) return Number(name);
+  if (name === 'root') return 0;
+  const text = await readFile(await resolveInRoot(root, file), 'utf8').catch(() => '');
+  const line = text.split('\n').find((l) => l.split(':')[0] === name);
+  if (!line) throw new Error(`owner ${name} is not in the image's ${file}`);
+  return Number(line.split(':')[2]);
+}
+
 export const overlay: Step<Options> = {
   kind: 'overlay',
   summary: 'copy a file tree (overlays/<name> or a recipe-relative path) into the rootfs',
@@ -46,22 +58,16 @@ export const overlay: Step<Options> = {
   title: (o) => `Copy overlay ${o.source} to ${o.dest}`,
   async verify(o, ctx) {
     ctx.requireRoot('files in the image belong to root');
-    await ctx.requireTool('tar');
     const src = overlaySource(o.source, ctx.recipeDir);
     if (!existsSync(src) || !statSync(src).isDirectory()) ctx.problem(`overlay directory ${src} does not exist`, 'source');
   },
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     const src = overlaySource(o.source, ctx.recipeDir);
-    const [user, group = user] = o.owner.split(':');
-    const tar = await tmpFile({ prefix: 'umlbuild-overlay-', postfix: '.tar' });
-    try {
-      await ctx.exec('tar', ['-C', src, `--owner=${user}`, `--group=${group}`, '-cf', tar.path, '.']);
-      await mkdirInRoot(root, o.dest);
-      // tar inside the chroot: every path it writes resolves as the guest sees it.
-      await ctx.exec('chroot', [root, 'tar', '-C', o.dest, '--keep-directory-symlink', '--no-overwrite-dir', '-xpf', '-'], { inputFile: tar.path });
-    } finally {
-      await tar.cleanup();
-    }
+    const [user, group = user] = o.owner.split(':') as [string, string?];
+    const uid = await guestId(root, '/etc/passwd', user);
+    const gid = await guestId(root, '/etc/group', group!);
+    const count = await copyTreeIntoRoot(src, root, o.dest, { uid, gid });
+    ctx.log(`copied ${count} entries from ${src} to ${o.dest} as ${uid}:${gid}`);
   },
 };

@@ -1,0 +1,69 @@
+/**
+ * The file-writing steps on a real loop-mounted image (a tiny busybox rootfs):
+ * overlay, built-in and custom templates, host-side run, and a hostile link in
+ * the image that must not make umlbuild write on the host.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exec } from '../../src/host/exec.js';
+import { findTool, isRoot } from '../../src/host/tools.js';
+import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
+import { loopsFor, umlbuildMounts } from './host-state.js';
+
+describe('file steps on a real image', function () {
+  this.timeout(120000);
+  let dir: TempDir;
+  before(async function () {
+    if (!isRoot() || !(await findTool('busybox'))) {
+      console.log('    (skipped: needs root and busybox-static)');
+      this.skip();
+    }
+    dir = await tempDir('umlbuild-steps-', '/var/tmp');
+  });
+  after(() => dir?.remove());
+
+  it('writes overlays and templates inside the image, never through its links onto the host', async () => {
+    const hostFile = join(dir.path, 'host-hostname');
+    await writeFile(hostFile, 'host content\n');
+    const recipe = await dir.write(
+      'tiny.yml',
+      `name: tiny
+variables: {hostname: tiny1, network: none, netdev: vec0, address: "", netmask: "", gateway: ""}
+steps:
+  - step: sparse-disk
+    size: 64M
+  - step: mkfs
+    label: tiny
+  - step: mount
+  - step: run
+    chroot: false
+    command: mkdir -p "$ROOTFS/bin" "$ROOTFS/etc" && cp "$(command -v busybox)" "$ROOTFS/bin/sh" && ln -s ${hostFile} "$ROOTFS/etc/hostname" && ln -s /etc "$ROOTFS/etc-link"
+  - step: overlay
+    source: ${join(PROJECT, 'test/fixtures/overlay-basic')}
+  - step: template
+    template: hostname
+  - step: template
+    template: ${join(PROJECT, 'test/fixtures/motd.ejs')}
+    dest: /etc-link/motd
+  - step: template
+    template: interfaces
+  - step: unmount
+`,
+    );
+    const r = await exec(BIN, [recipe, '--out', dir.path, '--renderer', 'simple'], { reject: false });
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.equal(await readFile(hostFile, 'utf8'), 'host content\n', 'the host file behind the link is untouched');
+    const image = join(dir.path, 'tiny.img');
+    const cat = async (p: string) => (await exec('debugfs', ['-R', `cat ${p}`, image])).stdout;
+    assert.equal(await cat(hostFile), 'tiny1', 'hostname was written inside the image at the link target');
+    assert.equal(await cat('/etc/motd.d/10-umlbuild'), 'hello from the overlay');
+    assert.equal(await cat('/etc/motd'), 'Welcome to tiny1 (ext4)');
+    assert.match(await cat('/etc/network/interfaces'), /# network: none/);
+    const stat = (await exec('debugfs', ['-R', 'stat /usr/local/bin/tool', image])).stdout;
+    assert.match(stat, /Mode:\s+0755/);
+    assert.match(stat, /User:\s+0\s+Group:\s+0/);
+    assert.deepEqual(await loopsFor(dir.path), []);
+    assert.deepEqual(await umlbuildMounts(), []);
+  });
+});
