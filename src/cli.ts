@@ -22,6 +22,7 @@ const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
 
 async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean }) {
   const plan = await loadRecipe(recipe, { set: o.set, env: process.env });
+  for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
   if (o.dryRun) {
     await verifyPlan(plan);
     out(planText(plan, o.out));
@@ -69,6 +70,7 @@ export function program(): Command {
     .option('-s, --set <key=value>', 'set a recipe variable (repeatable)', collectSet, {})
     .action(async (recipe: string, o: { set: Record<string, string> }) => {
       const plan = await loadRecipe(recipe, { set: o.set, env: process.env });
+      for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
       await verifyPlan(plan);
       out(`${recipe}: ok (${plan.steps.length} steps)`);
     });

@@ -7,7 +7,9 @@ import { RecipeError, type RecipeIssue } from '../errors.js';
 import { redact, registerSecret } from '../host/secrets.js';
 import { findStep, stepKinds } from '../steps/index.js';
 import type { AnyStep } from '../steps/types.js';
-import { launchSchema, recipeFileSchema, type LaunchConfig } from './schema.js';
+import { launchSchema, type LaunchConfig } from '../launch/schema.js';
+import { networkWarnings } from '../launch/transports.js';
+import { recipeFileSchema } from './schema.js';
 import { RecipeSource, type KeyPath } from './source.js';
 import { interpolate, type Vars } from './variables.js';
 import { readVariables, type VariableOverrides } from './variable-defs.js';
@@ -32,7 +34,11 @@ export interface Plan {
   vars: Vars;
   secretVars: Set<string>;
   launch: LaunchConfig;
+  /** The UML instance id (launch.umid, or the recipe name). */
+  umid: string;
   steps: PlannedStep[];
+  /** Things worth saying that do not stop the build (deprecated transports, ...). */
+  warnings: string[];
 }
 
 export type LoadOptions = VariableOverrides;
@@ -90,13 +96,22 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const outputLayer = lastSetting(layers, 'output');
   const output = outputLayer ? String(resolveIn(outputLayer, ['output'], outputLayer.data.output)) : name;
 
-  let launch: LaunchConfig = {};
+  // launch: sections merge key by key (the child wins), then validate once.
+  let launchInput: Record<string, unknown> = {};
+  let launchLayer = main;
   for (const layer of layers) {
-    if (layer.data.launch === undefined) continue;
-    const parsed = launchSchema.safeParse(resolveIn(layer, ['launch'], layer.data.launch));
-    if (parsed.success) launch = { ...launch, ...parsed.data };
-    else issues.push(...zodIssues(layer.source, ['launch'], parsed.error));
+    const raw = layer.data.launch;
+    if (raw === undefined) continue;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) issues.push(layer.source.issue(['launch'], 'launch must be a mapping'));
+    else {
+      launchInput = { ...launchInput, ...(resolveIn(layer, ['launch'], raw) as Record<string, unknown>) };
+      launchLayer = layer;
+    }
   }
+  const parsedLaunch = launchSchema.safeParse(launchInput);
+  if (!parsedLaunch.success) issues.push(...zodIssues(launchLayer.source, ['launch'], parsedLaunch.error));
+  const launch = parsedLaunch.success ? parsedLaunch.data : launchSchema.parse({});
+  const warnings = launch.networks.flatMap(networkWarnings);
 
   const stepsLayer = lastSetting(layers, 'steps');
   const steps: PlannedStep[] = [];
@@ -109,7 +124,19 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     });
   }
   if (issues.length) throw new RecipeError(issues);
-  return { file: main.source.file, dir: dirname(main.source.file), name, description: lastSetting(layers, 'description')?.data.description as string | undefined, output, vars, secretVars, launch, steps };
+  return {
+    file: main.source.file,
+    dir: dirname(main.source.file),
+    name,
+    description: lastSetting(layers, 'description')?.data.description as string | undefined,
+    output,
+    vars,
+    secretVars,
+    launch,
+    umid: launch.umid ?? name,
+    steps,
+    warnings,
+  };
 }
 
 function planStep(

@@ -12,29 +12,6 @@ export const variableSpec = z
 
 export type VariableSpec = z.infer<typeof variableSpec>;
 
-export const launchSchema = z
-  .object({
-    mem: z.union([z.string(), z.number()]).optional(),
-    umid: z.string().optional(),
-    /** `none`, or a vector transport: `tap`, `raw`, ... with its options. */
-    network: z
-      .union([
-        z.literal('none'),
-        z
-          .object({
-            device: z.string().regex(/^(vec|eth)\d+$/).optional(),
-            transport: z.string().min(1),
-            options: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-          })
-          .strict(),
-      ])
-      .optional(),
-    args: z.array(z.string()).optional(),
-  })
-  .strict();
-
-export type LaunchConfig = z.infer<typeof launchSchema>;
-
 export const recipeFileSchema = z
   .object({
     $schema: z.string().optional(),

@@ -5,7 +5,7 @@
 import { Listr } from 'listr2';
 import { StepError, UserError } from '../errors.js';
 import { redact } from '../host/secrets.js';
-import { renderLaunchScript } from '../output/launch.js';
+import { renderLaunchScript } from '../launch/script.js';
 import { buildManifest, type StepTiming } from '../output/manifest.js';
 import type { Plan } from '../recipe/load.js';
 import { createContext } from './context.js';
@@ -80,7 +80,7 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   if (!error) {
     try {
       if (!ctx.imageCreated) throw new UserError('the recipe made no image: it needs a sparse-disk step');
-      const script = await renderLaunchScript({ name: plan.name, image: final.image, launch: plan.launch });
+      const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch });
       const manifest = await buildManifest({ plan, imageFile: partial.image, imageName: final.image.split('/').pop()!, scriptName: final.script.split('/').pop()!, facts: ctx.facts, timings, version: VERSION });
       await commitOutputs(partial, final, script, manifest);
     } catch (e) {

@@ -1,0 +1,42 @@
+/** The UML command line (as argv) from a launch configuration. */
+import { consoleArgs } from './channels.js';
+import type { LaunchConfig } from './schema.js';
+import { networkArg } from './transports.js';
+
+export interface LaunchTarget {
+  image: string;
+  /** Boot on a COW layer over the image: `ubd0=cow,image`. */
+  cow?: string;
+  umid: string;
+  /** A private directory for the mconsole socket and pid file. */
+  umlDir?: string;
+  /** Replace the recipe's consoles or networks (e.g. for `umlbuild test`). */
+  consoles?: Record<string, string>;
+  networks?: LaunchConfig['networks'];
+  extraArgs?: string[];
+}
+
+export function ubdArg(index: number, flags: readonly string[], file: string, cow?: string, readOnly = false): string {
+  return `ubd${index}${readOnly ? 'r' : ''}${flags.join('')}=${cow ? `${cow},` : ''}${file}`;
+}
+
+export function launchArgs(cfg: LaunchConfig, t: LaunchTarget): string[] {
+  return [
+    `mem=${cfg.mem}`,
+    `umid=${t.umid}`,
+    ...(t.umlDir ? [`uml_dir=${t.umlDir}`] : []),
+    ubdArg(0, cfg.disk_flags, t.image, t.cow),
+    ...cfg.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)),
+    `root=${cfg.root}`,
+    ...consoleArgs(t.consoles ?? cfg.consoles),
+    ...(t.networks ?? cfg.networks).map(networkArg),
+    ...(cfg.hostfs ? [`hostfs=${cfg.hostfs}`] : []),
+    ...cfg.args,
+    ...(t.extraArgs ?? []),
+  ];
+}
+
+/** Quote for a POSIX shell. */
+export function shQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,65 @@
+/**
+ * The `launch:` section of a recipe: the UML command line that the launch
+ * script, `umlbuild boot` and `umlbuild test` use.
+ *
+ * ```yaml
+ * launch:
+ *   mem: 256M
+ *   umid: web1                  # default: the recipe name
+ *   root: /dev/ubda
+ *   disks:                      # ubd1.. (ubd0 is the image)
+ *     - file: data.img
+ *       flags: [s]              # s sync, d no COW heuristics, c, t no TRIM
+ *   disk_flags: []              # flags for ubd0
+ *   consoles: { con: "null", con0: "null,fd:2", con1: "fd:0,fd:1" }
+ *   networks:
+ *     - { device: vec0, transport: tap, ifname: tap0, depth: 128 }   # gro=1 by default
+ *   cpus: "0"                   # taskset pinning
+ *   tmpdir: /dev/shm            # where UML keeps its memory file
+ *   hostfs: /srv/share          # a host directory the guest may mount (not confined!)
+ *   user: uml                   # run UML as this user when the script starts as root
+ *   args: [quiet]
+ * ```
+ */
+import { z } from 'zod';
+import { channel, consoleKey, DEFAULT_CONSOLES } from './channels.js';
+import { networkSchema } from './transports.js';
+
+const flags = z.array(z.enum(['s', 'd', 'c', 't'])).default([]);
+
+export const diskSchema = z
+  .object({
+    file: z.string().min(1),
+    /** A COW file over `file` (`ubdN=cow,file`). */
+    cow: z.string().min(1).optional(),
+    flags,
+    read_only: z.boolean().default(false),
+  })
+  .strict();
+
+export const launchSchema = z
+  .object({
+    mem: z.union([z.string().regex(/^\d+[KMG]?$/i, 'use a number with K, M or G'), z.number().int().positive()]).default('256M'),
+    umid: z.string().regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore').optional(),
+    root: z.string().default('/dev/ubda'),
+    disk_flags: flags,
+    disks: z.array(diskSchema).max(15).default([]),
+    consoles: z
+      .record(z.string(), channel)
+      .superRefine((c, ctx) => {
+        for (const key of Object.keys(c)) {
+          if (!consoleKey.safeParse(key).success) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}": use con, conN, ssl or sslN` });
+        }
+      })
+      .default(DEFAULT_CONSOLES),
+    networks: z.array(networkSchema).default([]),
+    cpus: z.string().regex(/^\d+([,-]\d+)*$/, 'a CPU list such as 0 or 0-1').optional(),
+    tmpdir: z.string().optional(),
+    hostfs: z.string().optional(),
+    user: z.string().regex(/^[a-z_][\w-]*$/).optional(),
+    args: z.array(z.string()).default([]),
+  })
+  .strict();
+
+export type LaunchConfig = z.output<typeof launchSchema>;
+export type LaunchInput = z.input<typeof launchSchema>;

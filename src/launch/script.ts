@@ -1,0 +1,49 @@
+/** The launch script: the UML command line from the HowTo's "Starting UML". */
+import { basename } from 'node:path';
+import { renderTemplate, TEMPLATE_DIR } from '../steps/template.js';
+import { consoleArgs } from './channels.js';
+import { shQuote, ubdArg } from './line.js';
+import type { LaunchConfig } from './schema.js';
+import { networkArg, privilegeNeeds } from './transports.js';
+
+export interface ScriptInput {
+  name: string;
+  image: string;
+  umid: string;
+  launch: LaunchConfig;
+}
+
+export async function renderLaunchScript(input: ScriptInput): Promise<string> {
+  const l = input.launch;
+  const needs = l.networks.map((n) => {
+    const need = privilegeNeeds(n);
+    return {
+      ...need,
+      device: n.device,
+      transport: n.transport,
+      create:
+        n.transport === 'raw'
+          ? `ip link add ${need.ifname} type veth peer name ${need.ifname}-host && ip link set ${need.ifname} up`
+          : `ip tuntap add dev ${need.ifname} mode tap user $user && ip link set ${need.ifname} up (or: tunctl -u $user -t ${need.ifname})`,
+    };
+  });
+  return renderTemplate(`${TEMPLATE_DIR}launch.sh.ejs`, {
+    q: shQuote,
+    name: input.name,
+    scriptName: `${basename(input.image).replace(/\.img$/, '')}.sh`,
+    linux: 'linux',
+    mem: String(l.mem),
+    umid: input.umid,
+    imageName: basename(input.image),
+    ubd0Flags: `ubd0${l.disk_flags.join('')}=`,
+    fixed: [...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)), `root=${l.root}`, ...(l.hostfs ? [`hostfs=${l.hostfs}`] : [])],
+    consoles: consoleArgs(l.consoles).join(' '),
+    net: l.networks.map(networkArg).join(' '),
+    args: l.args.join(' '),
+    cpus: l.cpus ?? '',
+    tmpdir: l.tmpdir ?? '',
+    user: l.user ?? '',
+    hostfs: l.hostfs ?? '',
+    needs,
+  });
+}

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { consoleArgs } from '../../src/launch/channels.js';
+import { launchArgs } from '../../src/launch/line.js';
+import { launchSchema, type LaunchInput } from '../../src/launch/schema.js';
+import { renderLaunchScript } from '../../src/launch/script.js';
+import { networkArg, networkWarnings } from '../../src/launch/transports.js';
+import { exec } from '../../src/host/exec.js';
+import { tempDir } from '../helpers.js';
+
+const parse = (input: LaunchInput) => launchSchema.parse(input);
+const errors = (input: unknown) => {
+  const r = launchSchema.safeParse(input);
+  assert.equal(r.success, false, `accepted ${JSON.stringify(input)}`);
+  return r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
+};
+
+describe('launch: network transports', () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ device: 'vec0', transport: 'tap', ifname: 'tap0', depth: 128 }, 'vec0:transport=tap,ifname=tap0,depth=128,gro=1'],
+    [{ device: 'vec1', transport: 'hybrid', ifname: 'tap1', gro: 0 }, 'vec1:transport=hybrid,ifname=tap1,gro=0'],
+    [{ device: 'vec0', transport: 'raw', ifname: 'p-veth0', mac: '52:54:00:12:34:56', mtu: 1400 }, 'vec0:transport=raw,ifname=p-veth0,mac=52:54:00:12:34:56,mtu=1400,gro=1'],
+    [{ device: 'vec0', transport: 'raw', ifname: 'p-veth0', bpffile: '/f.bpf', bpfflash: true }, 'vec0:transport=raw,ifname=p-veth0,bpffile=/f.bpf,bpfflash=1,gro=1'],
+    [{ device: 'vec0', transport: 'gre', src: '192.0.2.1', dst: '192.0.2.2', rx_key: 1, tx_key: 2, sequence: 1 }, 'vec0:transport=gre,src=192.0.2.1,dst=192.0.2.2,rx_key=1,tx_key=2,sequence=1'],
+    [
+      { device: 'vec0', transport: 'l2tpv3', udp: 1, src: '192.0.2.1', dst: '192.0.2.2', srcport: 1706, dstport: 1707, rx_session: '0xffffffff', tx_session: '0xffff', cookie64: 1 },
+      'vec0:transport=l2tpv3,udp=1,src=192.0.2.1,dst=192.0.2.2,srcport=1706,dstport=1707,rx_session=0xffffffff,tx_session=0xffff,cookie64=1',
+    ],
+    [{ device: 'vec2', transport: 'bess', src: '/run/a.sock', dst: '/run/b.sock', vec: 0 }, 'vec2:transport=bess,src=/run/a.sock,dst=/run/b.sock,vec=0'],
+    [{ device: 'vec0', transport: 'fd', fd: 3, headroom: 64 }, 'vec0:transport=fd,fd=3,headroom=64'],
+    [{ device: 'eth0', transport: 'tuntap', ifname: 'tap0' }, 'eth0=tuntap,tap0'],
+    [{ device: 'eth1', transport: 'daemon', args: ['/tmp/uml.ctl'] }, 'eth1=daemon,/tmp/uml.ctl'],
+  ];
+  for (const [input, expected] of cases) {
+    it(`${input.transport}: ${expected}`, () => {
+      const cfg = parse({ networks: [input] });
+      assert.equal(networkArg(cfg.networks[0]!), expected);
+    });
+  }
+
+  it('warns about legacy transports and bpfflash', () => {
+    const cfg = parse({ networks: [{ device: 'eth0', transport: 'pcap', args: ['eth0'] }, { device: 'vec0', transport: 'raw', ifname: 'v', bpfflash: 1 }] });
+    const w = cfg.networks.flatMap(networkWarnings);
+    assert.match(w[0]!, /legacy pcap transport is deprecated/);
+    assert.match(w[1]!, /bpfflash=1 lets the guest load BPF code into the host kernel/);
+  });
+
+  it('rejects bad options with clear messages', () => {
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'gre', dst: 'h', rx_key: 1 }] }), /networks\.0\.tx_key: GRE rx_key and tx_key go together/);
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'l2tpv3', dst: 'h' }] }), /networks\.0\.rx_session: .*\n?.*networks\.0\.tx_session/s);
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'tap', ifname: 'tap0', colour: 'red' }] }), /Unrecognized key: "colour"/);
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'teleport' }] }), /networks\.0\.transport: transport must be one of tap, hybrid, raw, gre, l2tpv3, bess, fd, tuntap/);
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'tap' }] }), /networks\.0\.ifname/);
+    assert.match(errors({ networks: [{ device: 'eth0', transport: 'tap', ifname: 'tap0' }] }), /networks\.0\.device: eth0 with the vector transport tap must be named vecN/);
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'tuntap', ifname: 'tap0' }] }), /legacy tuntap transport needs an ethN device/);
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'tap', ifname: 'tap0', mac: 'zz' }] }), /not a MAC address/);
+    assert.match(errors({ networks: [{ device: 'vec0', transport: 'tap', ifname: 'tap0', depth: 'deep' }] }), /must be an integer/);
+  });
+});
+
+describe('launch: consoles and the command line', () => {
+  it('accepts every channel type and orders con, conN, ssl, sslN', () => {
+    const consoles = { con1: 'fd:0,fd:1', ssl: 'null', con: 'null', con0: 'null,fd:2', con2: 'port:4321', con3: 'pty', con4: 'pts', con5: 'tty:/dev/tty8', con6: 'xterm', ssl1: '/dev/tty9' };
+    const cfg = parse({ consoles });
+    assert.deepEqual(consoleArgs(cfg.consoles), ['con=null', 'ssl=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'con2=port:4321', 'con3=pty', 'con4=pts', 'con5=tty:/dev/tty8', 'con6=xterm', 'ssl1=/dev/tty9']);
+  });
+
+  it('rejects bad channels and console names', () => {
+    assert.match(errors({ consoles: { con1: 'fd:x' } }), /con1: not a channel/);
+    assert.match(errors({ consoles: { con1: 'null,null,null' } }), /not a channel/);
+    assert.match(errors({ consoles: { tty1: 'null' } }), /use con, conN, ssl or sslN/);
+  });
+
+  it('builds the HowTo command line with disks, COW, flags and tuning', () => {
+    const cfg = parse({ mem: '2048M', disk_flags: ['d'], disks: [{ file: '/d/data.img', flags: ['s', 't'] }, { file: 'base.img', cow: 'v.cow' }], networks: [{ device: 'vec0', transport: 'tap', ifname: 'tap0' }], hostfs: '/srv/share', args: ['quiet'] });
+    assert.deepEqual(launchArgs(cfg, { image: '/i/root.img', cow: '/t/root.cow', umid: 'TEST', umlDir: '/t' }), [
+      'mem=2048M', 'umid=TEST', 'uml_dir=/t', 'ubd0d=/t/root.cow,/i/root.img', 'ubd1st=/d/data.img', 'ubd2=v.cow,base.img', 'root=/dev/ubda',
+      'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'vec0:transport=tap,ifname=tap0,gro=1', 'hostfs=/srv/share', 'quiet',
+    ]);
+  });
+});
+
+describe('launch script', function () {
+  this.timeout(10000);
+  const fakeLinux = '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n';
+
+  it('is valid sh, quotes paths with spaces and honours overrides', async () => {
+    const dir = await tempDir('umlbuild launch ');
+    try {
+      const cfg = parse({ mem: '512M', networks: [{ device: 'vec0', transport: 'tap', ifname: 'lo' }], disks: [{ file: '/data dir/it\'s.img' }] });
+      const image = join(dir.path, 'my image.img');
+      await dir.write('my image.img', 'x');
+      const script = await dir.write('my image.sh', await renderLaunchScript({ name: 'demo', image, umid: 'demo', launch: cfg }));
+      await chmod(script, 0o755);
+      const linux = await dir.write('fake linux', fakeLinux);
+      await chmod(linux, 0o755);
+      assert.equal((await exec('sh', ['-n', script])).exitCode, 0);
+      const env = { UML_LINUX: linux, UML_ALLOW_ROOT: '1' };
+      const r = await exec(script, ['single'], { env });
+      assert.deepEqual(r.stdout.split('\n'), [
+        'mem=512M', 'umid=demo', `ubd0=${image}`, "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'vec0:transport=tap,ifname=lo,gro=1', 'single',
+      ]);
+      const o = await exec(script, [], { env: { ...env, UML_NET: 'none', UML_MEM: '1G', UML_UBD0: 'a.cow,b.img', UML_ARGS: 'x=1 y=2' } });
+      assert.deepEqual(o.stdout.split('\n'), ['mem=1G', 'umid=demo', 'ubd0=a.cow,b.img', "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'x=1', 'y=2']);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('says what to do when the tap device is missing, and refuses root by default', async () => {
+    const dir = await tempDir();
+    try {
+      const cfg = parse({ networks: [{ device: 'vec0', transport: 'tap', ifname: 'umlnotap9' }], hostfs: '/srv' });
+      const text = await renderLaunchScript({ name: 'demo', image: join(dir.path, 'demo.img'), umid: 'demo', launch: cfg });
+      assert.match(text, /WARNING: hostfs=\/srv is NOT a security boundary/);
+      const script = await dir.write('demo.sh', text);
+      await dir.write('demo.img', 'x');
+      const linux = await dir.write('linux', fakeLinux);
+      await chmod(linux, 0o755);
+      const missing = await exec('sh', [script], { env: { UML_LINUX: linux, UML_ALLOW_ROOT: '1' }, reject: false });
+      assert.equal(missing.exitCode, 1);
+      assert.match(missing.stderr, /vec0 needs the host interface umlnotap9: ip tuntap add dev umlnotap9 mode tap user \S+ && ip link set umlnotap9 up \(or: tunctl -u \S+ -t umlnotap9\)/);
+      if (process.getuid!() === 0) {
+        await chmod(dir.path, 0o755);
+        await dir.write('linux', '#!/bin/sh\necho "uid=$(id -u)"\n');
+        const root = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none' }, reject: false });
+        assert.equal(root.exitCode, 1);
+        assert.match(root.stderr, /refusing to run UML as root: set UML_USER=<user>/);
+        const asNobody = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none', UML_USER: 'nobody' }, reject: false });
+        assert.equal(asNobody.exitCode, 0, asNobody.stderr);
+        assert.equal(asNobody.stdout, `uid=${(await exec('id', ['-u', 'nobody'])).stdout}`);
+        assert.match(asNobody.stderr, /warning: hostfs=\/srv does not confine the guest/);
+      }
+    } finally {
+      await dir.remove();
+    }
+  });
+});
