@@ -10,6 +10,10 @@ import { planText } from './plan-text.js';
 import { stepsText } from './steps-text.js';
 import { doctor } from './doctor.js';
 import { VERSION } from './version.js';
+import { findBuiltImage } from './uml/target.js';
+import { bootTest } from './uml/boot-test.js';
+import { resolveLogin } from './uml/credentials.js';
+import { bootInteractive } from './uml/boot.js';
 
 function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
   const i = value.indexOf('=');
@@ -20,7 +24,47 @@ function collectSet(value: string, prev: Record<string, string>): Record<string,
 let verbose = false;
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
-async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean }) {
+interface TestFlags {
+  login?: string;
+  expect: [string, RegExp][];
+  timeout: string;
+  hostname?: string;
+  network: boolean;
+}
+
+function collectExpect(value: string, prev: [string, RegExp][]): [string, RegExp][] {
+  const i = value.indexOf('=');
+  if (i <= 0) throw new RecipeError([{ file: '--expect', path: value, message: 'use --expect "COMMAND=REGEX"' }]);
+  try {
+    return [...prev, [value.slice(0, i), new RegExp(value.slice(i + 1), 'm')]];
+  } catch (e) {
+    throw new RecipeError([{ file: '--expect', path: value, message: (e as Error).message }]);
+  }
+}
+
+async function testCommand(target: string, o: TestFlags): Promise<void> {
+  const img = await findBuiltImage(target);
+  const { user, password } = await resolveLogin(img, o.login, process.env);
+  const timeoutS = Number(o.timeout);
+  if (!(timeoutS > 0)) throw new RecipeError([{ file: '--timeout', path: o.timeout, message: 'must be a positive number of seconds' }]);
+  out(`booting ${img.image} (on a throw-away COW layer)`);
+  const r = await bootTest(img, { user, password, hostname: o.hostname, expect: o.expect, timeoutS, isolateNetwork: o.network, log: (l) => out(`  ${redact(l)}`) });
+  const timing = r.loginPromptS !== undefined ? `login prompt after ${r.loginPromptS.toFixed(1)} s${r.shellS !== undefined ? `, shell after ${r.shellS.toFixed(1)} s` : ''}` : 'no login prompt';
+  const failed = r.checks.filter((c) => !c.ok).length;
+  out(`${r.ok ? 'PASS' : 'FAIL'}: ${r.checks.length - failed} of ${r.checks.length} checks passed; ${timing}`);
+  if (!r.ok) process.exitCode = EXIT.buildFailed;
+}
+
+function addTestOptions(c: Command): Command {
+  return c
+    .option('--login <user[:password]>', 'log in as this user (default: the recipe test user and password)')
+    .option('--expect <command=regex>', 'also run COMMAND and match its output against REGEX (repeatable)', collectExpect, [])
+    .option('--timeout <seconds>', 'how long to wait for the login prompt', '120')
+    .option('--hostname <name>', 'expect this hostname instead of the recipe one')
+    .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
+}
+
+async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean } & TestFlags) {
   const plan = await loadRecipe(recipe, { set: o.set, env: process.env });
   for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
   if (o.dryRun) {
@@ -37,6 +81,7 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
   try {
     const r = await build(plan, { outDir: o.out, renderer: o.renderer, signal: controller.signal, keepGoingOnTeardown: o.keepGoingOnTeardown });
     out(`built ${r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
+    if (o.test) await testCommand(r.outputs.image, o);
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
@@ -62,7 +107,26 @@ export function program(): Command {
     .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')
     .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
-    .action(buildCommand);
+    .option('--test', 'boot the image and run `umlbuild test` on it after building');
+  addTestOptions(p.commands.find((c) => c.name() === 'build')!).action(buildCommand);
+
+  addTestOptions(
+    p
+      .command('test')
+      .description('boot a built image on a throw-away COW layer, log in and run checks')
+      .argument('<image|outdir>'),
+  ).action(testCommand);
+
+  p.command('boot')
+    .description('start a built image interactively, the way its launch script does')
+    .argument('<image|outdir>')
+    .argument('[kernel-args...]', 'extra kernel arguments (after --)')
+    .option('--cow <file>', 'boot on this COW file over the image (created if missing)')
+    .option('--user <user>', 'run UML as this user when started as root')
+    .option('--allow-root', 'run UML as root')
+    .action(async (target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean }) => {
+      process.exitCode = await bootInteractive(await findBuiltImage(target), extra, o);
+    });
 
   p.command('validate')
     .description('check a recipe and the host without side effects')

@@ -27,6 +27,30 @@ export interface ExecOptions {
   reject?: boolean;
 }
 
+/** A long-running command with its stdin and stdout/stderr as pipes (UML consoles). */
+export interface Spawned {
+  child: ReturnType<typeof execa>;
+  /** Resolves when the process has exited (never rejects). */
+  exited: Promise<{ exitCode?: number; signal?: string }>;
+}
+
+export function spawn(cmd: string, args: readonly string[], opts: Pick<ExecOptions, 'env' | 'cwd' | 'onCommand'> & { inherit?: boolean } = {}): Spawned {
+  opts.onCommand?.(commandLine(cmd, args));
+  const child = execa(cmd, args, {
+    cwd: opts.cwd,
+    env: cleanEnv(opts.env),
+    extendEnv: false,
+    reject: false,
+    buffer: false,
+    stdio: opts.inherit ? 'inherit' : 'pipe',
+  });
+  const exited = child.then(
+    (r) => ({ exitCode: r.exitCode, signal: r.signal }),
+    () => ({}),
+  );
+  return { child, exited };
+}
+
 export interface ExecResult {
   stdout: string;
   stderr: string;

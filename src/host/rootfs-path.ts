@@ -3,7 +3,7 @@
  * (absolute or relative) never leads out of the root, and `..` stops at it.
  * Every write umlbuild does into a rootfs goes through here.
  */
-import { lstat, readlink, mkdir, open, constants } from 'node:fs/promises';
+import { lstat, readlink, mkdir, open, rm, symlink, constants } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -96,3 +96,13 @@ export async function writeFileInRoot(root: string, path: string, content: strin
   return host;
 }
 
+
+/** Create (or replace) a symlink inside the root; the link itself is never followed. */
+export async function symlinkInRoot(root: string, path: string, target: string): Promise<string> {
+  const guest = posix.normalize(`/${path}`);
+  const parent = await mkdirInRoot(root, posix.dirname(guest));
+  const host = join(parent, posix.basename(guest));
+  await rm(host, { force: true });
+  await symlink(target, host);
+  return host;
+}

@@ -9,7 +9,7 @@ import { findStep, stepKinds } from '../steps/index.js';
 import type { AnyStep } from '../steps/types.js';
 import { launchSchema, type LaunchConfig } from '../launch/schema.js';
 import { networkWarnings } from '../launch/transports.js';
-import { recipeFileSchema } from './schema.js';
+import { recipeFileSchema, testSchema, type TestConfig } from './schema.js';
 import { RecipeSource, type KeyPath } from './source.js';
 import { interpolate, type Vars } from './variables.js';
 import { readVariables, type VariableOverrides } from './variable-defs.js';
@@ -34,6 +34,7 @@ export interface Plan {
   vars: Vars;
   secretVars: Set<string>;
   launch: LaunchConfig;
+  test: TestConfig;
   /** The UML instance id (launch.umid, or the recipe name). */
   umid: string;
   steps: PlannedStep[];
@@ -113,6 +114,11 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const launch = parsedLaunch.success ? parsedLaunch.data : launchSchema.parse({});
   const warnings = launch.networks.flatMap(networkWarnings);
 
+  const testLayer = lastSetting(layers, 'test');
+  const parsedTest = testSchema.safeParse(testLayer ? resolveIn(testLayer, ['test'], testLayer.data.test) : {});
+  if (!parsedTest.success) issues.push(...zodIssues(testLayer!.source, ['test'], parsedTest.error));
+  const test = parsedTest.success ? parsedTest.data : testSchema.parse({});
+
   const stepsLayer = lastSetting(layers, 'steps');
   const steps: PlannedStep[] = [];
   if (!stepsLayer || !Array.isArray(stepsLayer.data.steps) || !stepsLayer.data.steps.length) {
@@ -123,6 +129,8 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
       if (planned) steps.push(planned);
     });
   }
+  const tune = lastSetting(layers, 'tune')?.data.tune;
+  if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps, stepsLayer?.source.file ?? main.source.file);
   if (issues.length) throw new RecipeError(issues);
   return {
     file: main.source.file,
@@ -133,10 +141,20 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     vars,
     secretVars,
     launch,
+    test,
     umid: launch.umid ?? name,
     steps,
     warnings,
   };
+}
+
+/** `tune: uml` adds a tune-uml step just before the first unmount (or at the end). */
+function insertTuneStep(steps: PlannedStep[], file: string): void {
+  const step = findStep('tune-uml')!;
+  const at = steps.findIndex((s) => s.kind === 'unmount');
+  const pos = at < 0 ? steps.length : at;
+  const options = step.schema.parse({});
+  steps.splice(pos, 0, { index: pos, kind: step.kind, step, options, title: step.title(options), file, line: steps[pos]?.line });
 }
 
 function planStep(

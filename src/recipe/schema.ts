@@ -12,6 +12,33 @@ export const variableSpec = z
 
 export type VariableSpec = z.infer<typeof variableSpec>;
 
+/**
+ * `test:` what `umlbuild test` checks after logging in to the built image.
+ *
+ * ```yaml
+ * test:
+ *   user: root
+ *   password: ${root_password}     # never written to the manifest
+ *   hostname: ${hostname}
+ *   netdev: ${netdev}               # this device must exist in the guest
+ *   root: ubd                       # or hostfs
+ *   expect: { "uname -r": "^6\\." } # command: regular expression
+ * ```
+ */
+export const testSchema = z
+  .object({
+    user: z.string().default('root'),
+    password: z.string().optional(),
+    hostname: z.string().optional(),
+    netdev: z.string().optional(),
+    root: z.enum(['ubd', 'hostfs']).default('ubd'),
+    expect: z.record(z.string(), z.string()).default({}),
+    login_timeout: z.number().positive().default(120),
+  })
+  .strict();
+
+export type TestConfig = z.output<typeof testSchema>;
+
 export const recipeFileSchema = z
   .object({
     $schema: z.string().optional(),
@@ -21,6 +48,9 @@ export const recipeFileSchema = z
     variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid variable name'), z.unknown()).optional(),
     output: z.string().min(1).optional(),
     launch: z.unknown().optional(),
+    test: z.unknown().optional(),
+    /** `uml`: add a tune-uml step before unmount (fast boot under UML). */
+    tune: z.enum(['uml', 'none']).optional(),
     steps: z.array(z.unknown()).optional(),
   })
   .strict();

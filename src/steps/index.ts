@@ -11,8 +11,9 @@ import { template } from './template.js';
 import { echo, fail } from './test-steps.js';
 import type { AnyStep } from './types.js';
 import { unmount } from './unmount.js';
+import { tuneUml } from './tune-uml.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, debootstrap, password, template, modules, overlay, run, unmount, echo, fail];
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, debootstrap, password, template, modules, overlay, run, tuneUml, unmount, echo, fail];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);

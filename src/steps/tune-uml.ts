@@ -1,0 +1,74 @@
+/**
+ * `tune-uml`: make a systemd image boot fast under UML. Added automatically
+ * before `unmount` by a recipe-level `tune: uml` (the shipped recipes' default;
+ * `tune: none` turns it off). Under UML there is no hardware to enumerate and
+ * no virtual terminals, so it masks:
+ *
+ * - systemd-udev-trigger, ifupdown-pre (udevadm settle): ~7 s of coldplug for
+ *   devices UML created before init ran;
+ * - systemd-fsck-root: waits for dev-ubda.device (~6 s); the image was checked
+ *   with e2fsck when it was built, and boots on throw-away COW layers;
+ * - e2scrub_reap, e2scrub_all.timer: LVM snapshots UML images do not have;
+ * - getty-static: gettys on tty2-6 that the UML console line does not wire;
+ * - modprobe@ (configfs, dm_mod, efi_pstore, fuse, loop) and kmod-static-nodes:
+ *   early module loads for host hardware; modprobe still works on demand;
+ *
+ * and makes networking.service not hold up the login prompt while DHCP waits
+ * for a lease (ifup keeps going in the background).
+ *
+ * ```yaml
+ * tune: uml          # recipe level
+ * # or as a step:
+ * - step: tune-uml
+ *   mask: [extra.service]   # optional, more units to mask
+ * ```
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { resolveInRoot, symlinkInRoot } from '../host/rootfs-path.js';
+import type { Step } from './types.js';
+
+export const MASKED = [
+  'systemd-udev-trigger.service',
+  'ifupdown-pre.service',
+  'systemd-fsck-root.service',
+  'e2scrub_reap.service',
+  'e2scrub_all.timer',
+  'getty-static.service',
+  'modprobe@.service',
+  'kmod-static-nodes.service',
+];
+
+const NETWORKING_DROPIN = `# umlbuild tune-uml: do not hold up boot while DHCP waits for a lease.
+[Service]
+Type=simple
+`;
+
+const schema = z.object({ mask: z.array(z.string().regex(/^[\w@.-]+\.(service|timer|socket|target|mount|path)$/)).default([]) }).strict();
+
+export const tuneUml: Step<z.infer<typeof schema>> = {
+  kind: 'tune-uml',
+  summary: 'mask units that have no meaning under UML so the image boots fast (systemd)',
+  schema,
+  title: () => 'Tune for UML (fast boot)',
+  async verify(_o, ctx) {
+    ctx.requireRoot('files in the image belong to root');
+  },
+  async run(o, ctx) {
+    const root = ctx.requireRootfs();
+    if (!existsSync(await resolveInRoot(root, '/lib/systemd/systemd'))) {
+      ctx.log('no systemd in the image: nothing to tune');
+      return;
+    }
+    for (const unit of [...MASKED, ...o.mask]) {
+      await symlinkInRoot(root, `/etc/systemd/system/${unit}`, '/dev/null');
+      ctx.log(`masked ${unit}`);
+    }
+    const interfaces = await readFile(await resolveInRoot(root, '/etc/network/interfaces'), 'utf8').catch(() => '');
+    if (/^\s*iface\s+\S+\s+inet6?\s+(dhcp|auto)/m.test(interfaces)) {
+      await ctx.writeFile('/etc/systemd/system/networking.service.d/umlbuild-tune.conf', NETWORKING_DROPIN);
+      ctx.log('networking.service no longer waits for DHCP before the login prompt');
+    }
+  },
+};

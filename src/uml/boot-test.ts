@@ -1,0 +1,137 @@
+/**
+ * `umlbuild test`: boot a built image under UML on a throw-away COW layer,
+ * log in on the console, run checks, and shut down through the management
+ * console. Nothing it did not start is touched; its COW file, uml_dir and
+ * network namespace are removed.
+ */
+import { join } from 'node:path';
+import { dir as tmpDir } from 'tmp-promise';
+import { UserError } from '../errors.js';
+import { spawn } from '../host/exec.js';
+import { isRoot } from '../host/tools.js';
+import { launchArgs } from '../launch/line.js';
+import type { Network } from '../launch/transports.js';
+import { Teardown } from '../runner/teardown.js';
+import { UmlConsole } from './console.js';
+import { haltCleanly } from './mconsole.js';
+import { createNetns, provideInterfaces, type Netns } from './netns.js';
+import type { BuiltImage } from './target.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface BootTestOptions {
+  user: string;
+  password: string;
+  hostname?: string;
+  expect: [string, RegExp][];
+  timeoutS: number;
+  /** Run UML in a private network namespace with the interfaces it binds to (root only). */
+  isolateNetwork: boolean;
+  log?: (line: string) => void;
+}
+
+export interface BootTestResult {
+  checks: Check[];
+  loginPromptS?: number;
+  shellS?: number;
+  ok: boolean;
+}
+
+const TEST_CONSOLES = { con: 'null', con0: 'null,fd:2', con1: 'fd:0,fd:1' };
+
+export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<BootTestResult> {
+  const teardown = new Teardown();
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail: string) => {
+    checks.push({ name, ok, detail });
+    o.log?.(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
+  };
+  const result: BootTestResult = { checks, ok: false };
+  try {
+    const tmp = await tmpDir({ prefix: 'umlbuild-test-', unsafeCleanup: true });
+    teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup());
+    const umid = `${img.umid}-test-${process.pid}`;
+    let netns: Netns | undefined;
+    let networks: Network[] = [];
+    if (o.isolateNetwork && isRoot() && img.launch.networks.length) {
+      netns = await createNetns(`umlbuild-${process.pid}-${Date.now() % 100000}`, teardown);
+      networks = await provideInterfaces(netns, img.launch.networks);
+    }
+    const args = launchArgs(img.launch, { image: img.image, cow: join(tmp.path, 'root.cow'), umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
+    const argv = netns ? netns.wrap(['linux', ...args]) : ['linux', ...args];
+    const t0 = Date.now();
+    const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`) });
+    let exited = false;
+    void uml.exited.then(() => (exited = true));
+    const kernel: string[] = [];
+    uml.child.stderr?.on('data', (d: Buffer) => kernel.push(...d.toString().split('\n')) && kernel.splice(0, Math.max(0, kernel.length - 40)));
+    teardown.defer('stop UML', async () => {
+      if (exited) return;
+      try {
+        await haltCleanly({ socket: join(tmp.path, umid, 'mconsole'), netns: netns?.name });
+      } catch {
+        /* it may already be going down */
+      }
+      const timer = setTimeout(() => uml.child.kill('SIGKILL'), 10000);
+      await uml.exited;
+      clearTimeout(timer);
+    });
+    const con = new UmlConsole(uml.child.stdout!, uml.child.stdin!);
+    try {
+      await con.expect(/login: *$/m, o.timeoutS, 'the login prompt');
+      result.loginPromptS = (Date.now() - t0) / 1000;
+      con.send(o.user);
+      await con.expect(/Password: *$/m, 30, 'the password prompt');
+      con.send(o.password);
+      const m = await con.expect(/(Login incorrect|[#$] *$)/m, 30, 'a shell after logging in');
+      if (m[1] === 'Login incorrect') {
+        add('login', false, `login as ${o.user} was refused (wrong password?)`);
+        return result;
+      }
+      result.shellS = (Date.now() - t0) / 1000;
+      add('login', true, `${o.user}: prompt after ${result.loginPromptS.toFixed(1)} s, shell after ${result.shellS.toFixed(1)} s`);
+      await runChecks(con, img, o, networks, add);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      add('boot', false, `${e.message}${kernel.length ? `\nlast kernel messages:\n${kernel.slice(-15).join('\n')}` : ''}`);
+    }
+  } finally {
+    const failures = await teardown.unwind(true);
+    for (const f of failures) o.log?.(`teardown: could not ${f.label}: ${(f.error as Error).message}`);
+  }
+  result.ok = checks.length > 0 && checks.every((c) => c.ok);
+  return result;
+}
+
+async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, networks: Network[], add: (n: string, ok: boolean, d: string) => void) {
+  const out = async (cmd: string) => (await con.run(cmd)).output;
+  const expected = o.hostname ?? img.test.hostname;
+  if (expected) {
+    const h = await out('cat /proc/sys/kernel/hostname');
+    add('hostname', h === expected, `${h} (expected ${expected})`);
+  }
+  const rootDev = await out(`awk '$5 == "/" { dev = $3; fs = $9 } END { print dev, fs }' /proc/self/mountinfo`);
+  if (img.test.root === 'hostfs') add('root', / hostfs$/.test(rootDev), `/ is ${rootDev} (expected hostfs)`);
+  else {
+    const ubda = await out('cat /sys/block/ubda/dev');
+    add('root', rootDev.split(' ')[0] === ubda, `/ is on ${rootDev} (ubda is ${ubda})`);
+  }
+  const mods = await con.run('test -d /lib/modules/$(uname -r) && uname -r');
+  add('modules', mods.status === 0, mods.status === 0 ? `/lib/modules/${mods.output}` : 'no /lib/modules/$(uname -r)');
+  const netdev = img.test.netdev;
+  if (netdev) {
+    if (networks.some((n) => n.device === netdev)) {
+      const r = await con.run(`test -e /sys/class/net/${netdev}`);
+      add('netdev', r.status === 0, `${netdev} ${r.status === 0 ? 'exists' : 'is missing'}`);
+    } else add('netdev (skipped)', true, `${netdev} not checked: its transport cannot be provided here (${isRoot() ? 'not tap/raw/hybrid' : 'needs root'})`);
+  }
+  for (const [cmd, re] of [...Object.entries(img.test.expect).map(([c, r]) => [c, new RegExp(r, 'm')] as [string, RegExp]), ...o.expect]) {
+    const r = await con.run(cmd, 60);
+    const ok = re.test(r.output);
+    add(`expect ${cmd}`, ok, ok ? `${JSON.stringify(r.output.slice(0, 200))} matches ${re}` : `output does not match ${re}:\n${r.output.slice(0, 4000)}`);
+  }
+}

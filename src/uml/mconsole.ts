@@ -1,0 +1,23 @@
+/** The UML management console: sysrq, halt, version, through uml_mconsole. */
+import { exec } from '../host/exec.js';
+
+export interface McontrolTarget {
+  /** Path of the mconsole socket (uml_dir/umid/mconsole). */
+  socket: string;
+  /** Network namespace UML runs in: uml_mconsole must run there too (abstract reply socket). */
+  netns?: string;
+}
+
+export async function mconsole(t: McontrolTarget, ...command: string[]): Promise<string> {
+  const argv = ['uml_mconsole', t.socket, ...command];
+  const [cmd, ...args] = t.netns ? ['ip', 'netns', 'exec', t.netns, ...argv] : argv;
+  const { stdout } = await exec(cmd!, args, { timeoutMs: 15000 });
+  return stdout;
+}
+
+/** Sync and remount read-only through sysrq, then halt. */
+export async function haltCleanly(t: McontrolTarget): Promise<void> {
+  await mconsole(t, 'sysrq', 's');
+  await mconsole(t, 'sysrq', 'u');
+  await mconsole(t, 'halt');
+}

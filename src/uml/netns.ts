@@ -1,0 +1,41 @@
+/**
+ * A private network namespace for a UML instance, holding the host-side
+ * interfaces its launch line binds to (a tap device, or a veth pair for the
+ * raw transport). Nothing in it is connected to any other network.
+ */
+import { exec } from '../host/exec.js';
+import type { Network } from '../launch/transports.js';
+import type { Teardown } from '../runner/teardown.js';
+
+export interface Netns {
+  name: string;
+  /** Prefix for commands that must run inside it. */
+  wrap(argv: string[]): string[];
+}
+
+const ip = (...args: string[]) => exec('ip', args);
+
+export async function createNetns(name: string, teardown: Teardown): Promise<Netns> {
+  await ip('netns', 'add', name);
+  teardown.defer(`delete network namespace ${name}`, async () => void (await ip('netns', 'delete', name)));
+  await ip('-n', name, 'link', 'set', 'lo', 'up');
+  return { name, wrap: (argv) => ['ip', 'netns', 'exec', name, ...argv] };
+}
+
+/** Create the host side of each network the guest expects; returns the ones that can exist here. */
+export async function provideInterfaces(ns: Netns, networks: readonly Network[]): Promise<Network[]> {
+  const usable: Network[] = [];
+  for (const n of networks) {
+    const ifname = (n as { ifname?: string }).ifname;
+    if (!ifname) continue;
+    if (n.transport === 'tap' || n.transport === 'hybrid' || n.transport === 'tuntap') {
+      await ip('-n', ns.name, 'tuntap', 'add', 'dev', ifname, 'mode', 'tap');
+    } else if (n.transport === 'raw') {
+      await ip('-n', ns.name, 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', `${ifname.slice(0, 12)}-h`);
+      await ip('-n', ns.name, 'link', 'set', `${ifname.slice(0, 12)}-h`, 'up');
+    } else continue;
+    await ip('-n', ns.name, 'link', 'set', ifname, 'up');
+    usable.push(n);
+  }
+  return usable;
+}
