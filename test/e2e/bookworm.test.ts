@@ -12,6 +12,11 @@ import { sha256File } from '../../src/output/manifest.js';
 import { bootProbe } from '../../src/uml/probe.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, umlbuildMounts } from './host-state.js';
+import { networkRun } from './network.js';
+
+/** Addresses from the documentation range, used only inside network namespaces the tests create. */
+export const HOST = '192.0.2.1';
+export const GUEST = '192.0.2.2';
 
 const debugfsCat = async (image: string, path: string) => (await exec('debugfs', ['-R', `cat ${path}`, image])).stdout;
 
@@ -28,7 +33,9 @@ describe('bookworm recipe, built and booted for real', function () {
       this.skip();
     }
     dir = await tempDir('umlbuild-e2e-', '/var/tmp');
-    build = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', dir.path, '--set', 'hostname=umltest', '--renderer', 'simple'], {
+    const packages = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps,iputils-ping';
+    const set = ['hostname=umltest', 'network=static', `address=${GUEST}`, 'netmask=255.255.255.0', `packages=${packages}`].flatMap((s) => ['--set', s]);
+    build = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', dir.path, ...set, '--renderer', 'simple'], {
       reject: false,
       env: { UMLBUILD_VAR_ROOT_PASSWORD: password },
     });
@@ -40,7 +47,7 @@ describe('bookworm recipe, built and booted for real', function () {
 
   it('builds successfully and reports each step', () => {
     assert.equal(build.exitCode, 0, `${build.stdout}\n${build.stderr}`);
-    for (const step of ['Create sparse disk', 'Make ext4 filesystem', 'Mount image', 'Debootstrap bookworm', 'Set password for root', 'Write /etc/fstab', 'Install kernel modules', 'Unmount image']) {
+    for (const step of ['Create sparse disk', 'Make ext4 filesystem', 'Mount image', 'Debootstrap bookworm', 'Set password for root', 'Write /etc/fstab', 'Install kernel modules', 'Tune for UML', 'Unmount image']) {
       assert.match(build.stdout, new RegExp(`✔ \\[\\d+/\\d+\\] ${step}`));
     }
   });
@@ -63,7 +70,7 @@ describe('bookworm recipe, built and booted for real', function () {
   it('has fstab, hostname, interfaces, a SHA-512 root password and the UML modules inside', async () => {
     assert.match(await debugfsCat(image, '/etc/fstab'), /^\/dev\/ubda \/ ext4 discard,errors=remount-ro 0 1$/m);
     assert.equal(await debugfsCat(image, '/etc/hostname'), 'umltest');
-    assert.match(await debugfsCat(image, '/etc/network/interfaces'), /^iface vec0 inet dhcp$/m);
+    assert.match(await debugfsCat(image, '/etc/network/interfaces'), new RegExp(`^auto vec0\niface vec0 inet static\n {4}address ${GUEST}$`, 'm'));
     assert.match(await debugfsCat(image, '/etc/shadow'), /^root:\$6\$[^:]+:/m);
     const version = (await exec('ls', ['/usr/lib/uml/modules'])).stdout.split('\n')[0]!;
     assert.match(await debugfsCat(image, `/usr/lib/modules/${version}/modules.dep`), /dummy\.ko/);
@@ -77,7 +84,7 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.equal(manifest.image.sha256, await sha256File(image));
     assert.ok(manifest.packages.some((p: { name: string }) => p.name === 'systemd-sysv'));
     assert.match(manifest.kernel.modules, /^\d+\.\d+/);
-    assert.equal(manifest.steps.length, 11);
+    assert.equal(manifest.steps.length, 12);
     assert.equal(manifest.variables.root_password, '***');
     const script = await readFile(join(dir.path, 'bookworm.sh'), 'utf8');
     for (const text of [JSON.stringify(manifest), script, build.stdout, build.stderr]) assert.ok(!text.includes(password), 'the password leaked');
@@ -106,4 +113,38 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.equal(r.values.release, manifest.kernel.modules);
     assert.equal(await sha256File(image), before, 'booting on a COW layer left the image untouched');
   });
+
+  const umlTest = (...args: string[]) => exec(BIN, ['test', dir.path, ...args], { reject: false, env: { UMLBUILD_VAR_ROOT_PASSWORD: password } });
+
+  it('umlbuild test logs in and passes its checks, with the boot times', async () => {
+    const r = await umlTest('--expect', 'uname -r=^\\d+\\.\\d+');
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    for (const check of ['login', 'hostname', 'root', 'modules', 'netdev', 'expect uname -r']) assert.match(r.stdout, new RegExp(`^ {2}ok {3}${check}: `, 'm'));
+    assert.match(r.stdout, /^PASS: 6 of 6 checks passed; login prompt after \d+\.\d s, shell after \d+\.\d s$/m);
+    assert.ok(!r.stdout.includes(password));
+    assert.deepEqual(await umlbuildMounts(), []);
+  });
+
+  it('umlbuild test fails when the password is wrong', async () => {
+    const r = await umlTest('--login', 'root:not-the-password');
+    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /FAIL login: login as root was refused/);
+  });
+
+  it('umlbuild test fails when the hostname differs or an expectation does not match', async () => {
+    const r = await umlTest('--hostname', 'somebody-else', '--expect', 'cat /etc/hostname=^nope$');
+    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /FAIL hostname: umltest \(expected somebody-else\)/);
+    assert.match(r.stdout, /FAIL expect cat \/etc\/hostname: output does not match/);
+    assert.match(r.stdout, /^FAIL: 4 of 6 checks passed/m);
+  });
+
+  for (const transport of ['tap', 'raw'] as const) {
+    it(`network over ${transport} in a private namespace: the guest pings the host and sends 4 MB over TCP`, async () => {
+      const r = await networkRun(image, password, transport);
+      assert.match(r.ping, /3 packets transmitted, 3 received/);
+      assert.equal(r.received, 4 * 1024 * 1024);
+      assert.equal(r.sentStatus, 0);
+    });
+  }
 });

@@ -110,4 +110,18 @@ describe('loadRecipe', () => {
     const plan = await loadRecipe(file);
     assert.deepEqual([...plan.secretVars].sort(), ['api', 'root_password']);
   });
+
+  it('tune: uml adds a tune-uml step before the first unmount', async () => {
+    const file = await dir.write('t.yml', 'name: t\ntune: uml\nsteps:\n  - step: sparse-disk\n    size: 16M\n  - step: mkfs\n  - step: mount\n  - step: unmount\n');
+    const plan = await loadRecipe(file);
+    assert.deepEqual(plan.steps.map((s) => s.kind), ['sparse-disk', 'mkfs', 'mount', 'tune-uml', 'unmount']);
+    const none = await loadRecipe(await dir.write('n.yml', 'name: n\nextends: t.yml\ntune: none\n'));
+    assert.ok(!none.steps.some((s) => s.kind === 'tune-uml'));
+  });
+
+  it('validates the launch section and reports it with its location', async () => {
+    const file = await dir.write('l.yml', ['name: l', 'launch:', '  networks:', '    - device: vec0', '      transport: gre', '      dst: 192.0.2.9', '      rx_key: 5', 'steps: [{step: echo, message: hi}]', ''].join('\n'));
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.match(err.message, /l\.yml:4:7: launch\.networks\[0\]\.tx_key: GRE rx_key and tx_key go together/);
+  });
 });

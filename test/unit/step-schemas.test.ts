@@ -14,6 +14,7 @@ const CASES: Record<string, { good: unknown; bad: unknown; badMessage: RegExp }>
   modules: { good: {}, bad: { version: '../../etc' }, badMessage: /Invalid/ },
   overlay: { good: { source: 'x', dest: '/etc' }, bad: { source: 'x', dest: '/etc/../../host' }, badMessage: /must not contain/ },
   run: { good: { command: 'true' }, bad: { command: 'a', script: 'b' }, badMessage: /exactly one of command, script or argv/ },
+  'tune-uml': { good: { mask: ['foo.service'] }, bad: { mask: ['../../etc/passwd'] }, badMessage: /Invalid/ },
   unmount: { good: {}, bad: { fsck: 'yes' }, badMessage: /expected boolean/ },
   echo: { good: { message: 'hi' }, bad: {}, badMessage: /expected string/ },
   fail: { good: {}, bad: { message: 3 }, badMessage: /expected string/ },
