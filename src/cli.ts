@@ -48,7 +48,9 @@ async function testCommand(target: string, o: TestFlags): Promise<void> {
   const timeoutS = Number(o.timeout);
   if (!(timeoutS > 0)) throw new RecipeError([{ file: '--timeout', path: o.timeout, message: 'must be a positive number of seconds' }]);
   out(`booting ${img.image} (on a throw-away COW layer)`);
-  const r = await bootTest(img, { user, password, hostname: o.hostname, expect: o.expect, timeoutS, isolateNetwork: o.network, log: (l) => out(`  ${redact(l)}`) });
+  const r = await withInterrupts((signal) =>
+    bootTest(img, { user, password, hostname: o.hostname, expect: o.expect, timeoutS, isolateNetwork: o.network, signal, log: (l) => out(`  ${redact(l)}`) }),
+  );
   const timing = r.loginPromptS !== undefined ? `login prompt after ${r.loginPromptS.toFixed(1)} s${r.shellS !== undefined ? `, shell after ${r.shellS.toFixed(1)} s` : ''}` : 'no login prompt';
   const failed = r.checks.filter((c) => !c.ok).length;
   out(`${r.ok ? 'PASS' : 'FAIL'}: ${r.checks.length - failed} of ${r.checks.length} checks passed; ${timing}`);
@@ -72,6 +74,13 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
     out(planText(plan, o.out));
     return;
   }
+  const r = await withInterrupts((signal) => build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown }));
+  out(`built ${r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
+  if (o.test) await testCommand(r.outputs.image, o);
+}
+
+/** Run `fn` with SIGINT/SIGTERM turned into an abort (so it can unwind) instead of an exit. */
+async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => controller.abort(new InterruptedError(sig));
   const onInt = onSignal('SIGINT');
@@ -79,9 +88,7 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const r = await build(plan, { outDir: o.out, renderer: o.renderer, signal: controller.signal, keepGoingOnTeardown: o.keepGoingOnTeardown });
-    out(`built ${r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
-    if (o.test) await testCommand(r.outputs.image, o);
+    return await fn(controller.signal);
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);

@@ -44,8 +44,8 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const timings: StepTiming[] = [];
 
   const tasks = new Listr(
-    plan.steps.map((ps) => ({
-      title: `[${ps.index + 1}/${plan.steps.length}] ${ps.title}`,
+    plan.steps.map((ps, position) => ({
+      title: `[${position + 1}/${plan.steps.length}] ${ps.title}`,
       task: async (_: unknown, task: { output: string }) => {
         if (signal.aborted) throw signal.reason;
         ctx.log = (line: string) => {

@@ -4,17 +4,25 @@
  * `tune: none` turns it off). Under UML there is no hardware to enumerate and
  * no virtual terminals, so it masks:
  *
- * - systemd-udev-trigger, ifupdown-pre (udevadm settle): ~7 s of coldplug for
- *   devices UML created before init ran;
+ * - systemd-udevd (and its sockets), systemd-udev-trigger, ifupdown-pre
+ *   (udevadm settle): ~7 s of coldplug for devices UML created before init ran
+ *   (devtmpfs has the nodes; modprobe works without udev);
  * - systemd-fsck-root: waits for dev-ubda.device (~6 s); the image was checked
  *   with e2fsck when it was built, and boots on throw-away COW layers;
  * - e2scrub_reap, e2scrub_all.timer: LVM snapshots UML images do not have;
  * - getty-static: gettys on tty2-6 that the UML console line does not wire;
- * - modprobe@ (configfs, dm_mod, efi_pstore, fuse, loop) and kmod-static-nodes:
- *   early module loads for host hardware; modprobe still works on demand;
+ * - modprobe@ (configfs, dm_mod, efi_pstore, fuse, loop), kmod-static-nodes and
+ *   systemd-tmpfiles-setup-dev(-early): early module loads and static device
+ *   nodes for host hardware (devtmpfs has UML's nodes; modprobe works on demand);
  *
- * and makes networking.service not hold up the login prompt while DHCP waits
- * for a lease (ifup keeps going in the background).
+ * It gives the console getty a fixed size (the UML console reports none, and
+ * systemd would otherwise query the terminal and wait for an answer that a
+ * pipe never gives). It keeps the journal in memory (Storage=volatile: no flush to /var/log at
+ * boot), makes networking.service not hold up the login prompt while DHCP waits
+ * for a lease (ifup keeps going in the background). It also marks /etc and
+ * /var as up to date with /usr (the stamps systemd-update-done writes), so
+ * ldconfig, journal-catalog-update and friends do not run on every boot of an
+ * image that always boots from its pristine state on a COW layer.
  *
  * ```yaml
  * tune: uml          # recipe level
@@ -24,13 +32,16 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, utimes } from 'node:fs/promises';
 import { z } from 'zod';
 import { resolveInRoot, symlinkInRoot } from '../host/rootfs-path.js';
 import type { Step } from './types.js';
 
 export const MASKED = [
   'systemd-udev-trigger.service',
+  'systemd-udevd.service',
+  'systemd-udevd-control.socket',
+  'systemd-udevd-kernel.socket',
   'ifupdown-pre.service',
   'systemd-fsck-root.service',
   'e2scrub_reap.service',
@@ -38,6 +49,8 @@ export const MASKED = [
   'getty-static.service',
   'modprobe@.service',
   'kmod-static-nodes.service',
+  'systemd-tmpfiles-setup-dev-early.service',
+  'systemd-tmpfiles-setup-dev.service',
 ];
 
 const NETWORKING_DROPIN = `# umlbuild tune-uml: do not hold up boot while DHCP waits for a lease.
@@ -64,6 +77,16 @@ export const tuneUml: Step<z.infer<typeof schema>> = {
     for (const unit of [...MASKED, ...o.mask]) {
       await symlinkInRoot(root, `/etc/systemd/system/${unit}`, '/dev/null');
       ctx.log(`masked ${unit}`);
+    }
+    // A UML console reports no size; systemd would query the terminal (ESC[6n) and wait for an answer.
+    await ctx.writeFile('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf', '# umlbuild tune-uml: the UML console has no size to ask for\n[Service]\nTTYRows=24\nTTYColumns=80\n');
+    await ctx.writeFile('/etc/systemd/journald.conf.d/umlbuild-tune.conf', '# umlbuild tune-uml: keep the journal in memory\n[Journal]\nStorage=volatile\n');
+    // ConditionNeedsUpdate= is true while /usr is newer than these stamps.
+    const usr = await stat(await resolveInRoot(root, '/usr'), { bigint: true });
+    for (const dir of ['/etc', '/var']) {
+      const stamp = await ctx.writeFile(`${dir}/.updated`, `# written by umlbuild tune-uml (as systemd-update-done would)\nTIMESTAMP_NSEC=${usr.mtimeNs}\n`);
+      const later = new Date(Number(usr.mtimeNs / 1000000n) + 1000);
+      await utimes(stamp, later, later);
     }
     const interfaces = await readFile(await resolveInRoot(root, '/etc/network/interfaces'), 'utf8').catch(() => '');
     if (/^\s*iface\s+\S+\s+inet6?\s+(dhcp|auto)/m.test(interfaces)) {

@@ -32,6 +32,8 @@ export interface BootTestOptions {
   /** Run UML in a private network namespace with the interfaces it binds to (root only). */
   isolateNetwork: boolean;
   log?: (line: string) => void;
+  /** Aborting stops waiting, shuts UML down and cleans up; bootTest then rethrows the reason. */
+  signal?: AbortSignal;
 }
 
 export interface BootTestResult {
@@ -81,6 +83,9 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
       clearTimeout(timer);
     });
     const con = new UmlConsole(uml.child.stdout!, uml.child.stdin!);
+    const onAbort = () => con.abort(o.signal!.reason as Error);
+    o.signal?.addEventListener('abort', onAbort);
+    teardown.defer('stop listening for interrupts', () => o.signal?.removeEventListener('abort', onAbort));
     try {
       await con.expect(/login: *$/m, o.timeoutS, 'the login prompt');
       result.loginPromptS = (Date.now() - t0) / 1000;
@@ -96,7 +101,7 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
       add('login', true, `${o.user}: prompt after ${result.loginPromptS.toFixed(1)} s, shell after ${result.shellS.toFixed(1)} s`);
       await runChecks(con, img, o, networks, add);
     } catch (e) {
-      if (!(e instanceof UserError)) throw e;
+      if (!(e instanceof UserError) || o.signal?.aborted) throw e;
       add('boot', false, `${e.message}${kernel.length ? `\nlast kernel messages:\n${kernel.slice(-15).join('\n')}` : ''}`);
     }
   } finally {

@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 interface Waiter {
   pattern: RegExp;
   resolve(m: RegExpMatchArray): void;
+  reject(e: Error): void;
 }
 
 export class ConsoleTimeout extends UserError {
@@ -57,7 +58,7 @@ export class UmlConsole {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await new Promise<RegExpMatchArray>((resolve, reject) => {
-        this.waiter = { pattern, resolve };
+        this.waiter = { pattern, resolve, reject };
         timer = setTimeout(() => {
           this.waiter = undefined;
           reject(new ConsoleTimeout(what, seconds, this.tail()));
@@ -71,6 +72,13 @@ export class UmlConsole {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Stop waiting (interrupt): the pending expect() rejects with `reason`. */
+  abort(reason: Error): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(reason);
   }
 
   send(line: string): void {

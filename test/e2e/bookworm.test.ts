@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { exec, type ExecResult } from '../../src/host/exec.js';
 import { isRoot } from '../../src/host/tools.js';
 import { sha256File } from '../../src/output/manifest.js';
@@ -35,7 +36,7 @@ describe('bookworm recipe, built and booted for real', function () {
     dir = await tempDir('umlbuild-e2e-', '/var/tmp');
     const packages = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps,iputils-ping';
     const set = ['hostname=umltest', 'network=static', `address=${GUEST}`, 'netmask=255.255.255.0', `packages=${packages}`].flatMap((s) => ['--set', s]);
-    build = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', dir.path, ...set, '--renderer', 'simple'], {
+    build = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', dir.path, ...set, '--renderer', 'simple', '--test'], {
       reject: false,
       env: { UMLBUILD_VAR_ROOT_PASSWORD: password },
     });
@@ -50,6 +51,7 @@ describe('bookworm recipe, built and booted for real', function () {
     for (const step of ['Create sparse disk', 'Make ext4 filesystem', 'Mount image', 'Debootstrap bookworm', 'Set password for root', 'Write /etc/fstab', 'Install kernel modules', 'Tune for UML', 'Unmount image']) {
       assert.match(build.stdout, new RegExp(`✔ \\[\\d+/\\d+\\] ${step}`));
     }
+    assert.match(build.stdout, /^PASS: 5 of 5 checks passed; login prompt after/m, 'build --test booted the new image');
   });
 
   it('leaves no loop device, mount or partial file behind', async () => {
@@ -137,6 +139,18 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.match(r.stdout, /FAIL hostname: umltest \(expected somebody-else\)/);
     assert.match(r.stdout, /FAIL expect cat \/etc\/hostname: output does not match/);
     assert.match(r.stdout, /^FAIL: 4 of 6 checks passed/m);
+  });
+
+  it('an interrupted umlbuild test stops UML and removes its namespace and files', async () => {
+    const child = execa(BIN, ['test', dir.path], { reject: false, all: true, env: { UMLBUILD_VAR_ROOT_PASSWORD: password } });
+    await new Promise<void>((resolve) => child.all!.on('data', (d: Buffer) => d.toString().includes('$ ip netns exec') && resolve()));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGTERM');
+    const r = await child;
+    assert.equal(r.exitCode, 143, String(r.all));
+    assert.match(String(r.all), /interrupted by SIGTERM/);
+    assert.equal((await exec('pgrep', ['-f', 'umid=bookworm-test-'], { reject: false })).stdout, '');
+    assert.doesNotMatch((await exec('ip', ['netns', 'list'])).stdout, /umlbuild-/);
   });
 
   for (const transport of ['tap', 'raw'] as const) {
