@@ -129,6 +129,13 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
       if (planned) steps.push(planned);
     });
   }
+  // The guest's interfaces file and the launch line must name the same device.
+  const netdev = vars.netdev;
+  const writesInterfaces = steps.some((st) => st.kind === 'template' && (st.options as { template?: string }).template === 'interfaces');
+  const first = launch.networks[0];
+  if (writesInterfaces && typeof netdev === 'string' && first && first.device !== netdev) {
+    issues.push(launchLayer.source.issue(['launch', 'networks', 0, 'device'], `the launch line creates ${first.device} but the interfaces template configures netdev=${netdev}; they must be the same device`));
+  }
   const tune = lastSetting(layers, 'tune')?.data.tune;
   if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps, stepsLayer?.source.file ?? main.source.file);
   if (issues.length) throw new RecipeError(issues);

@@ -87,18 +87,13 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     o.signal?.addEventListener('abort', onAbort);
     teardown.defer('stop listening for interrupts', () => o.signal?.removeEventListener('abort', onAbort));
     try {
-      await con.expect(/login: *$/m, o.timeoutS, 'the login prompt');
-      result.loginPromptS = (Date.now() - t0) / 1000;
-      con.send(o.user);
-      await con.expect(/Password: *$/m, 30, 'the password prompt');
-      con.send(o.password);
-      const m = await con.expect(/(Login incorrect|[#$] *$)/m, 30, 'a shell after logging in');
-      if (m[1] === 'Login incorrect') {
+      con.onPrompt = () => (result.loginPromptS = (Date.now() - t0) / 1000);
+      if ((await con.login(o.user, o.password, o.timeoutS)).refused) {
         add('login', false, `login as ${o.user} was refused (wrong password?)`);
         return result;
       }
       result.shellS = (Date.now() - t0) / 1000;
-      add('login', true, `${o.user}: prompt after ${result.loginPromptS.toFixed(1)} s, shell after ${result.shellS.toFixed(1)} s`);
+      add('login', true, `${o.user}: prompt after ${result.loginPromptS!.toFixed(1)} s, shell after ${result.shellS.toFixed(1)} s`);
       await runChecks(con, img, o, networks, add);
     } catch (e) {
       if (!(e instanceof UserError) || o.signal?.aborted) throw e;

@@ -85,6 +85,23 @@ export class UmlConsole {
     this.input.write(`${line}\n`);
   }
 
+  /**
+   * Log in at the login prompt. Resolves with the seconds until the prompt and
+   * until a shell; `refused` when the password was wrong.
+   */
+  async login(user: string, password: string, promptSeconds: number): Promise<{ refused: boolean }> {
+    await this.expect(/login: *$/m, promptSeconds, 'the login prompt');
+    this.onPrompt?.();
+    this.send(user);
+    await this.expect(/Password: *$/m, 30, 'the password prompt');
+    this.send(password);
+    const m = await this.expect(/(Login incorrect|[#$] *$)/m, 30, 'a shell after logging in');
+    return { refused: m[1] === 'Login incorrect' };
+  }
+
+  /** Called when the login prompt appears (for timing). */
+  onPrompt?: () => void;
+
   private seq = 0;
 
   /**

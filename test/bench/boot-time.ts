@@ -1,7 +1,9 @@
 /**
  * Benchmark: time to the login prompt under UML, as printed by `umlbuild
  * test`, for the bookworm recipe with `tune: uml` (the default) and with
- * `tune: none`, built in the same run. Prints medians and the ratio.
+ * `tune: none`, built in the same run, each booted with its network device
+ * (a tap device in a private namespace, no DHCP server) and without any
+ * network (`--no-network`). Prints medians and the ratios.
  *
  *   sudo npx tsx test/bench/boot-time.ts [runs=3]
  *
@@ -19,26 +21,30 @@ const dir = await tempDir('umlbuild-bench-', '/var/tmp');
 try {
   const untuned = join(dir.path, 'untuned.yml');
   await writeFile(untuned, `name: untuned\nextends: ${join(PROJECT, 'recipes/bookworm.yml')}\ntune: none\noutput: untuned\n`);
-  const results: Record<string, { login: number[]; shell: number[] }> = {};
+  const modes = [['tap, no DHCP server', []], ['no network', ['--no-network']]] as const;
+  const results: Record<string, number[]> = {};
   for (const [label, recipe] of [['tune: uml', join(PROJECT, 'recipes/bookworm.yml')], ['tune: none', untuned]] as const) {
     const out = join(dir.path, label.replace(/\W+/g, '-'));
     await exec(BIN, [recipe, '--out', out, '--renderer', 'silent']);
-    results[label] = { login: [], shell: [] };
-    for (let i = 0; i < runs; i++) {
-      const r = await exec(BIN, ['test', out, '--timeout', '300'], { reject: false });
-      const m = /login prompt after ([\d.]+) s, shell after ([\d.]+) s/.exec(r.stdout);
-      if (!m) throw new Error(`no timing in:\n${r.stdout}`);
-      results[label]!.login.push(Number(m[1]));
-      results[label]!.shell.push(Number(m[2]));
-      console.log(`${label} run ${i + 1}: login prompt ${m[1]} s, shell ${m[2]} s`);
+    for (const [mode, flags] of modes) {
+      const key = `${label} | ${mode}`;
+      results[key] = [];
+      for (let i = 0; i < runs; i++) {
+        const r = await exec(BIN, ['test', out, '--timeout', '300', ...flags], { reject: false });
+        const m = /login prompt after ([\d.]+) s, shell after ([\d.]+) s/.exec(r.stdout);
+        if (!m) throw new Error(`no timing in:\n${r.stdout}`);
+        results[key]!.push(Number(m[1]));
+        console.log(`${key} run ${i + 1}: login prompt ${m[1]} s, shell ${m[2]} s`);
+      }
     }
   }
-  const tuned = median(results['tune: uml']!.login);
-  const plain = median(results['tune: none']!.login);
-  console.log(`\nmedian time to login prompt over ${runs} boots (network: tap in a private namespace, no DHCP server):`);
-  console.log(`  tune: none  ${plain.toFixed(1)} s`);
-  console.log(`  tune: uml   ${tuned.toFixed(1)} s`);
-  console.log(`  ratio uml/none = ${(tuned / plain).toFixed(2)}`);
+  console.log(`\nmedian time to the login prompt over ${runs} boots, bookworm recipe:`);
+  console.log('| network | tune: none | tune: uml | ratio uml/none |\n|---|---|---|---|');
+  for (const [mode] of modes) {
+    const plain = median(results[`tune: none | ${mode}`]!);
+    const tuned = median(results[`tune: uml | ${mode}`]!);
+    console.log(`| ${mode} | ${plain.toFixed(1)} s | ${tuned.toFixed(1)} s | ${(tuned / plain).toFixed(2)} |`);
+  }
 } finally {
   await dir.remove();
 }

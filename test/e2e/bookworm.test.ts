@@ -8,12 +8,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec, type ExecResult } from '../../src/host/exec.js';
-import { isRoot } from '../../src/host/tools.js';
 import { sha256File } from '../../src/output/manifest.js';
 import { bootProbe } from '../../src/uml/probe.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
-import { loopsFor, umlbuildMounts } from './host-state.js';
+import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
 import { networkRun } from './network.js';
+import { UmlConsole } from '../../src/uml/console.js';
 
 /** Addresses from the documentation range, used only inside network namespaces the tests create. */
 export const HOST = '192.0.2.1';
@@ -29,10 +29,7 @@ describe('bookworm recipe, built and booted for real', function () {
   const password = `pw-${randomBytes(6).toString('hex')}`;
 
   before(async function () {
-    if (!isRoot()) {
-      console.log('    (skipped: end-to-end tests need root, loop devices and the UML kernel)');
-      this.skip();
-    }
+    await requireRootWith(this, 'debootstrap', 'linux');
     dir = await tempDir('umlbuild-e2e-', '/var/tmp');
     const packages = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps,iputils-ping';
     const set = ['hostname=umltest', 'network=static', `address=${GUEST}`, 'netmask=255.255.255.0', `packages=${packages}`].flatMap((s) => ['--set', s]);
@@ -151,6 +148,20 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.match(String(r.all), /interrupted by SIGTERM/);
     assert.equal((await exec('pgrep', ['-f', 'umid=bookworm-test-'], { reject: false })).stdout, '');
     assert.doesNotMatch((await exec('ip', ['netns', 'list'])).stdout, /umlbuild-/);
+  });
+
+  it('umlbuild boot runs the launch script on a COW layer with the terminal as console', async () => {
+    const cow = join(dir.path, 'boot.cow');
+    const before = await sha256File(image);
+    const child = execa(BIN, ['boot', dir.path, '--cow', cow, '--allow-root'], { reject: false, env: { UML_NET: 'none' }, stdin: 'pipe', stdout: 'pipe' });
+    const con = new UmlConsole(child.stdout!, child.stdin!);
+    assert.deepEqual(await con.login('root', password, 120), { refused: false });
+    assert.equal((await con.run('cat /proc/cmdline')).output.split(' ').find((a) => a.startsWith('ubd0=')), `ubd0=${cow},${image}`);
+    con.send('poweroff');
+    const r = await child;
+    assert.equal(r.exitCode, 0);
+    assert.ok((await stat(cow)).size > 0, 'the COW file took the writes');
+    assert.equal(await sha256File(image), before, 'the image itself was not written');
   });
 
   for (const transport of ['tap', 'raw'] as const) {

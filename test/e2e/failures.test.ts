@@ -7,9 +7,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec } from '../../src/host/exec.js';
-import { findTool, isRoot } from '../../src/host/tools.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
-import { loopsFor, umlbuildMounts } from './host-state.js';
+import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
 
 const recipe = (last: string) => `name: tiny
 steps:
@@ -28,10 +27,7 @@ describe('failing and interrupted builds leave nothing behind', function () {
   this.timeout(120000);
   let dir: TempDir;
   before(async function () {
-    if (!isRoot() || !(await findTool('busybox'))) {
-      console.log('    (skipped: needs root and busybox-static)');
-      this.skip();
-    }
+    await requireRootWith(this, 'busybox');
   });
   beforeEach(async () => {
     dir = await tempDir('umlbuild-fail-', '/var/tmp');

@@ -59,11 +59,7 @@ export async function networkRun(image: string, password: string, transport: 'ta
       clearTimeout(t);
     });
     const con = new UmlConsole(uml.child.stdout!, uml.child.stdin!);
-    await con.expect(/login: *$/m, 120, 'login prompt');
-    con.send('root');
-    await con.expect(/Password: *$/m, 30);
-    con.send(password);
-    await con.expect(/[#$] *$/m, 30, 'shell');
+    await con.login('root', password, 120);
     const ping = await con.run(`ping -c 3 -W 5 ${HOST}`, 60);
 
     const sink = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', SINK]);

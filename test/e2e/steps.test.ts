@@ -7,18 +7,14 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
-import { findTool, isRoot } from '../../src/host/tools.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
-import { loopsFor, umlbuildMounts } from './host-state.js';
+import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
 
 describe('file steps on a real image', function () {
   this.timeout(120000);
   let dir: TempDir;
   before(async function () {
-    if (!isRoot() || !(await findTool('busybox'))) {
-      console.log('    (skipped: needs root and busybox-static)');
-      this.skip();
-    }
+    await requireRootWith(this, 'busybox');
     dir = await tempDir('umlbuild-steps-', '/var/tmp');
   });
   after(() => dir?.remove());

@@ -108,6 +108,22 @@ describe('launch script', function () {
     }
   });
 
+  it('pins CPUs with taskset and sets TMPDIR for the memory file', async () => {
+    const dir = await tempDir();
+    try {
+      const cfg = parse({ cpus: '0', tmpdir: '/dev/shm' });
+      const script = await dir.write('t.sh', await renderLaunchScript({ name: 't', image: join(dir.path, 't.img'), umid: 't', launch: cfg }));
+      await dir.write('t.img', 'x');
+      const linux = await dir.write('linux', '#!/bin/sh\necho "TMPDIR=$TMPDIR"\ntaskset -p $$\n');
+      await chmod(linux, 0o755);
+      const r = await exec('sh', [script], { env: { UML_LINUX: linux, UML_ALLOW_ROOT: '1' } });
+      assert.match(r.stdout, /^TMPDIR=\/dev\/shm$/m);
+      assert.match(r.stdout, /current affinity mask: 1$/m);
+    } finally {
+      await dir.remove();
+    }
+  });
+
   it('says what to do when the tap device is missing, and refuses root by default', async () => {
     const dir = await tempDir();
     try {

@@ -124,4 +124,10 @@ describe('loadRecipe', () => {
     const err = await rejection<RecipeError>(loadRecipe(file));
     assert.match(err.message, /l\.yml:4:7: launch\.networks\[0\]\.tx_key: GRE rx_key and tx_key go together/);
   });
+
+  it('requires the launch line and the interfaces file to use the same device', async () => {
+    const file = await dir.write('n.yml', ['name: n', 'variables: {netdev: vec0, network: dhcp, hostname: h, address: "", netmask: "", gateway: ""}', 'launch:', '  networks:', '    - {device: vec1, transport: tap, ifname: tap0}', 'steps:', '  - step: template', '    template: interfaces', ''].join('\n'));
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.match(err.message, /n\.yml:5:16: launch\.networks\[0\]\.device: the launch line creates vec1 but the interfaces template configures netdev=vec0/);
+  });
 });

@@ -1,0 +1,46 @@
+/**
+ * Every shipped recipe: trixie and bullseye are built and booted with
+ * `umlbuild build --test` (log in, hostname, root, modules, network device);
+ * bookworm has its own, deeper file. buster is archived: without an archive
+ * mirror it must stop at validation with a clear message.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { exec } from '../../src/host/exec.js';
+import { detectMirror } from '../../src/host/mirror.js';
+import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
+import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
+
+describe('shipped recipes', function () {
+  this.timeout(10 * 60 * 1000);
+  let dir: TempDir;
+  before(async function () {
+    await requireRootWith(this, 'debootstrap', 'linux');
+    dir = await tempDir('umlbuild-recipes-', '/var/tmp');
+  });
+  after(() => dir?.remove());
+
+  for (const suite of ['trixie', 'bullseye']) {
+    it(`${suite}: builds, boots under UML and logs in (build --test)`, async () => {
+      const out = join(dir.path, suite);
+      const r = await exec(BIN, [join(PROJECT, `recipes/${suite}.yml`), '--out', out, '--renderer', 'simple', '--test', '--set', `hostname=${suite}-uml`], { reject: false });
+      assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
+      assert.match(r.stdout, /^ {2}ok {3}hostname: .*-uml \(expected .*-uml\)$/m);
+      assert.match(r.stdout, /^PASS: 5 of 5 checks passed; login prompt after [\d.]+ s/m);
+      assert.deepEqual(await loopsFor(out), []);
+      assert.deepEqual(await umlbuildMounts(), []);
+    });
+  }
+
+  it('buster: says it needs an archive mirror, and that a current mirror has no buster', async () => {
+    const recipe = join(PROJECT, 'recipes/buster.yml');
+    const none = await exec(BIN, ['validate', recipe], { reject: false });
+    assert.equal(none.exitCode, 2);
+    assert.match(none.stderr, /buster\.yml:\d+:\d+: variables\.mirror: variable "mirror" is required: buster is archived/);
+    const mirror = await detectMirror('buster');
+    assert.ok(mirror, 'this host has a Debian mirror in its apt sources');
+    const current = await exec(BIN, ['validate', recipe, '--set', `mirror=${mirror}`], { reject: false });
+    assert.equal(current.exitCode, 2);
+    assert.match(current.stderr, /steps\[3\]\.mirror: the mirror \S+ has no suite "buster" \(HTTP 404/);
+  });
+});
