@@ -114,7 +114,8 @@ async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, n
     const h = await out('cat /proc/sys/kernel/hostname');
     add('hostname', h === expected, `${h} (expected ${expected})`);
   }
-  const rootDev = await out(`awk '$5 == "/" { dev = $3; fs = $9 } END { print dev, fs }' /proc/self/mountinfo`);
+  // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+  const rootDev = await out(`awk '$5 == "/" { split($0, a, " - "); split(a[2], b, " "); dev = $3; fs = b[1] } END { print dev, fs }' /proc/self/mountinfo`);
   if (img.test.root === 'hostfs') add('root', / hostfs$/.test(rootDev), `/ is ${rootDev} (expected hostfs)`);
   else {
     const ubda = await out('cat /sys/block/ubda/dev');
