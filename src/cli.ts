@@ -14,6 +14,7 @@ import { findBuiltImage } from './uml/target.js';
 import { bootTest } from './uml/boot-test.js';
 import { resolveLogin } from './uml/credentials.js';
 import { bootInteractive } from './uml/boot.js';
+import { mergeCow, verifyCows } from './uml/cow-tools.js';
 
 function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
   const i = value.indexOf('=');
@@ -66,7 +67,7 @@ function addTestOptions(c: Command): Command {
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
 }
 
-async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean } & TestFlags) {
+async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean } & TestFlags) {
   const plan = await loadRecipe(recipe, { set: o.set, env: process.env });
   for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
   if (o.dryRun) {
@@ -74,8 +75,9 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
     out(planText(plan, o.out));
     return;
   }
-  const r = await withInterrupts((signal) => build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown }));
+  const r = await withInterrupts((signal) => build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase }));
   out(`built ${r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
+  for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
   if (o.test) await testCommand(r.outputs.image, o);
 }
 
@@ -114,7 +116,8 @@ export function program(): Command {
     .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')
     .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
-    .option('--test', 'boot the image and run `umlbuild test` on it after building');
+    .option('--test', 'boot the image and run `umlbuild test` on it after building')
+    .option('--replace-base', 'replace an image even though COW files depend on it (they break)');
   addTestOptions(p.commands.find((c) => c.name() === 'build')!).action(buildCommand);
 
   addTestOptions(
@@ -144,6 +147,23 @@ export function program(): Command {
       for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
       await verifyPlan(plan);
       out(`${recipe}: ok (${plan.steps.length} steps)`);
+    });
+
+  p.command('verify-cow')
+    .description('check that COW files still match their base image; optionally restore the base mtime')
+    .argument('<dir|cow...>')
+    .option('--fix-mtime', "restore the base image's mtime when its content still matches its manifest")
+    .action(async (targets: string[], o: { fixMtime?: boolean }) => {
+      if (!(await verifyCows(targets, Boolean(o.fixMtime), (l) => out(l)))) process.exitCode = EXIT.buildFailed;
+    });
+
+  p.command('merge')
+    .description('merge a COW file with its base into a new image (uml_moo), or into the base with --in-place')
+    .argument('<cow>')
+    .argument('[new-base]', 'the merged image to write (default: COW name with .img)')
+    .option('--in-place', 'merge into the base itself (refused while the base has other COW children)')
+    .action(async (cow: string, newBase: string | undefined, o: { inPlace?: boolean }) => {
+      await mergeCow(cow, newBase, Boolean(o.inPlace), (l) => out(l));
     });
 
   p.command('steps')

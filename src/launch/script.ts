@@ -11,6 +11,8 @@ export interface ScriptInput {
   image: string;
   umid: string;
   launch: LaunchConfig;
+  /** A COW variant: boot `ubd0=COW,IMAGE` (both beside the script). */
+  cow?: string;
 }
 
 export async function renderLaunchScript(input: ScriptInput): Promise<string> {
@@ -30,11 +32,12 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
   return renderTemplate(`${TEMPLATE_DIR}launch.sh.ejs`, {
     q: shQuote,
     name: input.name,
-    scriptName: `${basename(input.image).replace(/\.img$/, '')}.sh`,
+    scriptName: `${input.cow ? basename(input.cow).replace(/\.cow$/, '') : basename(input.image).replace(/\.img$/, '')}.sh`,
     linux: 'linux',
     mem: String(l.mem),
     umid: input.umid,
     imageName: basename(input.image),
+    cowName: input.cow ? basename(input.cow) : '',
     ubd0Flags: `ubd0${l.disk_flags.join('')}=`,
     fixed: [...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)), `root=${l.root}`, ...(l.hostfs ? [`hostfs=${l.hostfs}`] : [])],
     consoles: consoleArgs(l.consoles).join(' '),

@@ -14,16 +14,10 @@ import { RecipeSource, type KeyPath } from './source.js';
 import { interpolate, type Vars } from './variables.js';
 import { readVariables, type VariableOverrides } from './variable-defs.js';
 import { zodIssues } from './zod-issues.js';
+import { planStep, type PlannedStep } from './plan-step.js';
+import { planVariants, type PlannedVariant } from './variants.js';
 
-export interface PlannedStep {
-  index: number;
-  kind: string;
-  step: AnyStep;
-  options: unknown;
-  title: string;
-  file: string;
-  line?: number;
-}
+export type { PlannedStep };
 
 export interface Plan {
   file: string;
@@ -38,6 +32,8 @@ export interface Plan {
   /** The UML instance id (launch.umid, or the recipe name). */
   umid: string;
   steps: PlannedStep[];
+  /** COW variants built over the image (`variants:`). */
+  variants: PlannedVariant[];
   /** Things worth saying that do not stop the build (deprecated transports, ...). */
   warnings: string[];
 }
@@ -81,7 +77,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 
-  const { vars, secretVars } = readVariables(layers, opts, issues);
+  const { vars, raw: rawVars, secretVars } = readVariables(layers, opts, issues);
   for (const name of secretVars) registerSecret(vars[name]);
 
   const resolveIn = (layer: Layer, path: KeyPath, value: unknown): unknown => {
@@ -125,7 +121,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     issues.push(main.source.issue(['steps'], 'a recipe needs at least one step'));
   } else {
     stepsLayer.data.steps.forEach((raw, index) => {
-      const planned = planStep(stepsLayer, index, raw, resolveIn, issues);
+      const planned = planStep(stepsLayer.source, ['steps', index], index, raw, (p, v) => resolveIn(stepsLayer, p, v), issues);
       if (planned) steps.push(planned);
     });
   }
@@ -136,6 +132,8 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (writesInterfaces && typeof netdev === 'string' && first && first.device !== netdev) {
     issues.push(launchLayer.source.issue(['launch', 'networks', 0, 'device'], `the launch line creates ${first.device} but the interfaces template configures netdev=${netdev}; they must be the same device`));
   }
+  const variants = planVariants(layers, rawVars, issues);
+  for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
   const tune = lastSetting(layers, 'tune')?.data.tune;
   if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps, stepsLayer?.source.file ?? main.source.file);
   if (issues.length) throw new RecipeError(issues);
@@ -151,6 +149,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     test,
     umid: launch.umid ?? name,
     steps,
+    variants,
     warnings,
   };
 }
@@ -162,38 +161,4 @@ function insertTuneStep(steps: PlannedStep[], file: string): void {
   const pos = at < 0 ? steps.length : at;
   const options = step.schema.parse({});
   steps.splice(pos, 0, { index: pos, kind: step.kind, step, options, title: step.title(options), file, line: steps[pos]?.line });
-}
-
-function planStep(
-  layer: Layer,
-  index: number,
-  raw: unknown,
-  resolveIn: (l: Layer, p: KeyPath, v: unknown) => unknown,
-  issues: RecipeIssue[],
-): PlannedStep | undefined {
-  const src = layer.source;
-  const at: KeyPath = ['steps', index];
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    issues.push(src.issue(at, 'each step must be a mapping starting with "step: KIND"'));
-    return undefined;
-  }
-  const { step: kind, ...rawOptions } = raw as Record<string, unknown>;
-  if (typeof kind !== 'string') {
-    issues.push(src.issue(at, `missing "step:" (one of: ${stepKinds().join(', ')})`));
-    return undefined;
-  }
-  const step = findStep(kind);
-  if (!step) {
-    issues.push(src.issue([...at, 'step'], `unknown step kind "${kind}" (one of: ${stepKinds().join(', ')})`));
-    return undefined;
-  }
-  const before = issues.length;
-  const resolved = resolveIn(layer, at, rawOptions);
-  if (issues.length > before) return undefined;
-  const parsed = step.schema.safeParse(resolved);
-  if (!parsed.success) {
-    issues.push(...zodIssues(src, at, parsed.error));
-    return undefined;
-  }
-  return { index, kind, step, options: parsed.data, title: redact(step.title(parsed.data)), file: src.file, line: src.locate(at).line };
 }

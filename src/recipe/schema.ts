@@ -52,6 +52,8 @@ export const recipeFileSchema = z
     /** `uml`: add a tune-uml step before unmount (fast boot under UML). */
     tune: z.enum(['uml', 'none']).optional(),
     steps: z.array(z.unknown()).optional(),
+    variant_steps: z.array(z.unknown()).optional(),
+    variants: z.array(z.unknown()).optional(),
   })
   .strict();
 

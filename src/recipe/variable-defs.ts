@@ -39,7 +39,7 @@ export function readVariables(
   layers: { source: RecipeSource; data: Record<string, unknown> }[],
   opts: VariableOverrides,
   issues: RecipeIssue[],
-): { vars: Vars; secretVars: Set<string> } {
+): { vars: Vars; raw: Vars; secretVars: Set<string> } {
   const defs = new Map<string, Def>();
   for (const { source, data } of layers) {
     const v = data.variables;
@@ -85,5 +85,5 @@ export function readVariables(
   const { vars, problems } = resolveVariables(raw);
   for (const p of problems) issues.push(defs.get(p.name)!.source.issue(['variables', p.name], p.message, { key: true }));
   const secretVars = new Set([...defs].filter(([n, d]) => d.spec.secret ?? looksSecret(n)).map(([n]) => n));
-  return { vars, secretVars };
+  return { vars, raw, secretVars };
 }

@@ -3,7 +3,11 @@
  * unwind the teardown stack, and commit the outputs only on success.
  */
 import { Listr } from 'listr2';
-import { StepError, UserError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { EXIT, StepError, UserError } from '../errors.js';
+import { cowChildren } from '../uml/cow.js';
+import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../launch/script.js';
 import { buildManifest, type StepTiming } from '../output/manifest.js';
@@ -21,12 +25,15 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Report teardown failures as warnings instead of failing the build. */
   keepGoingOnTeardown?: boolean;
+  /** Replace an image that has COW children (breaking them). */
+  replaceBase?: boolean;
   /** Where teardown notes and warnings go (default: stderr). */
   warn?: (line: string) => void;
 }
 
 export interface BuildResult {
   outputs: OutputPaths;
+  variants: VariantOutput[];
   timings: StepTiming[];
   seconds: number;
 }
@@ -38,6 +45,13 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const final = outputPaths(opts.outDir, plan.output);
   const partial = partialPaths(final);
   await prepareOutputDir(final);
+  const children = existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];
+  if (children.length && !opts.replaceBase) {
+    throw new UserError(
+      `refusing to replace ${final.image}: COW files depend on it (${children.map((c) => basename(c)).join(', ')}) and would stop booting ("mtime mismatch"). Merge or remove them first, or pass --replace-base`,
+      EXIT.invalid,
+    );
+  }
   const signal = opts.signal ?? new AbortController().signal;
   const teardown = new Teardown();
   const ctx = createContext(plan, partial.image, teardown, signal);
@@ -91,5 +105,18 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
     await removePartials(partial);
     throw error;
   }
-  return { outputs: final, timings, seconds: (Date.now() - started) / 1000 };
+  const variants: VariantOutput[] = [];
+  if (plan.variants.length) {
+    await new Listr(
+      plan.variants.map((v, i) => ({
+        title: `[variant ${i + 1}/${plan.variants.length}] ${v.name}: COW over ${basename(final.image)}`,
+        task: async (_: unknown, task: { output: string }) => {
+          variants.push(await buildVariant(plan, v, final.image, dirname(final.image), (l) => void (task.output = redact(l)), signal));
+        },
+      })),
+      { ...rendererOptions(opts.renderer ?? 'auto'), exitOnError: true, registerSignalListeners: false },
+    ).run();
+    await recordVariants(final.manifest, variants);
+  }
+  return { outputs: final, variants, timings, seconds: (Date.now() - started) / 1000 };
 }

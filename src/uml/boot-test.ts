@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
-import { spawn } from '../host/exec.js';
+import { exec, spawn } from '../host/exec.js';
 import { isRoot } from '../host/tools.js';
 import { launchArgs } from '../launch/line.js';
 import type { Network } from '../launch/transports.js';
@@ -63,7 +63,10 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
       netns = await createNetns(`umlbuild-${process.pid}-${Date.now() % 100000}`, teardown);
       networks = await provideInterfaces(netns, img.launch.networks);
     }
-    const args = launchArgs(img.launch, { image: img.image, cow: join(tmp.path, 'root.cow'), umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
+    // A throw-away layer: a fresh COW over the image, or a copy of a variant's own COW.
+    const cow = join(tmp.path, 'root.cow');
+    if (img.cow) await exec('cp', ['--sparse=always', '--preserve=timestamps', img.cow, cow]);
+    const args = launchArgs(img.launch, { image: img.image, cow, umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
     const argv = netns ? netns.wrap(['linux', ...args]) : ['linux', ...args];
     const t0 = Date.now();
     const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`) });
@@ -128,7 +131,7 @@ async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, n
     if (networks.some((n) => n.device === netdev)) {
       const r = await con.run(`test -e /sys/class/net/${netdev}`);
       add('netdev', r.status === 0, `${netdev} ${r.status === 0 ? 'exists' : 'is missing'}`);
-    } else add('netdev (skipped)', true, `${netdev} not checked: its transport cannot be provided here (${isRoot() ? 'not tap/raw/hybrid' : 'needs root'})`);
+    } else add('netdev (skipped)', true, `${netdev} not checked: ${!o.isolateNetwork ? '--no-network' : !isRoot() ? 'providing its host interface needs root' : 'its transport cannot be provided here (only tap, raw, hybrid)'}`);
   }
   for (const [cmd, re] of [...Object.entries(img.test.expect).map(([c, r]) => [c, new RegExp(r, 'm')] as [string, RegExp]), ...o.expect]) {
     const r = await con.run(cmd, 60);

@@ -18,6 +18,12 @@ export interface ProbeOptions {
   mem?: string;
   timeoutMs?: number;
   linux?: string;
+  /** Keep the COW layer at this path (default: a throw-away one). */
+  cow?: string;
+  /** Boot the image itself, without a COW layer (it will be written). */
+  noCow?: boolean;
+  /** More read-only disks, ubd2 onwards (the probe is ubd1). */
+  extraDisks?: string[];
 }
 
 export interface ProbeResult {
@@ -47,8 +53,9 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
         `mem=${o.mem ?? '256M'}`,
         `umid=${umid}`,
         `uml_dir=${tmp.path}`,
-        `ubd0=${join(tmp.path, 'root.cow')},${o.image}`,
+        o.noCow ? `ubd0=${o.image}` : `ubd0=${o.cow ?? join(tmp.path, 'root.cow')},${o.image}`,
         `ubd1r=${probe}`,
+        ...(o.extraDisks ?? []).map((d, i) => `ubd${i + 2}r=${d}`),
         'root=/dev/ubda',
         'rw',
         'con=null',

@@ -8,6 +8,8 @@ import { testSchema, type TestConfig } from '../recipe/schema.js';
 
 export interface BuiltImage {
   image: string;
+  /** A COW variant's own layer over `image`. */
+  cow?: string;
   manifestFile: string;
   script: string;
   name: string;
@@ -23,18 +25,26 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   if (!existsSync(path)) throw new UserError(`${target} does not exist`, EXIT.invalid);
   let manifestFile: string;
   if (statSync(path).isDirectory()) {
-    const manifests = (await readdir(path)).filter((f) => f.endsWith('.manifest.json'));
+    let manifests = (await readdir(path)).filter((f) => f.endsWith('.manifest.json'));
+    if (manifests.length > 1) {
+      // A base and its COW variants: the directory means the base.
+      const bases: string[] = [];
+      for (const f of manifests) if (!(JSON.parse(await readFile(join(path, f), 'utf8')) as { kind?: string }).kind) bases.push(f);
+      manifests = bases;
+    }
     if (manifests.length !== 1) {
       throw new UserError(`${target}: expected one *.manifest.json, found ${manifests.length ? manifests.join(', ') : 'none'}; name the image instead`, EXIT.invalid);
     }
     manifestFile = join(path, manifests[0]!);
   } else {
-    manifestFile = path.replace(/\.img$/, '') + '.manifest.json';
+    manifestFile = path.replace(/\.(img|cow)$/, '') + '.manifest.json';
     if (!existsSync(manifestFile)) throw new UserError(`${target}: no manifest beside it (${manifestFile}); was it built by umlbuild?`, EXIT.invalid);
   }
   const m = JSON.parse(await readFile(manifestFile, 'utf8')) as {
     recipe?: { name?: string; file?: string };
+    kind?: string;
     image?: { file?: string };
+    cow?: { file?: string };
     umid?: string;
     variables?: Record<string, unknown>;
     launch?: Record<string, unknown> & { script?: string };
@@ -44,8 +54,11 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   const image = join(dir, m.image?.file ?? '');
   if (!m.image?.file || !existsSync(image)) throw new UserError(`${manifestFile}: its image ${image} is missing`);
   const { script, ...launch } = m.launch ?? {};
+  const cow = m.kind === 'cow-variant' && m.cow?.file ? join(dir, m.cow.file) : undefined;
+  if (cow && !existsSync(cow)) throw new UserError(`${manifestFile}: its COW file ${cow} is missing`);
   return {
     image,
+    cow,
     manifestFile,
     script: join(dir, script ?? ''),
     name: m.recipe?.name ?? 'uml',

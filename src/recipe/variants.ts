@@ -1,0 +1,94 @@
+/**
+ * `variants:` named machines built as COW files over the recipe's image.
+ * Each variant overrides variables and runs the recipe's `variant_steps`
+ * (then its own `steps`) on top of the base: file-writing steps (template,
+ * overlay) and `run` commands (executed inside the guest).
+ *
+ * ```yaml
+ * variant_steps:                 # for every variant
+ *   - step: template
+ *     template: hostname
+ * variants:
+ *   - name: web1
+ *     variables: { hostname: web1 }
+ *     steps:                     # optional, after variant_steps
+ *       - step: run
+ *         command: echo web > /etc/role
+ * ```
+ */
+import { z } from 'zod';
+import type { RecipeIssue } from '../errors.js';
+import { planStep, type PlannedStep } from './plan-step.js';
+import type { KeyPath, RecipeSource } from './source.js';
+import { interpolate, resolveVariables, type Vars } from './variables.js';
+import { zodIssues } from './zod-issues.js';
+
+export const VARIANT_STEP_KINDS = ['template', 'overlay', 'run', 'echo', 'fail'] as const;
+
+export interface PlannedVariant {
+  name: string;
+  vars: Vars;
+  steps: PlannedStep[];
+}
+
+const variantSchema = z
+  .object({
+    name: z.string().regex(/^[\w.+-]+$/, 'use letters, digits, dot, dash, plus or underscore'),
+    variables: z.record(z.string(), z.unknown()).default({}),
+    steps: z.array(z.unknown()).default([]),
+  })
+  .strict();
+
+interface Layer {
+  source: RecipeSource;
+  data: Record<string, unknown>;
+}
+
+export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue[]): PlannedVariant[] {
+  const variantsLayer = [...layers].reverse().find((l) => l.data.variants !== undefined);
+  if (!variantsLayer) return [];
+  const sharedLayer = [...layers].reverse().find((l) => l.data.variant_steps !== undefined);
+  const shared = Array.isArray(sharedLayer?.data.variant_steps) ? (sharedLayer!.data.variant_steps as unknown[]) : [];
+  const list = variantsLayer.data.variants;
+  const src = variantsLayer.source;
+  if (!Array.isArray(list)) {
+    issues.push(src.issue(['variants'], 'variants must be a list of { name, variables, steps }'));
+    return [];
+  }
+  const seen = new Set<string>();
+  const out: PlannedVariant[] = [];
+  list.forEach((raw, i) => {
+    const at: KeyPath = ['variants', i];
+    const parsed = variantSchema.safeParse(raw);
+    if (!parsed.success) {
+      issues.push(...zodIssues(src, at, parsed.error));
+      return;
+    }
+    const v = parsed.data;
+    if (seen.has(v.name)) issues.push(src.issue([...at, 'name'], `two variants are named ${v.name}`));
+    seen.add(v.name);
+    for (const key of Object.keys(v.variables)) {
+      if (!(key in rawVars)) issues.push(src.issue([...at, 'variables', key], `unknown variable "${key}" (the recipe defines: ${Object.keys(rawVars).sort().join(', ')})`, { key: true }));
+    }
+    const resolved = resolveVariables({ ...rawVars, ...v.variables });
+    for (const p of resolved.problems) issues.push(src.issue([...at, 'variables'], p.message));
+    const resolveIn = (source: RecipeSource) => (path: KeyPath, value: unknown) => {
+      const found: { path: KeyPath; message: string }[] = [];
+      const res = interpolate(value, resolved.vars, found);
+      for (const f of found) issues.push(source.issue([...path, ...f.path], f.message));
+      return res;
+    };
+    const steps: PlannedStep[] = [];
+    shared.forEach((s, j) => {
+      const p = planStep(sharedLayer!.source, ['variant_steps', j], j, s, resolveIn(sharedLayer!.source), issues, VARIANT_STEP_KINDS);
+      if (p) steps.push(p);
+    });
+    v.steps.forEach((s, j) => {
+      const p = planStep(src, [...at, 'steps', j], j, s, resolveIn(src), issues, VARIANT_STEP_KINDS);
+      if (p) steps.push(p);
+    });
+    if (!steps.length) issues.push(src.issue(at, `variant ${v.name} changes nothing: give it steps, or variant_steps for all variants`));
+    out.push({ name: v.name, vars: resolved.vars, steps });
+  });
+  return out;
+}

@@ -1,0 +1,109 @@
+/**
+ * Build a recipe's variants as UML COW files over its finished image. Each
+ * variant's file steps write into an empty staging tree on the host; the tree
+ * (as a tar) and the variant's `run` commands reach the guest as read-only
+ * disks, and one short UML boot with a probe as init applies them. UML itself
+ * writes the COW file, so its format and the base's recorded mtime are UML's
+ * own. The base image is only read.
+ */
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { dir as tmpDir } from 'tmp-promise';
+import { UserError } from '../errors.js';
+import { exec } from '../host/exec.js';
+import { shQuote } from '../launch/line.js';
+import { renderLaunchScript } from '../launch/script.js';
+import type { Plan } from '../recipe/load.js';
+import type { PlannedVariant } from '../recipe/variants.js';
+import { bootProbe } from '../uml/probe.js';
+import { createContext } from './context.js';
+import { imageSizes } from '../output/manifest.js';
+import { partialPath } from './outputs.js';
+import { Teardown } from './teardown.js';
+
+export interface VariantOutput {
+  name: string;
+  cow: string;
+  script: string;
+  manifest: string;
+  allocated: number;
+  seconds: number;
+}
+
+/** The init script that applies a variant inside the guest. */
+export function applyScript(commands: { command: string; env: Record<string, string> }[]): string {
+  const lines = [
+    'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev 2>/dev/null',
+    'tar -C / --keep-directory-symlink --no-overwrite-dir -xpf /dev/ubdc || { echo "UMLPROBE status=tar-failed"; exit 1; }',
+  ];
+  commands.forEach((c, i) => {
+    const env = Object.entries(c.env).map(([k, v]) => `${k}=${shQuote(v)}`).join(' ');
+    lines.push(`env ${env} sh -c ${shQuote(c.command)} || { echo "UMLPROBE status=command-${i}-failed"; exit 1; }`);
+  });
+  lines.push('sync', 'mount -o remount,ro /', 'echo "UMLPROBE status=applied"');
+  return lines.join('\n');
+}
+
+export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: string, outDir: string, log: (l: string) => void, signal: AbortSignal): Promise<VariantOutput> {
+  const t0 = Date.now();
+  const teardown = new Teardown();
+  const cowFinal = join(outDir, `${v.name}.cow`);
+  const cowPartial = partialPath(cowFinal);
+  teardown.defer(`remove ${cowPartial}`, () => rm(cowPartial, { force: true }), { onlyOnFailure: true });
+  let failed = true;
+  try {
+    const staging = await tmpDir({ prefix: 'umlbuild-variant-', unsafeCleanup: true });
+    teardown.defer(`remove ${staging.path}`, () => staging.cleanup());
+    const tree = join(staging.path, 'tree');
+    await exec('mkdir', ['-m', '0755', tree]);
+    const ctx = createContext({ ...plan, vars: v.vars }, baseImage, teardown, signal);
+    ctx.imageCreated = true;
+    ctx.rootfs = tree;
+    ctx.log = log;
+    const commands: { command: string; env: Record<string, string> }[] = [];
+    for (const ps of v.steps) {
+      const o = ps.options as { chroot?: boolean; command?: string; argv?: string[]; script?: string; env?: Record<string, string> };
+      if (ps.kind === 'run') {
+        if (o.chroot === false || o.script) throw new UserError(`variant ${v.name}: a run step in a variant runs inside the guest: use command or argv`);
+        commands.push({ command: o.command ?? o.argv!.map(shQuote).join(' '), env: o.env ?? {} });
+      } else await ps.step.run(ps.options, ctx);
+    }
+    const payload = join(staging.path, 'payload.tar');
+    await exec('tar', ['-C', tree, '--numeric-owner', '--owner=0', '--group=0', '-cf', payload, '.']);
+    const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M' });
+    if (r.values.status !== 'applied') {
+      throw new UserError(`variant ${v.name}: applying its changes in UML failed (${r.values.status ?? 'no report'}); last lines:\n${r.output.trim().split('\n').slice(-15).join('\n')}`);
+    }
+    const script = await renderLaunchScript({ name: v.name, image: baseImage, umid: v.name, launch: plan.launch, cow: cowFinal });
+    const scriptFile = join(outDir, `${v.name}.sh`);
+    const manifestFile = join(outDir, `${v.name}.manifest.json`);
+    const sizes = await imageSizes(cowPartial);
+    const manifest = {
+      kind: 'cow-variant',
+      variant: v.name,
+      recipe: { name: plan.name, file: plan.file },
+      image: { file: basename(baseImage) },
+      cow: { file: basename(cowFinal), ...sizes },
+      umid: v.name,
+      launch: { script: basename(scriptFile), ...plan.launch },
+      test: { ...plan.test, password: undefined, hostname: (v.vars.hostname as string | undefined) ?? plan.test.hostname },
+    };
+    await writeFile(scriptFile, script, { mode: 0o755 });
+    await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    await rename(cowPartial, cowFinal);
+    failed = false;
+    return { name: v.name, cow: cowFinal, script: scriptFile, manifest: manifestFile, allocated: sizes.allocated, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    await teardown.unwind(failed);
+  }
+}
+
+/** Add the variants to the base image's manifest (written atomically). */
+export async function recordVariants(manifestFile: string, variants: VariantOutput[]): Promise<void> {
+  const m = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
+  m.variants = variants.map((v) => ({ name: v.name, cow: basename(v.cow), script: basename(v.script), allocated: v.allocated, seconds: v.seconds }));
+  const tmp = partialPath(manifestFile);
+  await writeFile(tmp, `${JSON.stringify(m, null, 2)}\n`);
+  await rename(tmp, manifestFile);
+}
