@@ -48,7 +48,7 @@ async function testCommand(target: string, o: TestFlags): Promise<void> {
   const { user, password } = await resolveLogin(img, o.login, process.env);
   const timeoutS = Number(o.timeout);
   if (!(timeoutS > 0)) throw new RecipeError([{ file: '--timeout', path: o.timeout, message: 'must be a positive number of seconds' }]);
-  out(`booting ${img.image} (on a throw-away COW layer)`);
+  out(img.hostfsRoot ? `booting ${img.hostfsRoot} with hostfs (the guest writes into the tree)` : `booting ${img.cow ?? img.image} (on a throw-away COW layer)`);
   const r = await withInterrupts((signal) =>
     bootTest(img, { user, password, hostname: o.hostname, expect: o.expect, timeoutS, isolateNetwork: o.network, signal, log: (l) => out(`  ${redact(l)}`) }),
   );
@@ -67,8 +67,8 @@ function addTestOptions(c: Command): Command {
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
 }
 
-async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean } & TestFlags) {
-  const plan = await loadRecipe(recipe, { set: o.set, env: process.env });
+async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string } & TestFlags) {
+  const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner });
   for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
   if (o.dryRun) {
     await verifyPlan(plan);
@@ -76,9 +76,9 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
     return;
   }
   const r = await withInterrupts((signal) => build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase }));
-  out(`built ${r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
+  out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
   for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
-  if (o.test) await testCommand(r.outputs.image, o);
+  if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.manifest.replace(/\.manifest\.json$/, '.root') : r.outputs.image, o);
 }
 
 /** Run `fn` with SIGINT/SIGTERM turned into an abort (so it can unwind) instead of an exit. */
@@ -117,7 +117,9 @@ export function program(): Command {
     .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
     .option('--test', 'boot the image and run `umlbuild test` on it after building')
-    .option('--replace-base', 'replace an image even though COW files depend on it (they break)');
+    .option('--replace-base', 'replace an image even though COW files depend on it (they break)')
+    .addOption(new Option('--variant <kind>', 'image, or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
+    .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML');
   addTestOptions(p.commands.find((c) => c.name() === 'build')!).action(buildCommand);
 
   addTestOptions(

@@ -7,6 +7,8 @@ export interface LaunchTarget {
   image: string;
   /** Boot on a COW layer over the image: `ubd0=cow,image`. */
   cow?: string;
+  /** Boot this directory as the root with hostfs instead of an image. */
+  hostfsRoot?: string;
   umid: string;
   /** A private directory for the mconsole socket and pid file. */
   umlDir?: string;
@@ -25,9 +27,9 @@ export function launchArgs(cfg: LaunchConfig, t: LaunchTarget): string[] {
     `mem=${cfg.mem}`,
     `umid=${t.umid}`,
     ...(t.umlDir ? [`uml_dir=${t.umlDir}`] : []),
-    ubdArg(0, cfg.disk_flags, t.image, t.cow),
+    ...(t.hostfsRoot ? ['root=/dev/root', 'rootfstype=hostfs', `hostfs=${t.hostfsRoot}`, 'rw'] : [ubdArg(0, cfg.disk_flags, t.image, t.cow)]),
     ...cfg.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)),
-    `root=${cfg.root}`,
+    ...(t.hostfsRoot ? [] : [`root=${cfg.root}`]),
     ...consoleArgs(t.consoles ?? cfg.consoles),
     ...(t.networks ?? cfg.networks).map(networkArg),
     ...(cfg.hostfs ? [`hostfs=${cfg.hostfs}`] : []),

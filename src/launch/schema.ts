@@ -25,7 +25,10 @@ import { z } from 'zod';
 import { channel, consoleKey, DEFAULT_CONSOLES } from './channels.js';
 import { networkSchema } from './transports.js';
 
-const flags = z.array(z.enum(['s', 'd', 'c', 't'])).default([]);
+/** ubd flags as a list ([s, t]) or a string ("st", "" for none). */
+const flags = z
+  .union([z.array(z.enum(['s', 'd', 'c', 't'])), z.string().regex(/^[sdct]*$/, 'ubd flags are s, d, c and t').transform((v) => v.split('') as ('s' | 'd' | 'c' | 't')[])])
+  .default([]);
 
 export const diskSchema = z
   .object({

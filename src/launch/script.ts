@@ -13,6 +13,8 @@ export interface ScriptInput {
   launch: LaunchConfig;
   /** A COW variant: boot `ubd0=COW,IMAGE` (both beside the script). */
   cow?: string;
+  /** A hostfs-root build: boot this directory instead of an image. */
+  hostfsRoot?: string;
 }
 
 export async function renderLaunchScript(input: ScriptInput): Promise<string> {
@@ -38,15 +40,20 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
     umid: input.umid,
     imageName: basename(input.image),
     cowName: input.cow ? basename(input.cow) : '',
-    ubd0Flags: `ubd0${l.disk_flags.join('')}=`,
-    fixed: [...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)), `root=${l.root}`, ...(l.hostfs ? [`hostfs=${l.hostfs}`] : [])],
+    hostfsRoot: input.hostfsRoot ?? '',
+    rootArgs: input.hostfsRoot ? 'root=/dev/root rootfstype=hostfs hostfs="$UML_ROOT" rw' : `ubd0${l.disk_flags.join('')}="$UML_UBD0"`,
+    fixed: [
+      ...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)),
+      ...(input.hostfsRoot ? [] : [`root=${l.root}`]),
+      ...(l.hostfs ? [`hostfs=${l.hostfs}`] : []),
+    ],
     consoles: consoleArgs(l.consoles).join(' '),
     net: l.networks.map(networkArg).join(' '),
     args: l.args.join(' '),
     cpus: l.cpus ?? '',
     tmpdir: l.tmpdir ?? '',
     user: l.user ?? '',
-    hostfs: l.hostfs ?? '',
+    hostfs: l.hostfs ?? input.hostfsRoot ?? '',
     needs,
   });
 }

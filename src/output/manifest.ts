@@ -33,7 +33,8 @@ export function publicVariables(plan: Plan): Record<string, unknown> {
 
 export interface ManifestInput {
   plan: Plan;
-  imageFile: string;
+  /** The image to measure; absent for a hostfs root directory. */
+  imageFile?: string;
   imageName: string;
   scriptName: string;
   facts: BuildFacts;
@@ -42,13 +43,15 @@ export interface ManifestInput {
 }
 
 export async function buildManifest(m: ManifestInput): Promise<string> {
-  const [sizes, sha256] = await Promise.all([imageSizes(m.imageFile), sha256File(m.imageFile)]);
+  const image = m.imageFile
+    ? { file: m.imageName, ...(await imageSizes(m.imageFile)), sha256: await sha256File(m.imageFile), fs: m.facts.fsType, uuid: m.facts.fsUuid }
+    : { file: m.imageName, kind: 'hostfs', owner: m.plan.owner };
   const manifest = {
     umlbuild: m.version,
     created: new Date().toISOString(),
     recipe: { name: m.plan.name, file: m.plan.file, description: m.plan.description },
     variables: publicVariables(m.plan),
-    image: { file: m.imageName, ...sizes, sha256, fs: m.facts.fsType, uuid: m.facts.fsUuid },
+    image,
     umid: m.plan.umid,
     launch: { script: m.scriptName, ...m.plan.launch },
     test: { ...m.plan.test, password: undefined },

@@ -32,13 +32,22 @@ export interface Plan {
   /** The UML instance id (launch.umid, or the recipe name). */
   umid: string;
   steps: PlannedStep[];
+  /** What the build produces: a disk image, or a root directory for hostfs. */
+  rootfs: 'image' | 'hostfs';
+  /** hostfs root: the tree's owner (USER[:GROUP]). */
+  owner?: string;
   /** COW variants built over the image (`variants:`). */
   variants: PlannedVariant[];
   /** Things worth saying that do not stop the build (deprecated transports, ...). */
   warnings: string[];
 }
 
-export type LoadOptions = VariableOverrides;
+export interface LoadOptions extends VariableOverrides {
+  /** `hostfs`: build the hostfs-root variant (a directory) instead of an image. */
+  variant?: 'image' | 'hostfs';
+  /** hostfs root: chown the tree to USER[:GROUP]. */
+  owner?: string;
+}
 
 interface Layer {
   source: RecipeSource;
@@ -132,7 +141,14 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (writesInterfaces && typeof netdev === 'string' && first && first.device !== netdev) {
     issues.push(launchLayer.source.issue(['launch', 'networks', 0, 'device'], `the launch line creates ${first.device} but the interfaces template configures netdev=${netdev}; they must be the same device`));
   }
+  const rootfs = opts.variant ?? (lastSetting(layers, 'rootfs')?.data.rootfs as 'image' | 'hostfs' | undefined) ?? 'image';
+  const owner = opts.owner ?? (lastSetting(layers, 'hostfs_owner')?.data.hostfs_owner as string | undefined);
+  if (rootfs === 'hostfs') {
+    toHostfsSteps(steps);
+    if (launch.hostfs) issues.push(launchLayer.source.issue(['launch', 'hostfs'], 'a hostfs-root build boots its own tree with hostfs=; a second hostfs share is not possible'));
+  }
   const variants = planVariants(layers, rawVars, issues);
+  if (rootfs === 'hostfs' && variants.length) issues.push(main.source.issue(['variants'], 'COW variants need a disk image; the hostfs variant is a directory'));
   for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
   const tune = lastSetting(layers, 'tune')?.data.tune;
   if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps, stepsLayer?.source.file ?? main.source.file);
@@ -146,12 +162,27 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     vars,
     secretVars,
     launch,
-    test,
     umid: launch.umid ?? name,
     steps,
+    rootfs,
+    owner,
     variants,
     warnings,
+    test: rootfs === 'hostfs' ? { ...test, root: 'hostfs' } : test,
   };
+}
+
+/** The hostfs-root variant: a directory step instead of sparse-disk, mkfs, mount and unmount. */
+function toHostfsSteps(steps: PlannedStep[]): void {
+  const imageOnly = new Set(['sparse-disk', 'mkfs', 'mount', 'unmount']);
+  const at = steps.findIndex((s) => imageOnly.has(s.kind));
+  if (at < 0) return;
+  const step = findStep('directory')!;
+  const first = steps[at]!;
+  const dirStep: PlannedStep = { index: first.index, kind: step.kind, step, options: {}, title: step.title({}), file: first.file, line: first.line };
+  const kept = steps.filter((s) => !imageOnly.has(s.kind));
+  kept.splice(steps.slice(0, at).filter((s) => !imageOnly.has(s.kind)).length, 0, dirStep);
+  steps.splice(0, steps.length, ...kept);
 }
 
 /** `tune: uml` adds a tune-uml step just before the first unmount (or at the end). */

@@ -51,6 +51,10 @@ export const recipeFileSchema = z
     test: z.unknown().optional(),
     /** `uml`: add a tune-uml step before unmount (fast boot under UML). */
     tune: z.enum(['uml', 'none']).optional(),
+    /** `hostfs`: build a root directory that UML boots with hostfs, not an image. */
+    rootfs: z.enum(['image', 'hostfs']).optional(),
+    /** hostfs root: chown the tree to this user (who will run UML). */
+    hostfs_owner: z.string().regex(/^[\w.-]+(:[\w.-]+)?$/).optional(),
     steps: z.array(z.unknown()).optional(),
     variant_steps: z.array(z.unknown()).optional(),
     variants: z.array(z.unknown()).optional(),

@@ -45,7 +45,7 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const final = outputPaths(opts.outDir, plan.output);
   const partial = partialPaths(final);
   await prepareOutputDir(final);
-  const children = existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];
+  const children = plan.rootfs === 'image' && existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];
   if (children.length && !opts.replaceBase) {
     throw new UserError(
       `refusing to replace ${final.image}: COW files depend on it (${children.map((c) => basename(c)).join(', ')}) and would stop booting ("mtime mismatch"). Merge or remove them first, or pass --replace-base`,
@@ -54,7 +54,7 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   }
   const signal = opts.signal ?? new AbortController().signal;
   const teardown = new Teardown();
-  const ctx = createContext(plan, partial.image, teardown, signal);
+  const ctx = createContext(plan, partial.image, teardown, signal, partial.root);
   const timings: StepTiming[] = [];
 
   const tasks = new Listr(
@@ -93,10 +93,24 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   }
   if (!error) {
     try {
-      if (!ctx.imageCreated) throw new UserError('the recipe made no image: it needs a sparse-disk step');
-      const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch });
-      const manifest = await buildManifest({ plan, imageFile: partial.image, imageName: final.image.split('/').pop()!, scriptName: final.script.split('/').pop()!, facts: ctx.facts, timings, version: VERSION });
-      await commitOutputs(partial, final, script, manifest);
+      const hostfs = plan.rootfs === 'hostfs';
+      if (hostfs && ctx.rootfs !== ctx.rootDir) throw new UserError('the hostfs build made no root directory: it needs a directory step');
+      if (!hostfs && !ctx.imageCreated) throw new UserError('the recipe made no image: it needs a sparse-disk step');
+      if (hostfs && plan.owner) {
+        // Everything in the tree then belongs to the user who runs UML, and looks owned by that uid inside.
+        await ctx.exec('chown', ['-R', '--no-dereference', plan.owner.includes(':') ? plan.owner : `${plan.owner}:`, partial.root]);
+      }
+      const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch, hostfsRoot: hostfs ? final.root : undefined });
+      const manifest = await buildManifest({
+        plan,
+        imageFile: hostfs ? undefined : partial.image,
+        imageName: basename(hostfs ? final.root : final.image),
+        scriptName: basename(final.script),
+        facts: ctx.facts,
+        timings,
+        version: VERSION,
+      });
+      await commitOutputs(partial, final, script, manifest, hostfs);
     } catch (e) {
       error = e;
     }

@@ -6,11 +6,12 @@ import type { Plan } from '../recipe/load.js';
 import type { StepContext } from '../steps/types.js';
 import type { Teardown } from './teardown.js';
 
-export function createContext(plan: Plan, image: string, teardown: Teardown, signal: AbortSignal): StepContext {
+export function createContext(plan: Plan, image: string, teardown: Teardown, signal: AbortSignal, rootDir = `${image}.root`): StepContext {
   const ctx: StepContext = {
     recipeDir: plan.dir,
     vars: plan.vars,
     image,
+    rootDir,
     imageCreated: false,
     facts: {},
     teardown,

@@ -3,18 +3,22 @@
  * only when everything succeeded, so a failed build leaves no half image and
  * an older good image survives.
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { exec } from '../host/exec.js';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
 export interface OutputPaths {
   image: string;
+  /** The root directory of a hostfs build. */
+  root: string;
   script: string;
   manifest: string;
 }
 
 export function outputPaths(outDir: string, output: string): OutputPaths {
   const base = isAbsolute(output) ? output : resolve(outDir, output);
-  return { image: `${base}.img`, script: `${base}.sh`, manifest: `${base}.manifest.json` };
+  return { image: `${base}.img`, root: `${base}.root`, script: `${base}.sh`, manifest: `${base}.manifest.json` };
 }
 
 /** `dir/.name.partial-PID` beside `dir/name`. */
@@ -23,7 +27,7 @@ export function partialPath(final: string): string {
 }
 
 export function partialPaths(p: OutputPaths): OutputPaths {
-  return { image: partialPath(p.image), script: partialPath(p.script), manifest: partialPath(p.manifest) };
+  return { image: partialPath(p.image), root: partialPath(p.root), script: partialPath(p.script), manifest: partialPath(p.manifest) };
 }
 
 export async function prepareOutputDir(p: OutputPaths): Promise<void> {
@@ -31,15 +35,23 @@ export async function prepareOutputDir(p: OutputPaths): Promise<void> {
 }
 
 export async function removePartials(p: OutputPaths): Promise<void> {
-  await Promise.all(Object.values(p).map((f) => rm(f, { force: true })));
+  await Promise.all([p.image, p.script, p.manifest].map((f) => rm(f, { force: true })));
+  // A partial root tree: never cross into anything still mounted below it.
+  if (existsSync(p.root)) await exec('rm', ['-rf', '--one-file-system', p.root]);
 }
 
-/** Write script and manifest beside the partial image, then rename all three. */
-export async function commitOutputs(partial: OutputPaths, final: OutputPaths, script: string, manifest: string): Promise<void> {
+/** Write script and manifest beside the partial image (or root tree), then rename all three. */
+export async function commitOutputs(partial: OutputPaths, final: OutputPaths, script: string, manifest: string, hostfs = false): Promise<void> {
   await writeFile(partial.script, script, { mode: 0o755 });
   await chmod(partial.script, 0o755);
   await writeFile(partial.manifest, manifest, { mode: 0o644 });
-  await rename(partial.image, final.image);
+  if (hostfs) {
+    // A directory cannot be renamed over a non-empty one: swap, then remove the old tree.
+    const old = `${partial.root}.old`;
+    if (existsSync(final.root)) await rename(final.root, old);
+    await rename(partial.root, final.root);
+    if (existsSync(old)) await exec('rm', ['-rf', '--one-file-system', old]);
+  } else await rename(partial.image, final.image);
   await rename(partial.script, final.script);
   await rename(partial.manifest, final.manifest);
 }

@@ -1,5 +1,6 @@
 /** The registry of step kinds: nothing else knows the list. */
 import { debootstrap } from './debootstrap.js';
+import { directory } from './directory.js';
 import { mkfs } from './mkfs.js';
 import { modules } from './modules.js';
 import { mount } from './mount.js';
@@ -13,7 +14,7 @@ import type { AnyStep } from './types.js';
 import { unmount } from './unmount.js';
 import { tuneUml } from './tune-uml.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, debootstrap, password, template, modules, overlay, run, tuneUml, unmount, echo, fail];
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, password, template, modules, overlay, run, tuneUml, unmount, echo, fail];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);

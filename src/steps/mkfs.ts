@@ -10,6 +10,7 @@
  *   label: rootfs       # optional
  *   uuid: 2f1c...       # optional, fixed filesystem UUID
  *   options: [-O, ^has_journal]   # optional extra arguments
+ *   discard: true       # ext*: default mount option discard (tune2fs -o discard)
  * ```
  */
 import { z } from 'zod';
@@ -23,6 +24,8 @@ const schema = z
     label: z.string().max(16).optional(),
     uuid: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'not a UUID').optional(),
     options: z.array(z.string()).default([]),
+    /** ext*: mount with discard by default (tune2fs -o discard), so deletes reach the host as TRIM. */
+    discard: z.boolean().default(false),
   })
   .strict();
 
@@ -48,6 +51,7 @@ export const mkfs: Step<Options> = {
     if (!ctx.imageCreated) throw new Error('no image yet: put a sparse-disk step before mkfs');
     const env: Record<string, string> = o.fs.startsWith('ext') ? { UNIX_IO_NOZEROOUT: '1' } : {};
     await ctx.exec(`mkfs.${o.fs}`, mkfsArgs(o, ctx.image), { env });
+    if (o.discard && o.fs.startsWith('ext')) await ctx.exec('tune2fs', ['-o', 'discard', ctx.image]);
     ctx.facts.fsType = o.fs;
     if (o.fs.startsWith('ext')) {
       const { stdout } = await ctx.exec('blkid', ['-p', '-s', 'UUID', '-o', 'value', ctx.image]);

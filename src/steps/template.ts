@@ -47,12 +47,18 @@ function templateFile(o: Options, recipeDir: string): string {
   return isAbsolute(o.template) ? o.template : resolve(recipeDir, o.template);
 }
 
+function rootOptions(fsType: string, discard: boolean): string {
+  if (fsType === 'hostfs') return 'defaults';
+  const opts = [...(discard ? ['discard'] : []), ...(fsType.startsWith('ext') ? ['errors=remount-ro'] : [])];
+  return opts.join(',') || 'defaults';
+}
+
 export function templateLocals(ctx: Pick<StepContext, 'vars' | 'facts'>, data: Record<string, unknown>): Record<string, unknown> {
   const fsType = ctx.facts.fsType ?? 'ext4';
   return {
     fs_type: fsType,
-    root_device: '/dev/ubda',
-    root_options: fsType.startsWith('ext') ? 'discard,errors=remount-ro' : 'discard',
+    root_device: fsType === 'hostfs' ? '/dev/root' : '/dev/ubda',
+    root_options: rootOptions(fsType, ctx.vars.discard !== false),
     ...ctx.vars,
     ...data,
   };

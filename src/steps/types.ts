@@ -59,6 +59,8 @@ export interface StepContext {
   vars: Readonly<Record<string, unknown>>;
   /** The image file being built (a temporary name beside the output). */
   image: string;
+  /** The root directory of a hostfs build (a temporary name beside the output). */
+  rootDir: string;
   /** Whether the image file has been created. */
   imageCreated: boolean;
   /** The directory being assembled; set by `mount`. */

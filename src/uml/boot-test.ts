@@ -66,7 +66,8 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     // A throw-away layer: a fresh COW over the image, or a copy of a variant's own COW.
     const cow = join(tmp.path, 'root.cow');
     if (img.cow) await exec('cp', ['--sparse=always', '--preserve=timestamps', img.cow, cow]);
-    const args = launchArgs(img.launch, { image: img.image, cow, umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
+    // A hostfs root cannot have a COW layer: the guest writes into the tree itself.
+    const args = launchArgs(img.launch, { image: img.image, cow, hostfsRoot: img.hostfsRoot, umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
     const argv = netns ? netns.wrap(['linux', ...args]) : ['linux', ...args];
     const t0 = Date.now();
     const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`) });

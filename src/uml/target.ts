@@ -10,6 +10,8 @@ export interface BuiltImage {
   image: string;
   /** A COW variant's own layer over `image`. */
   cow?: string;
+  /** A hostfs-root build: the directory UML boots (`image` is the same path). */
+  hostfsRoot?: string;
   manifestFile: string;
   script: string;
   name: string;
@@ -24,7 +26,10 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   const path = resolve(target);
   if (!existsSync(path)) throw new UserError(`${target} does not exist`, EXIT.invalid);
   let manifestFile: string;
-  if (statSync(path).isDirectory()) {
+  const rootManifest = path.replace(/\.root\/*$/, '') + '.manifest.json';
+  if (/\.root\/*$/.test(path) && existsSync(rootManifest)) {
+    manifestFile = rootManifest; // a hostfs root tree
+  } else if (statSync(path).isDirectory()) {
     let manifests = (await readdir(path)).filter((f) => f.endsWith('.manifest.json'));
     if (manifests.length > 1) {
       // A base and its COW variants: the directory means the base.
@@ -43,7 +48,7 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   const m = JSON.parse(await readFile(manifestFile, 'utf8')) as {
     recipe?: { name?: string; file?: string };
     kind?: string;
-    image?: { file?: string };
+    image?: { file?: string; kind?: string };
     cow?: { file?: string };
     umid?: string;
     variables?: Record<string, unknown>;
@@ -54,11 +59,13 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   const image = join(dir, m.image?.file ?? '');
   if (!m.image?.file || !existsSync(image)) throw new UserError(`${manifestFile}: its image ${image} is missing`);
   const { script, ...launch } = m.launch ?? {};
+  const hostfsRoot = m.image?.kind === 'hostfs' ? image : undefined;
   const cow = m.kind === 'cow-variant' && m.cow?.file ? join(dir, m.cow.file) : undefined;
   if (cow && !existsSync(cow)) throw new UserError(`${manifestFile}: its COW file ${cow} is missing`);
   return {
     image,
     cow,
+    hostfsRoot,
     manifestFile,
     script: join(dir, script ?? ''),
     name: m.recipe?.name ?? 'uml',

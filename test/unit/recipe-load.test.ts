@@ -19,7 +19,7 @@ describe('loadRecipe', () => {
     assert.equal(plan.name, 'demo');
     assert.equal(plan.output, 'demo');
     assert.deepEqual(plan.steps.map((s) => s.kind), ['sparse-disk', 'mkfs']);
-    assert.deepEqual(plan.steps[1]!.options, { fs: 'ext4', label: 'disk-64M', options: [] });
+    assert.deepEqual(plan.steps[1]!.options, { fs: 'ext4', label: 'disk-64M', options: [], discard: false });
     assert.equal(plan.steps[1]!.line, 8);
   });
 
@@ -129,5 +129,23 @@ describe('loadRecipe', () => {
     const file = await dir.write('n.yml', ['name: n', 'variables: {netdev: vec0, network: dhcp, hostname: h, address: "", netmask: "", gateway: ""}', 'launch:', '  networks:', '    - {device: vec1, transport: tap, ifname: tap0}', 'steps:', '  - step: template', '    template: interfaces', ''].join('\n'));
     const err = await rejection<RecipeError>(loadRecipe(file));
     assert.match(err.message, /n\.yml:5:16: launch\.networks\[0\]\.device: the launch line creates vec1 but the interfaces template configures netdev=vec0/);
+  });
+
+  it('--variant hostfs replaces the image steps with a directory and checks the result as hostfs', async () => {
+    const file = await dir.write('h.yml', 'name: h\nsteps:\n  - step: sparse-disk\n    size: 16M\n  - step: mkfs\n  - step: mount\n  - step: echo\n    message: in\n  - step: unmount\n');
+    const plan = await loadRecipe(file, { variant: 'hostfs', owner: 'nobody' });
+    assert.deepEqual(plan.steps.map((s) => s.kind), ['directory', 'echo']);
+    assert.equal(plan.rootfs, 'hostfs');
+    assert.equal(plan.owner, 'nobody');
+    assert.equal(plan.test.root, 'hostfs');
+  });
+
+  it('plans COW variants with their own variables and rejects steps that need the image', async () => {
+    const file = await dir.write('v.yml', ['name: v', 'variables: {hostname: base, role: none}', 'variant_steps:', '  - step: echo', '    message: ${hostname}', 'variants:', '  - name: a', '    variables: {hostname: a-host}', '  - name: b', '    variables: {hostname: b-host, colour: red}', '    steps:', '      - step: mkfs', 'steps: [{step: echo, message: base}]', ''].join('\n'));
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.match(err.message, /v\.yml:10:35: variants\[1\]\.variables\.colour: unknown variable "colour"/);
+    assert.match(err.message, /v\.yml:12:15: variants\[1\]\.steps\[0\]\.step: a mkfs step cannot be used here \(one of: template, overlay, run, echo, fail\)/);
+    const ok = await loadRecipe(await dir.write('ok.yml', ['name: ok', 'extends: v.yml', 'variants:', '  - name: a', '    variables: {hostname: a-host}', ''].join('\n')));
+    assert.deepEqual(ok.variants.map((v) => [v.name, v.vars.hostname, (v.steps[0]!.options as { message: string }).message]), [['a', 'a-host', 'a-host']]);
   });
 });
