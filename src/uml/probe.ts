@@ -32,7 +32,7 @@ export interface ProbeResult {
   seconds: number;
 }
 
-const POWEROFF = '\nsync\necho o > /proc/sysrq-trigger\nsleep 30\n';
+const POWEROFF = '\nsync\n[ -e /proc/self ] || mount -t proc proc /proc\necho o > /proc/sysrq-trigger\nsleep 30\n';
 
 /** Pad with newlines to whole sectors: the ubd driver ignores a partial last sector. */
 export function probeDisk(script: string): string {

@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec, type ExecResult } from '../../src/host/exec.js';
 import { sha256File } from '../../src/output/manifest.js';
 import { bootProbe } from '../../src/uml/probe.js';
+import { readCowHeader } from '../../src/uml/cow.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
 import { networkRun } from './network.js';
@@ -18,6 +19,7 @@ import { UmlConsole } from '../../src/uml/console.js';
 /** Addresses from the documentation range, used only inside network namespaces the tests create. */
 export const HOST = '192.0.2.1';
 export const GUEST = '192.0.2.2';
+const VARIANTS = ['web1', 'web2', 'db1'];
 
 const debugfsCat = async (image: string, path: string) => (await exec('debugfs', ['-R', `cat ${path}`, image])).stdout;
 
@@ -33,7 +35,22 @@ describe('bookworm recipe, built and booted for real', function () {
     dir = await tempDir('umlbuild-e2e-', '/var/tmp');
     const packages = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps,iputils-ping';
     const set = ['hostname=umltest', 'network=static', `address=${GUEST}`, 'netmask=255.255.255.0', `packages=${packages}`].flatMap((s) => ['--set', s]);
-    build = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', dir.path, ...set, '--renderer', 'simple', '--test'], {
+    // The shipped bookworm recipe, plus three COW variants over its image.
+    const fleet = await dir.write(
+      'recipe/fleet.yml',
+      [
+        'name: bookworm',
+        `extends: ${join(PROJECT, 'recipes/bookworm.yml')}`,
+        'variants:',
+        ...VARIANTS.map((v) => `  - { name: ${v}, variables: { hostname: ${v} } }`),
+        '  - name: extra',
+        '    variables: { hostname: extra }',
+        '    steps:',
+        '      - { step: run, command: "echo extra-role > /etc/role" }',
+        '',
+      ].join('\n'),
+    );
+    build = await exec(BIN, [fleet, '--out', dir.path, ...set, '--renderer', 'simple', '--test'], {
       reject: false,
       env: { UMLBUILD_VAR_ROOT_PASSWORD: password },
     });
@@ -55,7 +72,8 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.deepEqual(await loopsFor(dir.path), []);
     assert.deepEqual(await umlbuildMounts(), []);
     const { stdout } = await exec('ls', ['-A', dir.path]);
-    assert.deepEqual(stdout.split('\n').sort(), ['bookworm.img', 'bookworm.manifest.json', 'bookworm.sh']);
+    const variantFiles = [...VARIANTS, 'extra'].flatMap((v) => [`${v}.cow`, `${v}.manifest.json`, `${v}.sh`]);
+    assert.deepEqual(stdout.split('\n').sort(), ['bookworm.img', 'bookworm.manifest.json', 'bookworm.sh', 'recipe', ...variantFiles].sort());
   });
 
   it('writes a sparse image whose filesystem is clean', async () => {
@@ -162,6 +180,7 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.equal(r.exitCode, 0);
     assert.ok((await stat(cow)).size > 0, 'the COW file took the writes');
     assert.equal(await sha256File(image), before, 'the image itself was not written');
+    await rm(cow);
   });
 
   for (const transport of ['tap', 'raw'] as const) {
@@ -172,4 +191,96 @@ describe('bookworm recipe, built and booted for real', function () {
       assert.equal(r.sentStatus, 0);
     });
   }
+
+  describe('COW variants over the image', () => {
+    let baseSha: string;
+    let baseMtime: number;
+    before(async () => {
+      baseSha = JSON.parse(await readFile(join(dir.path, 'bookworm.manifest.json'), 'utf8')).image.sha256;
+      baseMtime = (await stat(image)).mtimeMs;
+    });
+
+    it('are small COW files recorded in the base manifest', async () => {
+      const manifest = JSON.parse(await readFile(join(dir.path, 'bookworm.manifest.json'), 'utf8'));
+      assert.deepEqual(manifest.variants.map((v: { name: string }) => v.name), [...VARIANTS, 'extra']);
+      for (const v of [...VARIANTS, 'extra']) {
+        const header = await readCowHeader(join(dir.path, `${v}.cow`));
+        assert.equal(header?.backingFile, image);
+        const allocated = (await stat(join(dir.path, `${v}.cow`))).blocks * 512;
+        assert.ok(allocated < 5 * 2 ** 20, `${v}.cow has ${allocated} bytes allocated`);
+      }
+      assert.match(build.stdout, /variant web1: \S+web1\.cow \([\d.]+ MiB allocated, [\d.]+ s\)/);
+    });
+
+    it('each boots with its own hostname (probe on a copy of its COW file)', async () => {
+      for (const v of VARIANTS) {
+        const cow = join(dir.path, `probe-${v}.cow`);
+        await exec('cp', ['--sparse=always', join(dir.path, `${v}.cow`), cow]);
+        const r = await bootProbe({ image, cow, script: 'echo "UMLPROBE hostname=$(cat /etc/hostname)"; echo "UMLPROBE hosts=$(grep -c "^127.0.1.1[[:space:]]' + v + '$" /etc/hosts)"' });
+        await rm(cow);
+        assert.equal(r.values.hostname, v, r.output.slice(-2000));
+        assert.equal(r.values.hosts, '1');
+      }
+    });
+
+    it('umlbuild test logs in to a variant and sees its run step', async () => {
+      const r = await exec(BIN, ['test', join(dir.path, 'extra.cow'), '--no-network', '--expect', 'cat /etc/role=^extra-role$'], { reject: false, env: { UMLBUILD_VAR_ROOT_PASSWORD: password } });
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /ok {3}hostname: extra \(expected extra\)/);
+    });
+
+    it('merge writes a new image with the variant in it that passes e2fsck, and in-place is refused while others depend on the base', async () => {
+      const merged = join(dir.path, 'merged.img');
+      const r = await exec(BIN, ['merge', join(dir.path, 'web2.cow'), merged], { reject: false });
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      assert.equal(await debugfsCat(merged, '/etc/hostname'), 'web2');
+      assert.equal((await exec('e2fsck', ['-fn', merged], { reject: false })).exitCode, 0);
+      await rm(merged);
+      const inPlace = await exec(BIN, ['merge', '--in-place', join(dir.path, 'web1.cow')], { reject: false });
+      assert.equal(inPlace.exitCode, 1);
+      assert.match(inPlace.stderr, /refusing to merge web1\.cow into \S+ in place: other COW files depend on it \(db1\.cow, extra\.cow, web2\.cow\)/);
+    });
+
+    it('a rebuild refuses to replace a base that has COW children', async () => {
+      const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', dir.path], { reject: false });
+      assert.equal(r.exitCode, 2, r.stderr);
+      assert.match(r.stderr, /refusing to replace \S+bookworm\.img: COW files depend on it \(db1\.cow, extra\.cow, web1\.cow, web2\.cow\)/);
+    });
+
+    it('left the base untouched: same checksum and mtime', async () => {
+      assert.equal(await sha256File(image), baseSha);
+      assert.equal((await stat(image)).mtimeMs, baseMtime);
+    });
+
+    it('verify-cow reports every child broken when the base is touched, and --fix-mtime restores it', async () => {
+      const t = new Date();
+      await utimes(image, t, t);
+      const broken = await exec(BIN, ['verify-cow', dir.path], { reject: false });
+      assert.equal(broken.exitCode, 1);
+      assert.equal(broken.stdout.split('\n').filter((l) => /^BROKEN .*: mtime mismatch/.test(l)).length, 4);
+      const fixed = await exec(BIN, ['verify-cow', dir.path, '--fix-mtime'], { reject: false });
+      assert.equal(fixed.exitCode, 0, fixed.stdout);
+      assert.match(fixed.stdout, /content matches bookworm\.manifest\.json; restored its mtime/);
+      assert.equal(Math.floor((await stat(image)).mtimeMs / 1000), Math.floor(baseMtime / 1000));
+    });
+  });
+
+  it('TRIM: deleting a file and fstrim in UML shrinks the image and a COW file on the host', async () => {
+    const copy = join(dir.path, 'trim.img');
+    const cow = join(dir.path, 'trim.cow');
+    await exec('cp', ['--sparse=always', image, copy]);
+    const allocated = async (f: string) => (await stat(f)).blocks * 512;
+    const write = 'dd if=/dev/urandom of=/big bs=1M count=64 2>/dev/null; sync; echo UMLPROBE wrote=yes';
+    const trim = 'rm /big; sync; echo "UMLPROBE trim=$(fstrim -v / 2>&1)"';
+    for (const [file, o] of [[copy, { image: copy, noCow: true }], [cow, { image, cow }]] as const) {
+      assert.equal((await bootProbe({ ...o, script: write })).values.wrote, 'yes');
+      const full = await allocated(file);
+      const r = await bootProbe({ ...o, script: trim });
+      assert.match(r.values.trim ?? '', /trimmed/, r.output.slice(-1500));
+      const after = await allocated(file);
+      assert.ok(full - after > 48 * 2 ** 20, `${file}: ${full} bytes allocated before fstrim, ${after} after`);
+    }
+    await rm(copy);
+    await rm(cow);
+  });
 });

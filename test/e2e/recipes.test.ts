@@ -5,6 +5,7 @@
  * mirror it must stop at validation with a clear message.
  */
 import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { detectMirror } from '../../src/host/mirror.js';
@@ -31,6 +32,24 @@ describe('shipped recipes', function () {
       assert.deepEqual(await umlbuildMounts(), []);
     });
   }
+
+  it('bookworm --variant hostfs --owner nobody: a root tree that boots with hostfs, logs in, and takes writes', async () => {
+    const out = join(dir.path, 'hostfs');
+    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--variant', 'hostfs', '--owner', 'nobody', '--out', out, '--renderer', 'simple', '--test', '--expect', 'echo written-inside > /root/from-guest && cat /root/from-guest=^written-inside$', '--expect', 'stat -c %u /etc/passwd=^65534$'], { reject: false });
+    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
+    assert.match(r.stdout, /^ {2}ok {3}root: \/ is \S+ hostfs \(expected hostfs\)$/m);
+    assert.match(r.stdout, /^PASS: 7 of 7 checks passed/m);
+    const root = join(out, 'bookworm.root');
+    assert.equal(await readFile(join(root, 'root/from-guest'), 'utf8'), 'written-inside\n', 'a file written inside appears in the host tree');
+    assert.match(await readFile(join(root, 'etc/fstab'), 'utf8'), /^\/dev\/root \/ hostfs defaults 0 0$/m);
+    const nobody = Number((await exec('id', ['-u', 'nobody'])).stdout);
+    assert.equal((await stat(join(root, 'etc/passwd'))).uid, nobody);
+    const script = await readFile(join(out, 'bookworm.sh'), 'utf8');
+    assert.match(script, /root=\/dev\/root rootfstype=hostfs hostfs="\$UML_ROOT" rw/);
+    assert.ok(script.includes(`UML_ROOT=\${UML_ROOT:-${root}}`), 'the launch script uses the tree\'s absolute path');
+    assert.match(script, /hostfs=\S+ is NOT a security boundary/);
+    assert.deepEqual(await umlbuildMounts(), []);
+  });
 
   it('buster: says it needs an archive mirror, and that a current mirror has no buster', async () => {
     const recipe = join(PROJECT, 'recipes/buster.yml');
