@@ -15,6 +15,7 @@ import { bootTest } from './uml/boot-test.js';
 import { resolveLogin } from './uml/credentials.js';
 import { bootInteractive } from './uml/boot.js';
 import { mergeCow, verifyCows } from './uml/cow-tools.js';
+import { BootstrapCache, defaultCacheDir } from './cache/store.js';
 
 function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
   const i = value.indexOf('=');
@@ -67,7 +68,7 @@ function addTestOptions(c: Command): Command {
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
 }
 
-async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string } & TestFlags) {
+async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string; cache?: boolean; cacheDir?: string; refresh?: boolean } & TestFlags) {
   const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner });
   for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
   if (o.dryRun) {
@@ -75,7 +76,10 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
     out(planText(plan, o.out));
     return;
   }
-  const r = await withInterrupts((signal) => build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase }));
+  const cacheDir = o.cache === false ? false : o.cacheDir;
+  const r = await withInterrupts((signal) =>
+    build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase, cacheDir, refreshCache: o.refresh }),
+  );
   out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
   for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
   if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.manifest.replace(/\.manifest\.json$/, '.root') : r.outputs.image, o);
@@ -119,7 +123,10 @@ export function program(): Command {
     .option('--test', 'boot the image and run `umlbuild test` on it after building')
     .option('--replace-base', 'replace an image even though COW files depend on it (they break)')
     .addOption(new Option('--variant <kind>', 'image, or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
-    .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML');
+    .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML')
+    .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
+    .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
+    .option('--refresh', 'bootstrap again and replace the cache entry');
   addTestOptions(p.commands.find((c) => c.name() === 'build')!).action(buildCommand);
 
   addTestOptions(
@@ -149,6 +156,25 @@ export function program(): Command {
       for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
       await verifyPlan(plan);
       out(`${recipe}: ok (${plan.steps.length} steps)`);
+    });
+
+  const cache = p.command('cache').description('the bootstrap cache');
+  cache
+    .command('ls')
+    .description('list cache entries')
+    .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
+    .action(async (o: { cacheDir?: string }) => {
+      const store = new BootstrapCache(o.cacheDir ?? defaultCacheDir());
+      const entries = await store.list();
+      out(entries.length ? entries.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  ${e.fields.suite}/${e.fields.variant ?? 'default'} ${e.fields.arch} ${e.fields.mirror}`).join('\n') : `no entries in ${store.dir}`);
+    });
+  cache
+    .command('prune')
+    .description('remove every cache entry')
+    .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
+    .action(async (o: { cacheDir?: string }) => {
+      const store = new BootstrapCache(o.cacheDir ?? defaultCacheDir());
+      out(`removed ${await store.prune()} entries from ${store.dir}`);
     });
 
   p.command('verify-cow')

@@ -10,7 +10,7 @@ export interface DoctorReport {
   ok: boolean;
 }
 
-const NEEDED = ['debootstrap', 'mkfs.ext4', 'e2fsck', 'losetup', 'mount', 'chroot', 'tar', 'depmod', 'dpkg-query', 'linux', 'uml_mconsole'];
+const NEEDED = ['debootstrap', 'mkfs.ext4', 'e2fsck', 'losetup', 'mount', 'chroot', 'tar', 'zstd', 'depmod', 'dpkg-query', 'linux', 'uml_mconsole'];
 
 export async function doctor(): Promise<DoctorReport> {
   const lines: string[] = [];

@@ -18,6 +18,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   chroot: 'coreutils',
   cp: 'coreutils',
   tar: 'tar',
+  zstd: 'zstd',
   depmod: 'kmod',
   'dpkg-query': 'dpkg',
   openssl: 'openssl',

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { EXIT, StepError, UserError } from '../errors.js';
 import { cowChildren } from '../uml/cow.js';
+import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../launch/script.js';
@@ -25,6 +26,10 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Report teardown failures as warnings instead of failing the build. */
   keepGoingOnTeardown?: boolean;
+  /** The bootstrap cache directory; false turns the cache off. */
+  cacheDir?: string | false;
+  /** Rebuild cache entries instead of using them. */
+  refreshCache?: boolean;
   /** Replace an image that has COW children (breaking them). */
   replaceBase?: boolean;
   /** Where teardown notes and warnings go (default: stderr). */
@@ -55,6 +60,8 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const signal = opts.signal ?? new AbortController().signal;
   const teardown = new Teardown();
   const ctx = createContext(plan, partial.image, teardown, signal, partial.root);
+  if (opts.cacheDir !== false) ctx.cache = new BootstrapCache(opts.cacheDir ?? defaultCacheDir());
+  ctx.refreshCache = opts.refreshCache;
   const timings: StepTiming[] = [];
 
   const tasks = new Listr(

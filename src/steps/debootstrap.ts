@@ -19,6 +19,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { detectMirror } from '../host/mirror.js';
+import { cachedBootstrap } from '../cache/bootstrap.js';
 import type { Step } from './types.js';
 
 const word = z.string().regex(/^[\w.+:~-]+$/, 'not a valid name');
@@ -72,6 +73,7 @@ export const debootstrap: Step<Options> = {
   async verify(o, ctx) {
     ctx.requireRoot('debootstrap runs as root');
     await ctx.requireTool('debootstrap');
+    await ctx.requireTool('zstd');
     if (o.keyring && !existsSync(o.keyring)) ctx.problem(`keyring ${o.keyring} does not exist`, 'keyring');
     if (o.archived && !o.mirror) {
       ctx.problem(`${o.suite} is archived and no longer on current Debian mirrors: give an archive mirror (set the recipe's mirror variable)`, 'mirror');
@@ -91,6 +93,11 @@ export const debootstrap: Step<Options> = {
     if (!mirror) throw new Error('no mirror found in the host apt sources');
     ctx.facts.suite = o.suite;
     ctx.facts.mirror = mirror;
-    await ctx.exec('debootstrap', debootstrapArgs(o, mirror, root));
+    const bootstrap = () => ctx.exec('debootstrap', debootstrapArgs(o, mirror, root)).then(() => undefined);
+    if (!ctx.cache) return bootstrap();
+    const { stdout: version } = await ctx.exec('debootstrap', ['--version']);
+    const { stdout: arch } = o.arch ? { stdout: o.arch } : await ctx.exec('dpkg', ['--print-architecture']);
+    const { archived: _archived, ...fields } = o;
+    await cachedBootstrap(ctx, { ...fields, tool: version.trim(), arch: arch.trim(), mirror }, root, bootstrap);
   },
 };

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { ExecOptions, ExecResult } from '../host/exec.js';
 import type { Teardown } from '../runner/teardown.js';
 import type { WriteOptions } from '../host/rootfs-path.js';
+import type { BootstrapCache } from '../cache/store.js';
 
 export interface Step<O> {
   /** The `step:` value in YAML. */
@@ -67,6 +68,10 @@ export interface StepContext {
   rootfs?: string;
   mounted?: MountedRoot;
   facts: BuildFacts;
+  /** The bootstrap cache, unless disabled (--no-cache). */
+  cache?: BootstrapCache;
+  /** Rebuild cache entries instead of using them (--refresh). */
+  refreshCache?: boolean;
   teardown: Teardown;
   signal: AbortSignal;
   log(line: string): void;

@@ -50,7 +50,7 @@ describe('bookworm recipe, built and booted for real', function () {
         '',
       ].join('\n'),
     );
-    build = await exec(BIN, [fleet, '--out', dir.path, ...set, '--renderer', 'simple', '--test'], {
+    build = await exec(BIN, [fleet, '--out', dir.path, ...set, '--renderer', 'simple', '--test', '--no-cache'], {
       reject: false,
       env: { UMLBUILD_VAR_ROOT_PASSWORD: password },
     });

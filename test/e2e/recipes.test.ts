@@ -24,7 +24,7 @@ describe('shipped recipes', function () {
   for (const suite of ['trixie', 'bullseye']) {
     it(`${suite}: builds, boots under UML and logs in (build --test)`, async () => {
       const out = join(dir.path, suite);
-      const r = await exec(BIN, [join(PROJECT, `recipes/${suite}.yml`), '--out', out, '--renderer', 'simple', '--test', '--set', `hostname=${suite}-uml`], { reject: false });
+      const r = await exec(BIN, [join(PROJECT, `recipes/${suite}.yml`), '--out', out, '--renderer', 'simple', '--test', '--no-cache', '--set', `hostname=${suite}-uml`], { reject: false });
       assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
       assert.match(r.stdout, /^ {2}ok {3}hostname: .*-uml \(expected .*-uml\)$/m);
       assert.match(r.stdout, /^PASS: 5 of 5 checks passed; login prompt after [\d.]+ s/m);
@@ -35,7 +35,7 @@ describe('shipped recipes', function () {
 
   it('bookworm --variant hostfs --owner nobody: a root tree that boots with hostfs, logs in, and takes writes', async () => {
     const out = join(dir.path, 'hostfs');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--variant', 'hostfs', '--owner', 'nobody', '--out', out, '--renderer', 'simple', '--test', '--expect', 'echo written-inside > /root/from-guest && cat /root/from-guest=^written-inside$', '--expect', 'stat -c %u /etc/passwd=^65534$'], { reject: false });
+    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--variant', 'hostfs', '--owner', 'nobody', '--out', out, '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--test', '--expect', 'echo written-inside > /root/from-guest && cat /root/from-guest=^written-inside$', '--expect', 'stat -c %u /etc/passwd=^65534$'], { reject: false });
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
     assert.match(r.stdout, /^ {2}ok {3}root: \/ is \S+ hostfs \(expected hostfs\)$/m);
     assert.match(r.stdout, /^PASS: 7 of 7 checks passed/m);
@@ -49,6 +49,20 @@ describe('shipped recipes', function () {
     assert.ok(script.includes(`UML_ROOT=\${UML_ROOT:-${root}}`), 'the launch script uses the tree\'s absolute path');
     assert.match(script, /hostfs=\S+ is NOT a security boundary/);
     assert.deepEqual(await umlbuildMounts(), []);
+  });
+
+  it('bookworm again with the same bootstrap: unpacks the cache the hostfs build filled, and boots', async () => {
+    const cache = join(dir.path, 'cache');
+    const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', cache]);
+    assert.match(ls.stdout, /^[0-9a-f]{32} +\d+ MiB .* bookworm\/minbase amd64 /m);
+    const out = join(dir.path, 'warm');
+    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--test', '--no-network'], { reject: false });
+    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
+    assert.match(r.stdout, /cache hit [0-9a-f]{32} \(\d+ MiB, from [^)]+\): unpacking instead of bootstrapping/);
+    assert.doesNotMatch(r.stdout, /\$ debootstrap --variant/);
+    assert.match(r.stdout, /^PASS: 5 of 5 checks passed/m);
+    const pruned = await exec(BIN, ['cache', 'prune', '--cache-dir', cache]);
+    assert.match(pruned.stdout, /^removed 1 entries/);
   });
 
   it('buster: says it needs an archive mirror, and that a current mirror has no buster', async () => {

@@ -1,0 +1,121 @@
+/**
+ * The bootstrap cache: the result of a bootstrap step kept as a zstd tarball,
+ * keyed by everything that affects it (suite, variant, arch, components,
+ * include/exclude, mirror, keyring, the tool and its version). Entries are
+ * written under a temporary name and renamed when complete, with a sha256
+ * beside them; an entry whose tarball does not match is deleted and rebuilt,
+ * never used. A lock file (O_EXCL, with the holder's pid) keeps two builds
+ * from filling the same entry; a lock whose process is gone is taken over.
+ *
+ * Location: --cache-dir, else $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { sha256File } from '../output/manifest.js';
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'umlbuild');
+}
+
+export function cacheKey(fields: Record<string, unknown>): string {
+  const canonical = JSON.stringify(Object.keys(fields).sort().map((k) => [k, fields[k]]));
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+}
+
+export interface CacheEntryInfo {
+  key: string;
+  fields: Record<string, unknown>;
+  sha256: string;
+  bytes: number;
+  created: string;
+}
+
+export class BootstrapCache {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = join(root, 'bootstrap');
+  }
+
+  tarball(key: string): string {
+    return join(this.dir, `${key}.tar.zst`);
+  }
+
+  private info(key: string): string {
+    return join(this.dir, `${key}.json`);
+  }
+
+  /** A complete, verified entry, or undefined (a corrupt one is removed). */
+  async lookup(key: string): Promise<CacheEntryInfo | undefined> {
+    const info = await readFile(this.info(key), 'utf8').then((t) => JSON.parse(t) as CacheEntryInfo, () => undefined);
+    if (!info) return undefined;
+    const actual = await sha256File(this.tarball(key)).catch(() => undefined);
+    if (actual !== info.sha256) {
+      await this.remove(key);
+      return undefined;
+    }
+    return info;
+  }
+
+  /** Record a tarball written at `partial` as the entry for `key` (atomically). */
+  async commit(key: string, partial: string, fields: Record<string, unknown>): Promise<CacheEntryInfo> {
+    const info: CacheEntryInfo = { key, fields, sha256: await sha256File(partial), bytes: (await stat(partial)).size, created: new Date().toISOString() };
+    await rename(partial, this.tarball(key));
+    const tmp = `${this.info(key)}.partial-${process.pid}`;
+    await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`);
+    await rename(tmp, this.info(key));
+    return info;
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.info(key), { force: true });
+    await rm(this.tarball(key), { force: true });
+  }
+
+  async list(): Promise<CacheEntryInfo[]> {
+    const out: CacheEntryInfo[] = [];
+    for (const f of (await readdir(this.dir).catch(() => [] as string[])).sort()) {
+      if (!f.endsWith('.json')) continue;
+      const info = await readFile(join(this.dir, f), 'utf8').then((t) => JSON.parse(t) as CacheEntryInfo, () => undefined);
+      if (info) out.push(info);
+    }
+    return out;
+  }
+
+  /** Remove every entry (and stray partial files). */
+  async prune(): Promise<number> {
+    const files = await readdir(this.dir).catch(() => [] as string[]);
+    for (const f of files) await rm(join(this.dir, f), { force: true, recursive: true });
+    return files.filter((f) => f.endsWith('.json')).length;
+  }
+
+  /** Take the fill lock for `key`; waits while a live process holds it. */
+  async lock(key: string, signal?: AbortSignal): Promise<() => Promise<void>> {
+    await mkdir(this.dir, { recursive: true });
+    const file = join(this.dir, `${key}.lock`);
+    for (;;) {
+      if (signal?.aborted) throw signal.reason;
+      try {
+        const fh = await open(file, 'wx');
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        return () => rm(file, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const holder = Number(await readFile(file, 'utf8').catch(() => '0'));
+        if (!holder || !alive(holder)) await rm(file, { force: true });
+        else await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
