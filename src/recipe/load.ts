@@ -179,16 +179,17 @@ function toHostfsSteps(steps: PlannedStep[]): void {
   if (at < 0) return;
   const step = findStep('directory')!;
   const first = steps[at]!;
-  const dirStep: PlannedStep = { index: first.index, kind: step.kind, step, options: {}, title: step.title({}), file: first.file, line: first.line };
+  const options = step.schema.parse({ hostfs: true });
+  const dirStep: PlannedStep = { index: first.index, kind: step.kind, step, options, title: step.title(options), file: first.file, line: first.line };
   const kept = steps.filter((s) => !imageOnly.has(s.kind));
   kept.splice(steps.slice(0, at).filter((s) => !imageOnly.has(s.kind)).length, 0, dirStep);
   steps.splice(0, steps.length, ...kept);
 }
 
-/** `tune: uml` adds a tune-uml step just before the first unmount (or at the end). */
+/** `tune: uml` adds a tune-uml step just before the first unmount or pack (or at the end). */
 function insertTuneStep(steps: PlannedStep[], file: string): void {
   const step = findStep('tune-uml')!;
-  const at = steps.findIndex((s) => s.kind === 'unmount');
+  const at = steps.findIndex((s) => s.kind === 'unmount' || s.kind === 'pack');
   const pos = at < 0 ? steps.length : at;
   const options = step.schema.parse({});
   steps.splice(pos, 0, { index: pos, kind: step.kind, step, options, title: step.title(options), file, line: steps[pos]?.line });

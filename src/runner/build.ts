@@ -102,7 +102,7 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
     try {
       const hostfs = plan.rootfs === 'hostfs';
       if (hostfs && ctx.rootfs !== ctx.rootDir) throw new UserError('the hostfs build made no root directory: it needs a directory step');
-      if (!hostfs && !ctx.imageCreated) throw new UserError('the recipe made no image: it needs a sparse-disk step');
+      if (!hostfs && !ctx.imageCreated) throw new UserError('the recipe made no image: it needs a sparse-disk step (or directory and pack)');
       if (hostfs && plan.owner) {
         // Everything in the tree then belongs to the user who runs UML, and looks owned by that uid inside.
         await ctx.exec('chown', ['-R', '--no-dereference', plan.owner.includes(':') ? plan.owner : `${plan.owner}:`, partial.root]);

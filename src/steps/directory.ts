@@ -1,31 +1,53 @@
 /**
- * `directory`: assemble the rootfs in a plain directory instead of an image:
- * the hostfs-root variant, which UML boots with `root=/dev/root
- * rootfstype=hostfs hostfs=DIR`. No loop device, no mount. The directory is
- * built under a temporary name beside the output and renamed at the end.
- * `--variant hostfs` (or `rootfs: hostfs` in a recipe) puts this step in
- * place of sparse-disk, mkfs, mount and unmount.
+ * `directory`: assemble the rootfs in a plain directory instead of a mounted
+ * image. No loop device, no mount.
+ *
+ * - Directory-first images: a temporary tree that a later `pack` step turns
+ *   into the image with `mkfs.ext4 -d`. `tmpfs: true` keeps the tree in
+ *   /dev/shm (writing there is much faster than a directory on the host disk;
+ *   it needs the tree's size in free memory). `fs` is the filesystem the tree
+ *   will be packed into (what fstab says).
+ * - The hostfs-root variant (`hostfs: true`, which `--variant hostfs` sets in
+ *   place of sparse-disk, mkfs, mount and unmount): the tree is the output,
+ *   built under a temporary name beside it and renamed at the end, and UML
+ *   boots it with `root=/dev/root rootfstype=hostfs hostfs=DIR`.
  *
  * ```yaml
  * - step: directory
+ *   tmpfs: true
  * ```
  */
 import { mkdir } from 'node:fs/promises';
+import { dir as tmpDir } from 'tmp-promise';
 import { z } from 'zod';
 import type { Step } from './types.js';
 
-const schema = z.object({}).strict();
+const schema = z
+  .object({
+    tmpfs: z.boolean().default(false),
+    fs: z.enum(['ext2', 'ext3', 'ext4']).default('ext4'),
+    hostfs: z.boolean().default(false),
+  })
+  .strict();
 
 export const directory: Step<z.infer<typeof schema>> = {
   kind: 'directory',
-  summary: 'assemble the rootfs in a plain directory (hostfs root) instead of an image',
+  summary: 'assemble the rootfs in a plain directory (for pack, or the hostfs root)',
   schema,
-  title: () => 'Create root directory (hostfs)',
-  async run(_o, ctx) {
+  title: (o) => (o.hostfs ? 'Create root directory (hostfs)' : `Create a ${o.tmpfs ? 'tmpfs' : 'temporary'} root directory`),
+  async run(o, ctx) {
     if (ctx.rootfs) throw new Error('a rootfs already exists: directory cannot follow mount');
-    await mkdir(ctx.rootDir, { mode: 0o755 });
-    ctx.rootfs = ctx.rootDir;
-    ctx.facts.fsType = 'hostfs';
-    ctx.log(`assembling the rootfs in ${ctx.rootDir}`);
+    if (o.hostfs) {
+      await mkdir(ctx.rootDir, { mode: 0o755 });
+      ctx.rootfs = ctx.rootDir;
+      ctx.facts.fsType = 'hostfs';
+    } else {
+      const tmp = await tmpDir({ prefix: 'umlbuild-tree-', ...(o.tmpfs ? { tmpdir: '/dev/shm' } : {}) });
+      // Never cross into something still mounted below the tree.
+      ctx.teardown.defer(`remove ${tmp.path}`, async () => void (await ctx.exec('rm', ['-rf', '--one-file-system', tmp.path], { signal: undefined })));
+      ctx.rootfs = tmp.path;
+      ctx.facts.fsType = o.fs;
+    }
+    ctx.log(`assembling the rootfs in ${ctx.rootfs}`);
   },
 };

@@ -5,6 +5,7 @@ import { mkfs } from './mkfs.js';
 import { modules } from './modules.js';
 import { mount } from './mount.js';
 import { overlay } from './overlay.js';
+import { pack } from './pack.js';
 import { password } from './password.js';
 import { run } from './run.js';
 import { sparseDisk } from './sparse-disk.js';
@@ -14,7 +15,7 @@ import type { AnyStep } from './types.js';
 import { unmount } from './unmount.js';
 import { tuneUml } from './tune-uml.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, password, template, modules, overlay, run, tuneUml, unmount, echo, fail];
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, password, template, modules, overlay, run, tuneUml, pack, unmount, echo, fail];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);

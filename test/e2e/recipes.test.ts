@@ -51,15 +51,18 @@ describe('shipped recipes', function () {
     assert.deepEqual(await umlbuildMounts(), []);
   });
 
-  it('bookworm again with the same bootstrap: unpacks the cache the hostfs build filled, and boots', async () => {
+  it('bookworm-dirfirst (tmpfs tree + pack) with the same bootstrap: unpacks the cache the hostfs build filled, uses no loop device, and boots', async () => {
     const cache = join(dir.path, 'cache');
     const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', cache]);
     assert.match(ls.stdout, /^[0-9a-f]{32} +\d+ MiB .* bookworm\/minbase amd64 /m);
     const out = join(dir.path, 'warm');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--test', '--no-network'], { reject: false });
+    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--test', '--no-network'], { reject: false });
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
     assert.match(r.stdout, /cache hit [0-9a-f]{32} \(\d+ MiB, from [^)]+\): unpacking instead of bootstrapping/);
     assert.doesNotMatch(r.stdout, /\$ debootstrap --variant/);
+    assert.doesNotMatch(r.stdout, /\$ (losetup|mount) /);
+    assert.match(r.stdout, /\$ mkfs\.ext4 -F -q -d \/dev\/shm\/umlbuild-tree-/);
+    assert.equal((await exec('e2fsck', ['-fn', join(out, 'bookworm-dirfirst.img')], { reject: false })).exitCode, 0);
     assert.match(r.stdout, /^PASS: 5 of 5 checks passed/m);
     const pruned = await exec(BIN, ['cache', 'prune', '--cache-dir', cache]);
     assert.match(pruned.stdout, /^removed 1 entries/);

@@ -7,7 +7,8 @@ import { mkfsArgs } from '../../src/steps/mkfs.js';
 const CASES: Record<string, { good: unknown; bad: unknown; badMessage: RegExp }> = {
   'sparse-disk': { good: { size: '2G' }, bad: { size: '1K' }, badMessage: /too small/ },
   mkfs: { good: { fs: 'ext4', label: 'root', uuid: '0b5f6a4e-1111-4222-8333-444455556666' }, bad: { fs: 'ext4', uuid: 'nope' }, badMessage: /not a UUID/ },
-  directory: { good: {}, bad: { path: '/x' }, badMessage: /Unrecognized key/ },
+  directory: { good: { tmpfs: true }, bad: { fs: 'xfs' }, badMessage: /Invalid option/ },
+  pack: { good: { size: '2G', label: 'root' }, bad: { size: '1K' }, badMessage: /at least 8M/ },
   mount: { good: {}, bad: { options: ['rw;rm -rf /'] }, badMessage: /Invalid/ },
   debootstrap: { good: { suite: 'bookworm', include: ['systemd-sysv'] }, bad: { suite: 'bookworm; rm' }, badMessage: /not a valid name/ },
   password: { good: { users: [{ user: 'root', password: 'x' }] }, bad: { users: [{ user: 'root' }] }, badMessage: /give one of password, hash/ },

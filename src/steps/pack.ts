@@ -1,0 +1,68 @@
+/**
+ * `pack`: write the image from a directory-first rootfs with `mkfs.ext4 -d`
+ * (ext2/3/4): no loop device, no mount. Use it after a `directory` step and
+ * the steps that fill the tree; it creates the sparse image itself and checks
+ * the result with `e2fsck -fn`.
+ *
+ * ```yaml
+ * - step: directory          # a temporary tree (tmpfs: true puts it in /dev/shm)
+ * - step: debootstrap
+ *   suite: bookworm
+ * # ... password, template, modules ...
+ * - step: pack
+ *   size: 2G
+ *   fs: ext4
+ *   label: rootfs
+ * ```
+ */
+import { open } from 'node:fs/promises';
+import { z } from 'zod';
+import { parseSize } from '../recipe/size.js';
+import type { Step } from './types.js';
+
+const schema = z
+  .object({
+    size: z.union([z.string(), z.number()]).refine((v) => {
+      try {
+        return parseSize(v) >= 8 * 2 ** 20;
+      } catch {
+        return false;
+      }
+    }, 'a size of at least 8M, such as 2G'),
+    fs: z.enum(['ext2', 'ext3', 'ext4']).default('ext4'),
+    label: z.string().max(16).optional(),
+    uuid: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'not a UUID').optional(),
+    discard: z.boolean().default(false),
+  })
+  .strict();
+
+type Options = z.infer<typeof schema>;
+
+export const pack: Step<Options> = {
+  kind: 'pack',
+  summary: 'write the image from the directory tree with mkfs.ext4 -d (no loop device, no mount)',
+  schema,
+  title: (o) => `Pack the tree into a ${o.size} ${o.fs} image`,
+  async verify(o, ctx) {
+    await ctx.requireTool(`mkfs.${o.fs}`);
+    await ctx.requireTool('e2fsck');
+  },
+  async run(o, ctx) {
+    const root = ctx.requireRootfs();
+    if (ctx.mounted) throw new Error('pack works on a directory tree: use unmount for a mounted image');
+    const fh = await open(ctx.image, 'wx', 0o644);
+    ctx.imageCreated = true;
+    try {
+      await fh.truncate(parseSize(o.size));
+    } finally {
+      await fh.close();
+    }
+    const args = ['-F', '-q', '-d', root, ...(o.label ? ['-L', o.label] : []), ...(o.uuid ? ['-U', o.uuid] : [])];
+    await ctx.exec(`mkfs.${o.fs}`, [...args, ctx.image], { env: { UNIX_IO_NOZEROOUT: '1' } });
+    if (o.discard) await ctx.exec('tune2fs', ['-o', 'discard', ctx.image]);
+    await ctx.exec('e2fsck', ['-fn', ctx.image]);
+    const { stdout } = await ctx.exec('blkid', ['-p', '-s', 'UUID', '-o', 'value', ctx.image]);
+    ctx.facts.fsType = o.fs;
+    ctx.facts.fsUuid = stdout.trim() || undefined;
+  },
+};
