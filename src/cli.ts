@@ -159,22 +159,23 @@ export function program(): Command {
     });
 
   const cache = p.command('cache').description('the bootstrap cache');
+  const cacheOption = '--cache-dir <dir>';
+  const cacheHelp = 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)';
+  const store = (o: { cacheDir?: string }) => new BootstrapCache(o.cacheDir ?? defaultCacheDir());
   cache
     .command('ls')
     .description('list cache entries')
-    .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
+    .option(cacheOption, cacheHelp)
     .action(async (o: { cacheDir?: string }) => {
-      const store = new BootstrapCache(o.cacheDir ?? defaultCacheDir());
-      const entries = await store.list();
-      out(entries.length ? entries.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  ${e.fields.suite}/${e.fields.variant ?? 'default'} ${e.fields.arch} ${e.fields.mirror}`).join('\n') : `no entries in ${store.dir}`);
+      const entries = await store(o).list();
+      out(entries.length ? entries.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  ${e.fields.suite}/${e.fields.variant ?? 'default'} ${e.fields.arch} ${e.fields.mirror}`).join('\n') : `no entries in ${store(o).dir}`);
     });
   cache
     .command('prune')
     .description('remove every cache entry')
-    .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
+    .option(cacheOption, cacheHelp)
     .action(async (o: { cacheDir?: string }) => {
-      const store = new BootstrapCache(o.cacheDir ?? defaultCacheDir());
-      out(`removed ${await store.prune()} entries from ${store.dir}`);
+      out(`removed ${await store(o).prune()} entries from ${store(o).dir}`);
     });
 
   p.command('verify-cow')

@@ -21,7 +21,6 @@ export const TOOL_PACKAGES: Record<string, string> = {
   zstd: 'zstd',
   depmod: 'kmod',
   'dpkg-query': 'dpkg',
-  openssl: 'openssl',
   linux: 'user-mode-linux',
   uml_mconsole: 'uml-utilities',
   make: 'make',

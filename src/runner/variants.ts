@@ -6,7 +6,7 @@
  * writes the COW file, so its format and the base's recorded mtime are UML's
  * own. The base image is only read.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
@@ -56,7 +56,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
     const staging = await tmpDir({ prefix: 'umlbuild-variant-', unsafeCleanup: true });
     teardown.defer(`remove ${staging.path}`, () => staging.cleanup());
     const tree = join(staging.path, 'tree');
-    await exec('mkdir', ['-m', '0755', tree]);
+    await mkdir(tree, { mode: 0o755 });
     const ctx = createContext({ ...plan, vars: v.vars }, baseImage, teardown, signal);
     ctx.imageCreated = true;
     ctx.rootfs = tree;

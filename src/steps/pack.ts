@@ -15,9 +15,9 @@
  *   label: rootfs
  * ```
  */
-import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseSize } from '../recipe/size.js';
+import { createSparseImage } from './sparse-disk.js';
 import type { Step } from './types.js';
 
 const schema = z
@@ -50,13 +50,7 @@ export const pack: Step<Options> = {
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     if (ctx.mounted) throw new Error('pack works on a directory tree: use unmount for a mounted image');
-    const fh = await open(ctx.image, 'wx', 0o644);
-    ctx.imageCreated = true;
-    try {
-      await fh.truncate(parseSize(o.size));
-    } finally {
-      await fh.close();
-    }
+    await createSparseImage(ctx, parseSize(o.size));
     const args = ['-F', '-q', '-d', root, ...(o.label ? ['-L', o.label] : []), ...(o.uuid ? ['-U', o.uuid] : [])];
     await ctx.exec(`mkfs.${o.fs}`, [...args, ctx.image], { env: { UNIX_IO_NOZEROOUT: '1' } });
     if (o.discard) await ctx.exec('tune2fs', ['-o', 'discard', ctx.image]);

@@ -10,7 +10,7 @@
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseSize } from '../recipe/size.js';
-import type { Step } from './types.js';
+import type { Step, StepContext } from './types.js';
 
 const MIN = 8 * 2 ** 20;
 
@@ -33,14 +33,18 @@ export const sparseDisk: Step<z.infer<typeof schema>> = {
   title: (o) => `Create sparse disk (${o.size})`,
   async run(o, ctx) {
     const bytes = parseSize(o.size);
-    // 'wx': never overwrite; the runner gave us a fresh temporary name.
-    const fh = await open(ctx.image, 'wx', 0o644);
-    ctx.imageCreated = true;
-    try {
-      await fh.truncate(bytes);
-    } finally {
-      await fh.close();
-    }
+    await createSparseImage(ctx, bytes);
     ctx.log(`${ctx.image}: ${bytes} bytes apparent, 0 allocated`);
   },
 };
+
+/** Create ctx.image as a sparse file of `bytes` ('wx': the runner gave a fresh temporary name). */
+export async function createSparseImage(ctx: StepContext, bytes: number): Promise<void> {
+  const fh = await open(ctx.image, 'wx', 0o644);
+  ctx.imageCreated = true;
+  try {
+    await fh.truncate(bytes);
+  } finally {
+    await fh.close();
+  }
+}
