@@ -19,6 +19,8 @@ export const TOOL_PACKAGES: Record<string, string> = {
   cp: 'coreutils',
   tar: 'tar',
   zstd: 'zstd',
+  mksquashfs: 'squashfs-tools',
+  unsquashfs: 'squashfs-tools',
   depmod: 'kmod',
   'dpkg-query': 'dpkg',
   linux: 'user-mode-linux',

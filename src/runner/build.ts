@@ -43,11 +43,17 @@ export interface BuildResult {
   seconds: number;
 }
 
+/** What the image file is called: a pack step to tar or squashfs names it so. */
+function imageExtension(plan: Plan): string {
+  const packed = plan.steps.find((s) => s.kind === 'pack')?.options as { fs?: string } | undefined;
+  return packed?.fs === 'tar' ? '.tar' : packed?.fs === 'tar.zst' ? '.tar.zst' : packed?.fs === 'squashfs' ? '.squashfs' : '.img';
+}
+
 export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult> {
   await verifyPlan(plan);
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`${redact(l)}\n`));
   const started = Date.now();
-  const final = outputPaths(opts.outDir, plan.output);
+  const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));
   const partial = partialPaths(final);
   await prepareOutputDir(final);
   const children = plan.rootfs === 'image' && existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];

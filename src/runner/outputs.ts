@@ -16,9 +16,10 @@ export interface OutputPaths {
   manifest: string;
 }
 
-export function outputPaths(outDir: string, output: string): OutputPaths {
+/** `ext` is the image's extension: `.img`, or what a pack step writes (`.tar.zst`, `.squashfs`). */
+export function outputPaths(outDir: string, output: string, ext = '.img'): OutputPaths {
   const base = isAbsolute(output) ? output : resolve(outDir, output);
-  return { image: `${base}.img`, root: `${base}.root`, script: `${base}.sh`, manifest: `${base}.manifest.json` };
+  return { image: `${base}${ext}`, root: `${base}.root`, script: `${base}.sh`, manifest: `${base}.manifest.json` };
 }
 
 /** `dir/.name.partial-PID` beside `dir/name`. */

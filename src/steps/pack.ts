@@ -2,7 +2,9 @@
  * `pack`: write the image from a directory-first rootfs with `mkfs.ext4 -d`
  * (ext2/3/4): no loop device, no mount. Use it after a `directory` step and
  * the steps that fill the tree; it creates the sparse image itself and checks
- * the result with `e2fsck -fn`.
+ * the result with `e2fsck -fn`. `fs: tar`, `tar.zst` or `squashfs` write an
+ * archive or a squashfs image (what OpenWRT's UML target uses) instead; the
+ * output is then named `<output>.tar`, `.tar.zst` or `.squashfs`.
  *
  * ```yaml
  * - step: directory          # a temporary tree (tmpfs: true puts it in /dev/shm)
@@ -22,19 +24,23 @@ import type { Step } from './types.js';
 
 const schema = z
   .object({
-    size: z.union([z.string(), z.number()]).refine((v) => {
-      try {
-        return parseSize(v) >= 8 * 2 ** 20;
-      } catch {
-        return false;
-      }
-    }, 'a size of at least 8M, such as 2G'),
-    fs: z.enum(['ext2', 'ext3', 'ext4']).default('ext4'),
+    size: z
+      .union([z.string(), z.number()])
+      .refine((v) => {
+        try {
+          return parseSize(v) >= 8 * 2 ** 20;
+        } catch {
+          return false;
+        }
+      }, 'a size of at least 8M, such as 2G')
+      .optional(),
+    fs: z.enum(['ext2', 'ext3', 'ext4', 'tar', 'tar.zst', 'squashfs']).default('ext4'),
     label: z.string().max(16).optional(),
     uuid: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'not a UUID').optional(),
     discard: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((o) => !o.fs.startsWith('ext') || o.size !== undefined, { message: 'an ext image needs a size, such as 2G', path: ['size'] });
 
 type Options = z.infer<typeof schema>;
 
@@ -42,15 +48,29 @@ export const pack: Step<Options> = {
   kind: 'pack',
   summary: 'write the image from the directory tree with mkfs.ext4 -d (no loop device, no mount)',
   schema,
-  title: (o) => `Pack the tree into a ${o.size} ${o.fs} image`,
+  title: (o) => (o.fs.startsWith('ext') ? `Pack the tree into a ${o.size} ${o.fs} image` : `Pack the tree into ${o.fs}`),
   async verify(o, ctx) {
-    await ctx.requireTool(`mkfs.${o.fs}`);
-    await ctx.requireTool('e2fsck');
+    if (o.fs === 'squashfs') await ctx.requireTool('mksquashfs');
+    else if (o.fs.startsWith('tar')) await ctx.requireTool(o.fs === 'tar.zst' ? 'zstd' : 'tar');
+    else {
+      await ctx.requireTool(`mkfs.${o.fs}`);
+      await ctx.requireTool('e2fsck');
+    }
   },
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     if (ctx.mounted) throw new Error('pack works on a directory tree: use unmount for a mounted image');
-    await createSparseImage(ctx, parseSize(o.size));
+    if (!o.fs.startsWith('ext')) {
+      const argv =
+        o.fs === 'squashfs'
+          ? ['mksquashfs', root, ctx.image, '-noappend', '-comp', 'zstd', '-quiet']
+          : ['tar', ...(o.fs === 'tar.zst' ? ['--zstd'] : []), '--numeric-owner', '--xattrs', '--xattrs-include=*', '--one-file-system', '-cpf', ctx.image, '-C', root, '.'];
+      ctx.imageCreated = true;
+      await ctx.exec(argv[0]!, argv.slice(1));
+      ctx.facts.fsType = o.fs;
+      return;
+    }
+    await createSparseImage(ctx, parseSize(o.size!));
     const args = ['-F', '-q', '-d', root, ...(o.label ? ['-L', o.label] : []), ...(o.uuid ? ['-U', o.uuid] : [])];
     await ctx.exec(`mkfs.${o.fs}`, [...args, ctx.image], { env: { UNIX_IO_NOZEROOUT: '1' } });
     if (o.discard) await ctx.exec('tune2fs', ['-o', 'discard', ctx.image]);

@@ -62,4 +62,38 @@ steps:
     assert.deepEqual(await loopsFor(dir.path), []);
     assert.deepEqual(await umlbuildMounts(), []);
   });
+
+  for (const [fs, list] of [['tar.zst', (f: string) => exec('tar', ['--zstd', '-tvf', f])], ['squashfs', (f: string) => exec('unsquashfs', ['-lls', f])]] as const) {
+    it(`directory-first into ${fs}: no loop device, the tree's files and owners inside`, async function () {
+      if (fs === 'squashfs') await requireRootWith(this, 'mksquashfs', 'unsquashfs');
+      const recipe = await dir.write(
+        `pack-${fs}.yml`,
+        `name: packed
+variables: {hostname: packed1}
+steps:
+  - step: directory
+  - step: run
+    chroot: false
+    command: mkdir -p "$ROOTFS/bin" && cp "$(command -v busybox)" "$ROOTFS/bin/sh"
+  - step: overlay
+    source: ${join(PROJECT, 'test/fixtures/overlay-basic')}
+  - step: template
+    template: hostname
+  - step: pack
+    fs: ${fs}
+`,
+      );
+      const out = join(dir.path, `out-${fs}`);
+      const r = await exec(BIN, [recipe, '--out', out, '--renderer', 'simple'], { reject: false });
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stdout, /\$ (losetup|mount) /);
+      const listing = (await list(join(out, `packed.${fs}`))).stdout;
+      assert.match(listing, /root\/root .*usr\/local\/bin\/tool|-rwxr-xr-x 0\/0 .*usr\/local\/bin\/tool/);
+      assert.match(listing, /etc\/hostname/);
+      assert.match(listing, /bin\/sh/);
+      const manifest = JSON.parse(await readFile(join(out, 'packed.manifest.json'), 'utf8'));
+      assert.equal(manifest.image.file, `packed.${fs}`);
+      assert.deepEqual(await umlbuildMounts(), []);
+    });
+  }
 });
