@@ -38,6 +38,13 @@ export class BootstrapCache {
     this.dir = join(root, 'bootstrap');
   }
 
+  /** Where debootstrap keeps downloaded .debs (shared by every entry). */
+  async debsDir(): Promise<string> {
+    const dir = join(this.dir, '..', 'debs');
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
   tarball(key: string): string {
     return join(this.dir, `${key}.tar.zst`);
   }

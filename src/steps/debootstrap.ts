@@ -93,8 +93,10 @@ export const debootstrap: Step<Options> = {
     if (!mirror) throw new Error('no mirror found in the host apt sources');
     ctx.facts.suite = o.suite;
     ctx.facts.mirror = mirror;
-    const bootstrap = () => ctx.exec('debootstrap', debootstrapArgs(o, mirror, root)).then(() => undefined);
-    if (!ctx.cache) return bootstrap();
+    if (!ctx.cache) return void (await ctx.exec('debootstrap', debootstrapArgs(o, mirror, root)));
+    // Downloaded .debs are kept too, so a cold bootstrap of another variant does not fetch them again.
+    const debs = await ctx.cache.debsDir();
+    const bootstrap = () => ctx.exec('debootstrap', [`--cache-dir=${debs}`, ...debootstrapArgs(o, mirror, root)]).then(() => undefined);
     const { stdout: version } = await ctx.exec('debootstrap', ['--version']);
     const { stdout: arch } = o.arch ? { stdout: o.arch } : await ctx.exec('dpkg', ['--print-architecture']);
     const { archived: _archived, ...fields } = o;

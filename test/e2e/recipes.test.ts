@@ -54,6 +54,8 @@ describe('shipped recipes', function () {
   it('bookworm-dirfirst (tmpfs tree + pack) with the same bootstrap: unpacks the cache the hostfs build filled, uses no loop device, and boots', async () => {
     const cache = join(dir.path, 'cache');
     const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', cache]);
+    const debs = (await exec('ls', [join(cache, 'debs')])).stdout.split('\n').filter((f) => f.endsWith('.deb'));
+    assert.ok(debs.some((f) => f.startsWith('systemd_')), `downloaded .debs are kept in the cache (${debs.length} found)`);
     assert.match(ls.stdout, /^[0-9a-f]{32} +\d+ MiB .* bookworm\/minbase amd64 /m);
     const out = join(dir.path, 'warm');
     const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--test', '--no-network'], { reject: false });
