@@ -90,10 +90,11 @@ export class BootstrapCache {
     return out;
   }
 
-  /** Remove every entry (and stray partial files). */
+  /** Remove every entry, stray partial files and the kept .debs. */
   async prune(): Promise<number> {
     const files = await readdir(this.dir).catch(() => [] as string[]);
     for (const f of files) await rm(join(this.dir, f), { force: true, recursive: true });
+    await rm(join(this.dir, '..', 'debs'), { force: true, recursive: true });
     return files.filter((f) => f.endsWith('.json')).length;
   }
 
