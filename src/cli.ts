@@ -82,7 +82,7 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
   );
   out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
   for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
-  if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.manifest.replace(/\.manifest\.json$/, '.root') : r.outputs.image, o);
+  if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o);
 }
 
 /** Run `fn` with SIGINT/SIGTERM turned into an abort (so it can unwind) instead of an exit. */

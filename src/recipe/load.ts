@@ -151,7 +151,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (rootfs === 'hostfs' && variants.length) issues.push(main.source.issue(['variants'], 'COW variants need a disk image; the hostfs variant is a directory'));
   for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
   const tune = lastSetting(layers, 'tune')?.data.tune;
-  if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps, stepsLayer?.source.file ?? main.source.file);
+  if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps);
   if (issues.length) throw new RecipeError(issues);
   return {
     file: main.source.file,
@@ -180,17 +180,20 @@ function toHostfsSteps(steps: PlannedStep[]): void {
   const step = findStep('directory')!;
   const first = steps[at]!;
   const options = step.schema.parse({ hostfs: true });
-  const dirStep: PlannedStep = { index: first.index, kind: step.kind, step, options, title: step.title(options), file: first.file, line: first.line };
+  const dirStep: PlannedStep = { ...first, kind: step.kind, step, options, title: step.title(options) };
   const kept = steps.filter((s) => !imageOnly.has(s.kind));
   kept.splice(steps.slice(0, at).filter((s) => !imageOnly.has(s.kind)).length, 0, dirStep);
   steps.splice(0, steps.length, ...kept);
 }
 
 /** `tune: uml` adds a tune-uml step just before the first unmount or pack (or at the end). */
-function insertTuneStep(steps: PlannedStep[], file: string): void {
+function insertTuneStep(steps: PlannedStep[]): void {
   const step = findStep('tune-uml')!;
   const at = steps.findIndex((s) => s.kind === 'unmount' || s.kind === 'pack');
   const pos = at < 0 ? steps.length : at;
+  const neighbour = steps[pos] ?? steps[steps.length - 1];
+  if (!neighbour) return;
   const options = step.schema.parse({});
-  steps.splice(pos, 0, { index: pos, kind: step.kind, step, options, title: step.title(options), file, line: steps[pos]?.line });
+  // Problems with it are reported where it was inserted.
+  steps.splice(pos, 0, { ...neighbour, kind: step.kind, step, options, title: step.title(options) });
 }

@@ -14,6 +14,9 @@ export interface PlannedStep {
   title: string;
   file: string;
   line?: number;
+  /** Where the step stands in its recipe file, for locating later problems. */
+  source: RecipeSource;
+  at: KeyPath;
 }
 
 export function planStep(
@@ -48,5 +51,5 @@ export function planStep(
     issues.push(...zodIssues(src, at, parsed.error));
     return undefined;
   }
-  return { index, kind, step, options: parsed.data, title: redact(step.title(parsed.data)), file: src.file, line: src.locate(at).line };
+  return { index, kind, step, options: parsed.data, title: redact(step.title(parsed.data)), file: src.file, line: src.locate(at).line, source: src, at };
 }

@@ -3,7 +3,6 @@
  * recipe problems (exit 2) and host needs (tools, root: exit 3), all at once.
  */
 import { HostError, RecipeError, type RecipeIssue } from '../errors.js';
-import { RecipeSource } from '../recipe/source.js';
 import type { Plan } from '../recipe/load.js';
 import { findTool, isRoot, packageFor } from '../host/tools.js';
 
@@ -11,23 +10,17 @@ export async function verifyPlan(plan: Plan): Promise<void> {
   const issues: RecipeIssue[] = [];
   const missing = new Map<string, string[]>();
   const rootNeeded: string[] = [];
-  const sources = new Map<string, RecipeSource | undefined>();
-  const sourceOf = async (file: string) => {
-    if (!sources.has(file)) sources.set(file, (await RecipeSource.read(file)).source);
-    return sources.get(file);
-  };
-
-  for (const ps of plan.steps) {
-    const at = ['steps', ps.index] as (string | number)[];
-    const src = await sourceOf(ps.file);
+  // The image's steps, then each COW variant's (with that variant's variables).
+  const all = [...plan.steps.map((ps) => ({ ps, vars: plan.vars })), ...plan.variants.flatMap((v) => v.steps.map((ps) => ({ ps, vars: v.vars })))];
+  for (const { ps, vars } of all) {
     const problem = (message: string, key?: string) => {
       const sub = key ? key.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)) : [];
-      issues.push(src ? src.issue([...at, ...sub], message) : { file: ps.file, line: ps.line, path: `steps[${ps.index}]`, message });
+      issues.push(ps.source.issue([...ps.at, ...sub], message));
     };
     try {
       await ps.step.verify?.(ps.options, {
         recipeDir: plan.dir,
-        vars: plan.vars,
+        vars,
         problem,
         requireTool: async (tool) => {
           if (!(await findTool(tool))) missing.set(tool, [...(missing.get(tool) ?? []), `steps[${ps.index}] ${ps.kind}`]);

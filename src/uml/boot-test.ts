@@ -13,7 +13,7 @@ import { launchArgs } from '../launch/line.js';
 import type { Network } from '../launch/transports.js';
 import { Teardown } from '../runner/teardown.js';
 import { UmlConsole } from './console.js';
-import { haltCleanly } from './mconsole.js';
+import { stopUml } from './mconsole.js';
 import { createNetns, provideInterfaces, type Netns } from './netns.js';
 import type { BuiltImage } from './target.js';
 
@@ -71,21 +71,9 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     const argv = netns ? netns.wrap(['linux', ...args]) : ['linux', ...args];
     const t0 = Date.now();
     const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`) });
-    let exited = false;
-    void uml.exited.then(() => (exited = true));
     const kernel: string[] = [];
     uml.child.stderr?.on('data', (d: Buffer) => kernel.push(...d.toString().split('\n')) && kernel.splice(0, Math.max(0, kernel.length - 40)));
-    teardown.defer('stop UML', async () => {
-      if (exited) return;
-      try {
-        await haltCleanly({ socket: join(tmp.path, umid, 'mconsole'), netns: netns?.name });
-      } catch {
-        /* it may already be going down */
-      }
-      const timer = setTimeout(() => uml.child.kill('SIGKILL'), 10000);
-      await uml.exited;
-      clearTimeout(timer);
-    });
+    teardown.defer('stop UML', () => stopUml(uml, { socket: join(tmp.path, umid, 'mconsole'), netns: netns?.name }));
     const con = new UmlConsole(uml.child.stdout!, uml.child.stdin!);
     const onAbort = () => con.abort(o.signal!.reason as Error);
     o.signal?.addEventListener('abort', onAbort);

@@ -1,5 +1,5 @@
 /** The UML management console: sysrq, halt, version, through uml_mconsole. */
-import { exec } from '../host/exec.js';
+import { exec, type Spawned } from '../host/exec.js';
 
 export interface McontrolTarget {
   /** Path of the mconsole socket (uml_dir/umid/mconsole). */
@@ -20,4 +20,16 @@ export async function haltCleanly(t: McontrolTarget): Promise<void> {
   await mconsole(t, 'sysrq', 's');
   await mconsole(t, 'sysrq', 'u');
   await mconsole(t, 'halt');
+}
+
+/**
+ * Stop a UML instance this process started: a clean halt through the
+ * management console, then SIGKILL if it has not exited after 10 s.
+ */
+export async function stopUml(uml: Spawned, t: McontrolTarget): Promise<void> {
+  const running = uml.child.exitCode === null && uml.child.signalCode === null;
+  if (running) await haltCleanly(t).catch(() => undefined); // it may already be going down
+  const timer = setTimeout(() => uml.child.kill('SIGKILL'), 10000);
+  await uml.exited;
+  clearTimeout(timer);
 }

@@ -11,7 +11,7 @@ import { launchArgs } from '../../src/launch/line.js';
 import { launchSchema } from '../../src/launch/schema.js';
 import { Teardown } from '../../src/runner/teardown.js';
 import { UmlConsole } from '../../src/uml/console.js';
-import { haltCleanly } from '../../src/uml/mconsole.js';
+import { stopUml } from '../../src/uml/mconsole.js';
 import { createNetns } from '../../src/uml/netns.js';
 
 const HOST = '192.0.2.1';
@@ -52,12 +52,7 @@ export async function networkRun(image: string, password: string, transport: 'ta
     const umid = `nettest-${process.pid}-${transport}`;
     const args = launchArgs(cfg, { image, cow: join(tmp.path, 'root.cow'), umid, umlDir: tmp.path });
     const uml = spawn('ip', ['netns', 'exec', ns.name, 'linux', ...args]);
-    teardown.defer('stop UML', async () => {
-      await haltCleanly({ socket: join(tmp.path, umid, 'mconsole'), netns: ns.name }).catch(() => undefined);
-      const t = setTimeout(() => uml.child.kill('SIGKILL'), 10000);
-      await uml.exited;
-      clearTimeout(t);
-    });
+    teardown.defer('stop UML', () => stopUml(uml, { socket: join(tmp.path, umid, 'mconsole'), netns: ns.name }));
     const con = new UmlConsole(uml.child.stdout!, uml.child.stdin!);
     await con.login('root', password, 120);
     const ping = await con.run(`ping -c 3 -W 5 ${HOST}`, 60);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { RecipeError } from '../../src/errors.js';
 import { loadRecipe } from '../../src/recipe/load.js';
+import { verifyPlan } from '../../src/runner/verify.js';
 import { rejection, tempDir, type TempDir } from '../helpers.js';
 
 describe('loadRecipe', () => {
@@ -147,5 +148,12 @@ describe('loadRecipe', () => {
     assert.match(err.message, /v\.yml:12:15: variants\[1\]\.steps\[0\]\.step: a mkfs step cannot be used here \(one of: template, overlay, run, echo, fail\)/);
     const ok = await loadRecipe(await dir.write('ok.yml', ['name: ok', 'extends: v.yml', 'variants:', '  - name: a', '    variables: {hostname: a-host}', ''].join('\n')));
     assert.deepEqual(ok.variants.map((v) => [v.name, v.vars.hostname, (v.steps[0]!.options as { message: string }).message]), [['a', 'a-host', 'a-host']]);
+  });
+
+  it('verifies variant steps too, with the variant\'s variables, located in the recipe', async () => {
+    const file = await dir.write('vv.yml', ['name: vv', 'variables: {hostname: base}', 'variants:', '  - name: a', '    variables: {hostname: a}', '    steps:', '      - step: template', '        template: no-such.ejs', '        dest: /etc/x', 'steps: [{step: echo, message: base}]', ''].join('\n'));
+    const err = await rejection<RecipeError>(verifyPlan(await loadRecipe(file)));
+    assert.ok(err instanceof RecipeError);
+    assert.match(err.message, /vv\.yml:8:19: variants\[0\]\.steps\[0\]\.template: template file \S+no-such\.ejs does not exist/);
   });
 });
