@@ -6,6 +6,8 @@ import { loadRecipe } from './recipe/load.js';
 import { build } from './runner/build.js';
 import type { RendererName } from './runner/renderer.js';
 import { verifyPlan } from './runner/verify.js';
+import { ImageCache } from './cache/images.js';
+import { privilege, rerunInUserns, rootlessSupport } from './host/userns.js';
 import { planText } from './plan-text.js';
 import { stepsText } from './steps-text.js';
 import { doctor } from './doctor.js';
@@ -68,17 +70,24 @@ function addTestOptions(c: Command): Command {
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
 }
 
-async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string; cache?: boolean; cacheDir?: string; refresh?: boolean } & TestFlags) {
+async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string; cache?: boolean; cacheDir?: string; refresh?: boolean; fast?: boolean; checksum?: boolean } & TestFlags) {
   const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner });
   for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
+  // An ordinary user builds in a user namespace when every step allows it (host/userns).
+  const rootless = privilege() === 'user' ? await verifyPlan(plan, rootlessSupport) : { userns: false };
   if (o.dryRun) {
-    await verifyPlan(plan);
+    if (!rootless.userns) await verifyPlan(plan);
     out(planText(plan, o.out));
+    if (rootless.userns) out(`\nruns rootless: in a user namespace (${(await rootlessSupport()).detail})`);
+    return;
+  }
+  if (rootless.userns) {
+    process.exitCode = await rerunInUserns(await rootlessSupport());
     return;
   }
   const cacheDir = o.cache === false ? false : o.cacheDir;
   const r = await withInterrupts((signal) =>
-    build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase, cacheDir, refreshCache: o.refresh }),
+    build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase, cacheDir, refreshCache: o.refresh, fast: o.fast, checksum: o.checksum }),
   );
   out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
   for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
@@ -126,7 +135,9 @@ export function program(): Command {
     .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML')
     .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
     .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
-    .option('--refresh', 'bootstrap again and replace the cache entry');
+    .option('--refresh', 'bootstrap again and replace the cache entries')
+    .option('--no-fast', 'run every step on the tree even when a cached base image plus debugfs edits would do')
+    .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
   addTestOptions(p.commands.find((c) => c.name() === 'build')!).action(buildCommand);
 
   addTestOptions(
@@ -162,20 +173,28 @@ export function program(): Command {
   const cacheOption = '--cache-dir <dir>';
   const cacheHelp = 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)';
   const store = (o: { cacheDir?: string }) => new BootstrapCache(o.cacheDir ?? defaultCacheDir());
+  const images = (o: { cacheDir?: string }) => new ImageCache(o.cacheDir ?? defaultCacheDir());
   cache
     .command('ls')
-    .description('list cache entries')
+    .description('list cache entries: bootstraps, then base images of warm builds')
     .option(cacheOption, cacheHelp)
     .action(async (o: { cacheDir?: string }) => {
       const entries = await store(o).list();
-      out(entries.length ? entries.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  ${e.fields.suite}/${e.fields.variant ?? 'default'} ${e.fields.arch} ${e.fields.mirror}`).join('\n') : `no entries in ${store(o).dir}`);
+      const bases = await images(o).list();
+      const lines = [
+        ...entries.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  ${e.fields.suite}/${e.fields.variant ?? 'default'} ${e.fields.arch} ${e.fields.mirror}`),
+        ...bases.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  base image (${(e.fields.steps as [string][]).map(([k]) => k).join(', ')})`),
+      ];
+      out(lines.length ? lines.join('\n') : `no entries in ${store(o).dir}`);
     });
   cache
     .command('prune')
     .description('remove every cache entry')
     .option(cacheOption, cacheHelp)
     .action(async (o: { cacheDir?: string }) => {
-      out(`removed ${await store(o).prune()} entries from ${store(o).dir}`);
+      const n = await store(o).prune();
+      const m = await images(o).prune();
+      out(`removed ${n} bootstrap entries and ${m} base images from ${o.cacheDir ?? defaultCacheDir()}`);
     });
 
   p.command('verify-cow')

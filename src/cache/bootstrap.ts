@@ -4,6 +4,7 @@
  * entry's lock is held while filling, so concurrent builds of the same key
  * bootstrap once.
  */
+import { RUN_ID } from '../host/run-id.js';
 import { rm } from 'node:fs/promises';
 import type { StepContext } from '../steps/types.js';
 import { cacheKey } from './store.js';
@@ -23,7 +24,7 @@ export async function cachedBootstrap(ctx: StepContext, fields: Record<string, u
     }
     ctx.log(`cache ${ctx.refreshCache ? 'refresh' : 'miss'} ${key}: bootstrapping`);
     await bootstrap();
-    const partial = `${cache.tarball(key)}.partial-${process.pid}`;
+    const partial = `${cache.tarball(key)}.partial-${RUN_ID}`;
     const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }));
     await ctx.exec('tar', [...TAR_FLAGS, '--one-file-system', '-cpf', partial, '-C', root, '.']);
     const info = await cache.commit(key, partial, fields);

@@ -9,8 +9,10 @@
  *
  * Location: --cache-dir, else $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild.
  */
+import { RUN_ID } from '../host/run-id.js';
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '../output/manifest.js';
@@ -69,7 +71,7 @@ export class BootstrapCache {
   async commit(key: string, partial: string, fields: Record<string, unknown>): Promise<CacheEntryInfo> {
     const info: CacheEntryInfo = { key, fields, sha256: await sha256File(partial), bytes: (await stat(partial)).size, created: new Date().toISOString() };
     await rename(partial, this.tarball(key));
-    const tmp = `${this.info(key)}.partial-${process.pid}`;
+    const tmp = `${this.info(key)}.partial-${RUN_ID}`;
     await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`);
     await rename(tmp, this.info(key));
     return info;
@@ -98,25 +100,51 @@ export class BootstrapCache {
     return files.filter((f) => f.endsWith('.json')).length;
   }
 
-  /** Take the fill lock for `key`; waits while a live process holds it. */
+  /**
+   * Take the fill lock for `key`; waits while a live process holds it. The
+   * holder is named by pid and pid namespace; a holder in another namespace
+   * (a rootless build) cannot be looked up, so its lock counts only while the
+   * holder keeps touching it (every 10 s; stale after 60 s).
+   */
   async lock(key: string, signal?: AbortSignal): Promise<() => Promise<void>> {
     await mkdir(this.dir, { recursive: true });
     const file = join(this.dir, `${key}.lock`);
+    const me = `${process.pid} ${pidNamespace()}`;
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       try {
         const fh = await open(file, 'wx');
-        await fh.writeFile(String(process.pid));
+        await fh.writeFile(me);
         await fh.close();
-        return () => rm(file, { force: true });
+        const beat = setInterval(() => void utimes(file, new Date(), new Date()).catch(() => undefined), 10000);
+        beat.unref();
+        return () => {
+          clearInterval(beat);
+          return rm(file, { force: true });
+        };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const holder = Number(await readFile(file, 'utf8').catch(() => '0'));
-        if (!holder || !alive(holder)) await rm(file, { force: true });
+        if (await stale(file)) await rm(file, { force: true });
         else await new Promise((r) => setTimeout(r, 500));
       }
     }
   }
+}
+
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+}
+
+async function stale(file: string): Promise<boolean> {
+  const [pid, ns = ''] = (await readFile(file, 'utf8').catch(() => '')).split(' ');
+  if (!Number(pid)) return true;
+  if (ns === pidNamespace()) return !alive(Number(pid));
+  const st = await stat(file).catch(() => undefined);
+  return !st || Date.now() - st.mtimeMs > 60000;
 }
 
 function alive(pid: number): boolean {

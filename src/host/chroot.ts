@@ -7,15 +7,17 @@ import { lstat, readFile, rm } from 'node:fs/promises';
 import type { Teardown } from '../runner/teardown.js';
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { mount, unmount } from './mount.js';
+import { privilege } from './userns.js';
 import { mkdirInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
 
 const POLICY = '/usr/sbin/policy-rc.d';
 const POLICY_TEXT = '#!/bin/sh\n# umlbuild: no services start while the image is built\nexit 101\n';
 
-const BINDS: { path: string; source: string; args: string[] }[] = [
+const binds = (): { path: string; source: string; args: string[] }[] => [
   { path: '/proc', source: 'proc', args: ['-t', 'proc'] },
-  { path: '/sys', source: 'sysfs', args: ['-t', 'sysfs'] },
-  { path: '/dev', source: '/dev', args: ['--bind', '--make-private'] },
+  // A user namespace may not mount a new sysfs (host/userns): it binds the host's, read-only.
+  privilege() === 'userns-root' ? { path: '/sys', source: '/sys', args: ['--rbind', '--make-rslave', '-o', 'ro'] } : { path: '/sys', source: 'sysfs', args: ['-t', 'sysfs'] },
+  { path: '/dev', source: '/dev', args: privilege() === 'userns-root' ? ['--rbind', '--make-rslave'] : ['--bind', '--make-private'] },
   { path: '/dev/pts', source: 'devpts', args: ['-t', 'devpts', '-o', 'newinstance,ptmxmode=0666'] },
 ];
 
@@ -34,7 +36,7 @@ export async function openChroot(root: string, teardown: Teardown, opts: ExecOpt
     if (errors.length) throw errors[0];
   };
   try {
-    for (const b of BINDS) {
+    for (const b of binds()) {
       const target = await mkdirInRoot(root, b.path);
       await mount(b.source, target, b.args, opts);
       entries.push(teardown.defer(`unmount ${target}`, () => unmount(target)));

@@ -22,8 +22,15 @@ export async function unmount(target: string, opts: ExecOptions = {}): Promise<v
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
     }
   }
-  if (lastError instanceof CommandError && /not mounted|no mount point/i.test(lastError.message)) return;
-  await exec('umount', ['--recursive', '--lazy', target], { ...opts, signal: undefined }).catch(() => {
+  // umount --recursive can trip over a submount it cannot name (a bind of a
+  // tree with symlinked or stacked mounts); a lazy detach takes the whole tree.
+  if (!(await isMountPoint(target))) return;
+  await exec('umount', ['--lazy', target], { ...opts, signal: undefined }).catch(() => {
     throw lastError;
   });
+}
+
+export async function isMountPoint(path: string): Promise<boolean> {
+  const r = await exec('mountpoint', ['-q', path], { reject: false, signal: undefined });
+  return r.exitCode === 0;
 }

@@ -6,6 +6,9 @@ import { cleanEnv } from './exec.js';
 /** Debian package for each tool umlbuild may call. */
 export const TOOL_PACKAGES: Record<string, string> = {
   debootstrap: 'debootstrap',
+  mmdebstrap: 'mmdebstrap',
+  newuidmap: 'uidmap',
+  unshare: 'util-linux',
   'mkfs.ext2': 'e2fsprogs',
   'mkfs.ext3': 'e2fsprogs',
   'mkfs.ext4': 'e2fsprogs',
@@ -26,6 +29,11 @@ export const TOOL_PACKAGES: Record<string, string> = {
   linux: 'user-mode-linux',
   uml_mconsole: 'uml-utilities',
   make: 'make',
+  openssl: 'openssl',
+  debugfs: 'e2fsprogs',
+  dumpe2fs: 'e2fsprogs',
+  find: 'findutils',
+  touch: 'coreutils',
 };
 
 export function packageFor(tool: string): string {

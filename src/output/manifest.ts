@@ -40,11 +40,13 @@ export interface ManifestInput {
   facts: BuildFacts;
   timings: StepTiming[];
   version: string;
+  /** Hash the image (sha256 reads all of it, holes too: ~1 s per GiB). */
+  checksum?: boolean;
 }
 
 export async function buildManifest(m: ManifestInput): Promise<string> {
   const image = m.imageFile
-    ? { file: m.imageName, ...(await imageSizes(m.imageFile)), sha256: await sha256File(m.imageFile), fs: m.facts.fsType, uuid: m.facts.fsUuid }
+    ? { file: m.imageName, ...(await imageSizes(m.imageFile)), sha256: m.checksum === false ? undefined : await sha256File(m.imageFile), fs: m.facts.fsType, uuid: m.facts.fsUuid }
     : { file: m.imageName, kind: 'hostfs', owner: m.plan.owner };
   const manifest = {
     umlbuild: m.version,

@@ -2,6 +2,7 @@
  * YAML -> variables -> schema -> plan. Every problem in a recipe (and in the
  * files it extends) is collected and reported at once with file:line:col.
  */
+import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
 import { redact, registerSecret } from '../host/secrets.js';
@@ -40,7 +41,24 @@ export interface Plan {
   variants: PlannedVariant[];
   /** Things worth saying that do not stop the build (deprecated transports, ...). */
   warnings: string[];
+  /** Set when the image is built reproducibly: the time everything is clamped to, and the filesystem UUID. */
+  reproducible?: Reproducible;
 }
+
+export interface Reproducible {
+  epoch: number;
+  /** Derived from the recipe name and epoch: the same for every build of it. */
+  uuid: string;
+}
+
+/** A UUID (version 4 layout) that depends only on the seed. */
+export function derivedUuid(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The epoch of `reproducible: true` without SOURCE_DATE_EPOCH: 2000-01-01. */
+export const DEFAULT_EPOCH = 946684800;
 
 export interface LoadOptions extends VariableOverrides {
   /** `hostfs`: build the hostfs-root variant (a directory) instead of an image. */
@@ -152,6 +170,8 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
   const tune = lastSetting(layers, 'tune')?.data.tune;
   if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps);
+  const epoch = planReproducible(layers, main, steps, opts.env?.SOURCE_DATE_EPOCH, issues, warnings);
+  const reproducible = epoch === undefined ? undefined : { epoch, uuid: derivedUuid(`umlbuild:${name}:${epoch}`) };
   if (issues.length) throw new RecipeError(issues);
   return {
     file: main.source.file,
@@ -168,6 +188,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     owner,
     variants,
     warnings,
+    reproducible,
     test: rootfs === 'hostfs' ? { ...test, root: 'hostfs' } : test,
   };
 }
@@ -184,6 +205,34 @@ function toHostfsSteps(steps: PlannedStep[]): void {
   const kept = steps.filter((s) => !imageOnly.has(s.kind));
   kept.splice(steps.slice(0, at).filter((s) => !imageOnly.has(s.kind)).length, 0, dirStep);
   steps.splice(0, steps.length, ...kept);
+}
+
+/**
+ * `reproducible: true` or SOURCE_DATE_EPOCH: a reproducible step just before
+ * `pack`. Only a directory-first build can be reproducible (a mounted image
+ * keeps a journal, mount times and the allocation order of the build).
+ */
+function planReproducible(layers: Layer[], main: Layer, steps: PlannedStep[], sde: string | undefined, issues: RecipeIssue[], warnings: string[]): number | undefined {
+  const layer = lastSetting(layers, 'reproducible');
+  const setting = layer?.data.reproducible as boolean | undefined;
+  if (setting === false) return undefined;
+  let epoch: number | undefined;
+  if (sde !== undefined && sde !== '') {
+    if (!/^\d+$/.test(sde) || Number(sde) <= 0) issues.push(main.source.issue([], `SOURCE_DATE_EPOCH must be a positive number of seconds since 1970, not "${sde}"`));
+    else epoch = Number(sde);
+  }
+  if (setting !== true && epoch === undefined) return undefined;
+  const at = steps.findIndex((s) => s.kind === 'pack');
+  if (at < 0 || steps.some((s) => s.kind === 'mount')) {
+    if (setting) issues.push(layer!.source.issue(['reproducible'], 'reproducible images need a directory-first recipe (a directory step and a pack step): a mounted image keeps its journal, mount times and allocation order'));
+    else warnings.push('SOURCE_DATE_EPOCH is set, but only directory-first recipes (directory + pack) are built reproducibly; this one mounts an image');
+    return undefined;
+  }
+  epoch ??= DEFAULT_EPOCH;
+  const step = findStep('reproducible')!;
+  const options = step.schema.parse({ epoch });
+  steps.splice(at, 0, { ...steps[at]!, kind: step.kind, step, options, title: step.title(options) });
+  return epoch;
 }
 
 /** `tune: uml` adds a tune-uml step just before the first unmount or pack (or at the end). */

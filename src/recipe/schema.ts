@@ -51,6 +51,8 @@ export const recipeFileSchema = z
     test: z.unknown().optional(),
     /** `uml`: add a tune-uml step before unmount (fast boot under UML). */
     tune: z.enum(['uml', 'none']).optional(),
+    /** Byte-identical images from build to build (also turned on by SOURCE_DATE_EPOCH). */
+    reproducible: z.boolean().optional(),
     /** `hostfs`: build a root directory that UML boots with hostfs, not an image. */
     rootfs: z.enum(['image', 'hostfs']).optional(),
     /** hostfs root: chown the tree to this user (who will run UML). */

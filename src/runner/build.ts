@@ -8,6 +8,8 @@ import { basename, dirname } from 'node:path';
 import { EXIT, StepError, UserError } from '../errors.js';
 import { cowChildren } from '../uml/cow.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
+import { ImageCache } from '../cache/images.js';
+import { fastTasks, splitForFastPath, stepTask } from './fast-path.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../launch/script.js';
@@ -30,6 +32,10 @@ export interface BuildOptions {
   cacheDir?: string | false;
   /** Rebuild cache entries instead of using them. */
   refreshCache?: boolean;
+  /** Build directory-first recipes as a cached base image plus debugfs edits (default: on when caching). */
+  fast?: boolean;
+  /** Record the image's sha256 in the manifest (default: yes). */
+  checksum?: boolean;
   /** Replace an image that has COW children (breaking them). */
   replaceBase?: boolean;
   /** Where teardown notes and warnings go (default: stderr). */
@@ -66,13 +72,16 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const signal = opts.signal ?? new AbortController().signal;
   const teardown = new Teardown();
   const ctx = createContext(plan, partial.image, teardown, signal, partial.root);
-  if (opts.cacheDir !== false) ctx.cache = new BootstrapCache(opts.cacheDir ?? defaultCacheDir());
+  const cacheRoot = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultCacheDir());
+  if (cacheRoot) ctx.cache = new BootstrapCache(cacheRoot);
   ctx.refreshCache = opts.refreshCache;
   const timings: StepTiming[] = [];
+  const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
+  const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!));
 
   const tasks = new Listr(
-    plan.steps.map((ps, position) => ({
-      title: `[${position + 1}/${plan.steps.length}] ${ps.title}`,
+    list.map((bt, position) => ({
+      title: `[${position + 1}/${list.length}] ${bt.title}`,
       task: async (_: unknown, task: { output: string }) => {
         if (signal.aborted) throw signal.reason;
         ctx.log = (line: string) => {
@@ -80,12 +89,12 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
         };
         const t0 = Date.now();
         try {
-          await ps.step.run(ps.options, ctx);
+          await bt.run();
         } catch (e) {
           if (signal.aborted) throw signal.reason;
-          throw new StepError(`steps[${ps.index}] ${ps.kind} (${ps.file}:${ps.line ?? '?'})`, e);
+          throw new StepError(bt.where ?? bt.title, e);
         } finally {
-          timings.push({ step: ps.kind, title: ps.title, seconds: (Date.now() - t0) / 1000 });
+          timings.push({ step: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000 });
         }
       },
     })),
@@ -122,6 +131,7 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
         facts: ctx.facts,
         timings,
         version: VERSION,
+        checksum: opts.checksum,
       });
       await commitOutputs(partial, final, script, manifest, hostfs);
     } catch (e) {

@@ -14,6 +14,7 @@ export function createContext(plan: Plan, image: string, teardown: Teardown, sig
     rootDir,
     imageCreated: false,
     facts: {},
+    reproducible: plan.reproducible,
     teardown,
     signal,
     log: () => undefined,

@@ -3,6 +3,7 @@
  * only when everything succeeded, so a failed build leaves no half image and
  * an older good image survives.
  */
+import { RUN_ID } from '../host/run-id.js';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { exec } from '../host/exec.js';
@@ -24,7 +25,7 @@ export function outputPaths(outDir: string, output: string, ext = '.img'): Outpu
 
 /** `dir/.name.partial-PID` beside `dir/name`. */
 export function partialPath(final: string): string {
-  return join(dirname(final), `.${basename(final)}.partial-${process.pid}`);
+  return join(dirname(final), `.${basename(final)}.partial-${RUN_ID}`);
 }
 
 export function partialPaths(p: OutputPaths): OutputPaths {

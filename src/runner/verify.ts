@@ -4,12 +4,25 @@
  */
 import { HostError, RecipeError, type RecipeIssue } from '../errors.js';
 import type { Plan } from '../recipe/load.js';
-import { findTool, isRoot, packageFor } from '../host/tools.js';
+import { findTool, packageFor } from '../host/tools.js';
+import { privilege, type RootlessSupport } from '../host/userns.js';
 
-export async function verifyPlan(plan: Plan): Promise<void> {
+export interface VerifyResult {
+  /** An ordinary user's build that can run in a user namespace (see host/userns). */
+  userns: boolean;
+}
+
+/**
+ * `rootless` says whether this user can build in a user namespace (asked only
+ * when not root): then steps that need root only for chroot and file
+ * ownership are satisfied; loop devices and mounts of images are not.
+ */
+export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSupport>): Promise<VerifyResult> {
   const issues: RecipeIssue[] = [];
   const missing = new Map<string, string[]>();
   const rootNeeded: string[] = [];
+  const nsCapable: string[] = [];
+  const priv = privilege();
   // The image's steps, then each COW variant's (with that variant's variables).
   const all = [...plan.steps.map((ps) => ({ ps, vars: plan.vars })), ...plan.variants.flatMap((v) => v.steps.map((ps) => ({ ps, vars: v.vars })))];
   for (const { ps, vars } of all) {
@@ -25,8 +38,11 @@ export async function verifyPlan(plan: Plan): Promise<void> {
         requireTool: async (tool) => {
           if (!(await findTool(tool))) missing.set(tool, [...(missing.get(tool) ?? []), `steps[${ps.index}] ${ps.kind}`]);
         },
-        requireRoot: (why) => {
-          if (!isRoot()) rootNeeded.push(`steps[${ps.index}] ${ps.kind}: ${why}`);
+        requireRoot: (why, opts) => {
+          const where = `steps[${ps.index}] ${ps.kind}: ${why}`;
+          if (priv === 'root') return;
+          if (opts?.userns) (priv === 'user' ? nsCapable : []).push(where);
+          else rootNeeded.push(priv === 'userns-root' ? `${where} (a user namespace is not enough)` : where);
         },
       });
     } catch (e) {
@@ -37,5 +53,12 @@ export async function verifyPlan(plan: Plan): Promise<void> {
   const lines: string[] = [];
   for (const [tool, users] of missing) lines.push(`missing host tool ${tool} (package ${packageFor(tool)}), needed by ${users.join(', ')}`);
   if (rootNeeded.length) lines.push(`this build must run as root:\n${rootNeeded.map((r) => `  ${r}`).join('\n')}`);
+  let userns = false;
+  if (!rootNeeded.length && nsCapable.length) {
+    const support = rootless ? await rootless() : { ok: false, detail: 'rootless builds are not offered for this command' };
+    if (support.ok) userns = true;
+    else lines.push(`this build needs root, or a user namespace (${support.detail}):\n${nsCapable.map((r) => `  ${r}`).join('\n')}`);
+  }
   if (lines.length) throw new HostError(lines.join('\n'), [...missing.keys()].map(packageFor));
+  return { userns };
 }

@@ -14,13 +14,20 @@
  *   exclude: []
  *   arch: amd64               # optional, default: the host's
  *   keyring: /usr/share/keyrings/debian-archive-keyring.gpg   # optional
+ *   backend: debootstrap      # or mmdebstrap (faster; several mirrors, hooks; rootless builds)
+ *   mirrors: []               # mmdebstrap: more apt sources ("deb URL suite comp" or URLs)
+ *   hooks:                    # mmdebstrap: shell commands run at its hook points ("$1" = the tree)
+ *     customize: ['echo built > "$1/etc/built-by"']
  * ```
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { detectMirror } from '../host/mirror.js';
 import { cachedBootstrap } from '../cache/bootstrap.js';
+import { debootstrapArgs, mmdebstrapArgs, unsupported, type BootstrapOptions } from './bootstrap-args.js';
 import type { Step } from './types.js';
+
+export { debootstrapArgs, mmdebstrapArgs };
 
 const word = z.string().regex(/^[\w.+:~-]+$/, 'not a valid name');
 
@@ -37,21 +44,21 @@ const schema = z
     /** A suite that has left the current mirrors (needs a mirror from the user). */
     archived: z.boolean().default(false),
     extra_args: z.array(z.string()).default([]),
+    backend: z.enum(['debootstrap', 'mmdebstrap']).default('debootstrap'),
+    mirrors: z.array(z.string().min(1)).default([]),
+    hooks: z
+      .object({
+        setup: z.array(z.string()).default([]),
+        extract: z.array(z.string()).default([]),
+        essential: z.array(z.string()).default([]),
+        customize: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({ setup: [], extract: [], essential: [], customize: [] }),
   })
   .strict();
 
 type Options = z.infer<typeof schema>;
-
-export function debootstrapArgs(o: Options, mirror: string, target: string): string[] {
-  const args: string[] = [];
-  if (o.variant && o.variant !== 'default') args.push(`--variant=${o.variant}`);
-  if (o.components.length) args.push(`--components=${o.components.join(',')}`);
-  if (o.include.length) args.push(`--include=${o.include.join(',')}`);
-  if (o.exclude.length) args.push(`--exclude=${o.exclude.join(',')}`);
-  if (o.arch) args.push(`--arch=${o.arch}`);
-  if (o.keyring) args.push(`--keyring=${o.keyring}`);
-  return [...args, ...o.extra_args, o.suite, target, mirror];
-}
 
 async function releaseReachable(mirror: string, suite: string): Promise<string | undefined> {
   if (!/^https?:\/\//.test(mirror)) return undefined;
@@ -69,11 +76,13 @@ export const debootstrap: Step<Options> = {
   kind: 'debootstrap',
   summary: 'install a Debian base system (mirror from the host apt sources by default)',
   schema,
-  title: (o) => `Debootstrap ${o.suite}${o.variant ? ` (${o.variant})` : ''}`,
+  title: (o) => `${o.backend === 'mmdebstrap' ? 'mmdebstrap' : 'Debootstrap'} ${o.suite}${o.variant ? ` (${o.variant})` : ''}`,
   async verify(o, ctx) {
-    ctx.requireRoot('debootstrap runs as root');
-    await ctx.requireTool('debootstrap');
+    if (o.backend === 'mmdebstrap') ctx.requireRoot('mmdebstrap installs packages as root', { userns: true });
+    else ctx.requireRoot('debootstrap creates device nodes (without root: backend: mmdebstrap in a directory-first recipe)');
+    await ctx.requireTool(o.backend);
     await ctx.requireTool('zstd');
+    for (const [key, why] of unsupported(o as BootstrapOptions)) ctx.problem(why, key);
     if (o.keyring && !existsSync(o.keyring)) ctx.problem(`keyring ${o.keyring} does not exist`, 'keyring');
     if (o.archived && !o.mirror) {
       ctx.problem(`${o.suite} is archived and no longer on current Debian mirrors: give an archive mirror (set the recipe's mirror variable)`, 'mirror');
@@ -93,11 +102,12 @@ export const debootstrap: Step<Options> = {
     if (!mirror) throw new Error('no mirror found in the host apt sources');
     ctx.facts.suite = o.suite;
     ctx.facts.mirror = mirror;
-    if (!ctx.cache) return void (await ctx.exec('debootstrap', debootstrapArgs(o, mirror, root)));
-    // Downloaded .debs are kept too, so a cold bootstrap of another variant does not fetch them again.
-    const debs = await ctx.cache.debsDir();
-    const bootstrap = () => ctx.exec('debootstrap', [`--cache-dir=${debs}`, ...debootstrapArgs(o, mirror, root)]).then(() => undefined);
-    const { stdout: version } = await ctx.exec('debootstrap', ['--version']);
+    const argv = (o.backend === 'mmdebstrap' ? mmdebstrapArgs : debootstrapArgs)(o as BootstrapOptions, mirror, root);
+    if (!ctx.cache) return void (await ctx.exec(o.backend, argv));
+    // debootstrap keeps downloaded .debs in the cache too, so a cold bootstrap of another variant does not fetch them again.
+    const extra = o.backend === 'debootstrap' ? [`--cache-dir=${await ctx.cache.debsDir()}`] : [];
+    const bootstrap = () => ctx.exec(o.backend, [...extra, ...argv]).then(() => undefined);
+    const { stdout: version } = await ctx.exec(o.backend, ['--version']);
     const { stdout: arch } = o.arch ? { stdout: o.arch } : await ctx.exec('dpkg', ['--print-architecture']);
     const { archived: _archived, ...fields } = o;
     await cachedBootstrap(ctx, { ...fields, tool: version.trim(), arch: arch.trim(), mirror }, root, bootstrap);

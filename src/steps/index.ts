@@ -14,8 +14,9 @@ import { echo, fail } from './test-steps.js';
 import type { AnyStep } from './types.js';
 import { unmount } from './unmount.js';
 import { tuneUml } from './tune-uml.js';
+import { reproducible } from './reproducible.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, password, template, modules, overlay, run, tuneUml, pack, unmount, echo, fail];
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, password, template, modules, overlay, run, tuneUml, reproducible, pack, unmount, echo, fail];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);

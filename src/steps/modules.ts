@@ -45,7 +45,7 @@ export const modules: Step<Options> = {
   schema,
   title: (o) => `Install kernel modules${o.version !== 'auto' ? ` ${o.version}` : ''} from ${o.kernel_tree ?? o.from}`,
   async verify(o, ctx) {
-    ctx.requireRoot('files in the image belong to root');
+    ctx.requireRoot('files in the image belong to root', { userns: true });
     await ctx.requireTool('depmod');
     if (o.kernel_tree) {
       await ctx.requireTool('make');

@@ -15,7 +15,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { UserError } from '../errors.js';
+import { NotEditable, type ImageEdit } from '../host/debugfs.js';
+import { missingParents } from './template.js';
 import { z } from 'zod';
 import { copyTreeIntoRoot } from '../host/copy-tree.js';
 import { resolveInRoot } from '../host/rootfs-path.js';
@@ -57,7 +61,7 @@ export const overlay: Step<Options> = {
   schema,
   title: (o) => `Copy overlay ${o.source} to ${o.dest}`,
   async verify(o, ctx) {
-    ctx.requireRoot('files in the image belong to root');
+    ctx.requireRoot('files in the image belong to root', { userns: true });
     const src = overlaySource(o.source, ctx.recipeDir);
     if (!existsSync(src) || !statSync(src).isDirectory()) ctx.problem(`overlay directory ${src} does not exist`, 'source');
   },
@@ -69,5 +73,39 @@ export const overlay: Step<Options> = {
     const gid = await guestId(root, '/etc/group', group!);
     const count = await copyTreeIntoRoot(src, root, o.dest, { uid, gid });
     ctx.log(`copied ${count} entries from ${src} to ${o.dest} as ${uid}:${gid}`);
+  },
+  async imageEdits(o, ctx) {
+    const src = overlaySource(o.source, ctx.recipeDir);
+    const [user, group = user] = o.owner.split(':') as [string, string?];
+    const id = async (file: string, name: string) => {
+      if (/^\d+$/.test(name) || name === 'root') return name === 'root' ? 0 : Number(name);
+      const line = ((await ctx.readFile(file)) ?? '').split('\n').find((l) => l.split(':')[0] === name);
+      if (!line) throw new Error(`owner ${name} is not in the image's ${file}`);
+      return Number(line.split(':')[2]);
+    };
+    const uid = await id('/etc/passwd', user);
+    const gid = await id('/etc/group', group!);
+    const dest = posix.resolve('/', o.dest);
+    const edits: ImageEdit[] = [...(await missingParents(ctx, posix.join(dest, 'x')))];
+    if (!edits.length && (await ctx.stat(dest))?.type === 'symlink') throw new NotEditable(`${dest} is a link in the image`);
+    const walk = async (rel: string): Promise<void> => {
+      for (const name of (await readdir(join(src, rel))).sort()) {
+        const from = join(src, rel, name);
+        const guest = posix.join(dest, rel, name);
+        const st = await lstat(from);
+        const existing = await ctx.stat(guest);
+        if (existing?.type === 'symlink') throw new NotEditable(`${guest} is a link in the image`);
+        if (st.isDirectory()) {
+          if (existing && existing.type !== 'directory') throw new UserError(`overlay: ${guest} exists in the rootfs and is not a directory`);
+          if (!existing) edits.push({ kind: 'dir', path: guest, mode: st.mode, uid, gid });
+          await walk(join(rel, name));
+        } else if (st.isFile()) edits.push({ kind: 'file', path: guest, content: await readFile(from), mode: st.mode, uid, gid });
+        else if (st.isSymbolicLink()) edits.push({ kind: 'symlink', path: guest, target: await readlink(from), uid, gid });
+        else throw new UserError(`overlay: ${from} is a device node, fifo or socket; overlays copy only files, directories and symlinks`);
+      }
+    };
+    await walk('');
+    ctx.log(`${edits.length} entries from ${src} to ${dest} as ${uid}:${gid} (debugfs)`);
+    return edits;
   },
 };

@@ -20,6 +20,7 @@
 import { z } from 'zod';
 import { parseSize } from '../recipe/size.js';
 import { createSparseImage } from './sparse-disk.js';
+import { inodeTimeCommands, usedInodes } from '../host/e2fs.js';
 import type { Step } from './types.js';
 
 const schema = z
@@ -44,6 +45,11 @@ const schema = z
 
 type Options = z.infer<typeof schema>;
 
+/** GNU tar options for the same archive from the same tree: sorted, clamped, no atime/ctime. */
+function reproducibleTar(epoch: number): string[] {
+  return ['--sort=name', `--mtime=@${epoch}`, '--clamp-mtime', '--format=posix', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime'];
+}
+
 export const pack: Step<Options> = {
   kind: 'pack',
   summary: 'write the image from the directory tree with mkfs.ext4 -d (no loop device, no mount)',
@@ -60,20 +66,29 @@ export const pack: Step<Options> = {
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     if (ctx.mounted) throw new Error('pack works on a directory tree: use unmount for a mounted image');
+    const r = ctx.reproducible;
+    const epochEnv: Record<string, string> = r ? { SOURCE_DATE_EPOCH: String(r.epoch), E2FSPROGS_FAKE_TIME: String(r.epoch) } : {};
     if (!o.fs.startsWith('ext')) {
       const argv =
         o.fs === 'squashfs'
-          ? ['mksquashfs', root, ctx.image, '-noappend', '-comp', 'zstd', '-quiet']
-          : ['tar', ...(o.fs === 'tar.zst' ? ['--zstd'] : []), '--numeric-owner', '--xattrs', '--xattrs-include=*', '--one-file-system', '-cpf', ctx.image, '-C', root, '.'];
+          ? ['mksquashfs', root, ctx.image, '-noappend', '-comp', 'zstd', '-quiet', ...(r ? ['-mkfs-time', String(r.epoch)] : [])]
+          : ['tar', ...(o.fs === 'tar.zst' ? ['--zstd'] : []), ...(r ? reproducibleTar(r.epoch) : []), '--numeric-owner', '--xattrs', '--xattrs-include=*', '--one-file-system', '-cpf', ctx.image, '-C', root, '.'];
       ctx.imageCreated = true;
-      await ctx.exec(argv[0]!, argv.slice(1));
+      await ctx.exec(argv[0]!, argv.slice(1), { env: epochEnv });
       ctx.facts.fsType = o.fs;
       return;
     }
     await createSparseImage(ctx, parseSize(o.size!));
-    const args = ['-F', '-q', '-d', root, ...(o.label ? ['-L', o.label] : []), ...(o.uuid ? ['-U', o.uuid] : [])];
-    await ctx.exec(`mkfs.${o.fs}`, [...args, ctx.image], { env: { UNIX_IO_NOZEROOUT: '1' } });
-    if (o.discard) await ctx.exec('tune2fs', ['-o', 'discard', ctx.image]);
+    const uuid = o.uuid ?? r?.uuid;
+    const args = ['-F', '-q', '-d', root, ...(o.label ? ['-L', o.label] : []), ...(uuid ? ['-U', uuid] : []), ...(r ? ['-E', `hash_seed=${uuid}`] : [])];
+    await ctx.exec(`mkfs.${o.fs}`, [...args, ctx.image], { env: { UNIX_IO_NOZEROOUT: '1', ...epochEnv } });
+    if (o.discard) await ctx.exec('tune2fs', ['-o', 'discard', ctx.image], { env: epochEnv });
+    if (r) {
+      const { stdout } = await ctx.exec('dumpe2fs', [ctx.image], { onLine: () => undefined });
+      const inodes = usedInodes(stdout);
+      ctx.log(`setting the times of ${inodes.length} inodes to ${r.epoch} (debugfs)`);
+      await ctx.exec('debugfs', ['-w', '-f', '-', ctx.image], { input: inodeTimeCommands(inodes, r.epoch), env: epochEnv, onLine: () => undefined });
+    }
     await ctx.exec('e2fsck', ['-fn', ctx.image]);
     const { stdout } = await ctx.exec('blkid', ['-p', '-s', 'UUID', '-o', 'value', ctx.image]);
     ctx.facts.fsType = o.fs;

@@ -16,12 +16,14 @@
  *       hash: ${root_password_hash}   # wins when not empty
  * ```
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { openChroot } from '../host/chroot.js';
 import { registerSecret } from '../host/secrets.js';
 import type { Step, StepContext } from './types.js';
+import { NotEditable } from '../host/debugfs.js';
 
 const user = z
   .object({
@@ -60,9 +62,55 @@ async function secretOf(u: User, recipeDir: string): Promise<{ value: string; cr
   return { value: v, crypted: false };
 }
 
+const OPENSSL_METHOD: Record<string, string> = { SHA512: '-6', SHA256: '-5', MD5: '-1' };
+const SALT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A salt that depends only on its inputs (reproducible builds: the same hash each time). */
+export function derivedSalt(user: string, password: string, epoch: number): string {
+  const digest = createHash('sha256').update(`umlbuild-salt\0${user}\0${password}\0${epoch}`).digest();
+  return [...digest.subarray(0, 16)].map((b) => SALT_ALPHABET[b % 64]).join('');
+}
+
+/** Reproducible builds: crypt the password here with a derived salt. */
+async function reproducibleHash(ctx: StepContext, method: string, user: string, password: string, epoch: number): Promise<string> {
+  if (!OPENSSL_METHOD[method]) throw new Error(`reproducible builds crypt passwords with a fixed salt, which works for SHA512, SHA256 or MD5, not ${method}`);
+  return cryptHere(ctx, method, user, password, epoch);
+}
+
+/** Plaintext through openssl (stdin only): a derived salt when reproducible, else a random one. */
+async function cryptHere(ctx: Pick<StepContext, 'exec'>, method: string, user: string, password: string, epoch?: number): Promise<string> {
+  const flag = OPENSSL_METHOD[method];
+  if (!flag) throw new NotEditable(`crypting ${method} needs chpasswd in the image`);
+  const salt = epoch === undefined ? [] : ['-salt', derivedSalt(user, password, epoch)];
+  const { stdout } = await ctx.exec('openssl', ['passwd', flag, ...salt, '-stdin'], { input: `${password}\n`, onLine: () => undefined });
+  return stdout.trim();
+}
+
+/** /etc/shadow with new hashes for `hashes` (user → hash) and today's (or the epoch's) day as last change. */
+export function editShadow(text: string, hashes: Map<string, string>, day: number): string {
+  const seen = new Set<string>();
+  const out = text.split('\n').map((line) => {
+    const f = line.split(':');
+    const hash = hashes.get(f[0]!);
+    if (hash === undefined || f.length < 3) return line;
+    seen.add(f[0]!);
+    f[1] = hash;
+    f[2] = String(day);
+    return f.join(':');
+  });
+  const missing = [...hashes.keys()].filter((u) => !seen.has(u));
+  if (missing.length) throw new Error(`no user ${missing.join(', ')} in the image's /etc/shadow`);
+  return out.join('\n');
+}
+
 async function setPasswords(o: Options, ctx: StepContext, root: string): Promise<void> {
-  const entries = await Promise.all(o.users.map(async (u) => ({ user: u.user, ...(await secretOf(u, ctx.recipeDir)) })));
+  let entries = await Promise.all(o.users.map(async (u) => ({ user: u.user, ...(await secretOf(u, ctx.recipeDir)) })));
   for (const e of entries) registerSecret(e.value);
+  const r = ctx.reproducible;
+  if (r) {
+    entries = await Promise.all(entries.map(async (e) => (e.crypted ? e : { user: e.user, crypted: true, value: await reproducibleHash(ctx, o.method ?? 'SHA512', e.user, e.value, r.epoch) })));
+    for (const e of entries) registerSecret(e.value);
+  }
   const session = await openChroot(root, ctx.teardown, { signal: ctx.signal });
   try {
     for (const crypted of [true, false]) {
@@ -84,7 +132,7 @@ export const password: Step<Options> = {
   secretKeys: ['password', 'hash'],
   title: (o) => `Set password${o.users.length > 1 ? 's' : ''} for ${o.users.map((u) => u.user).join(', ')}`,
   async verify(o, ctx) {
-    ctx.requireRoot('chroot needs root');
+    ctx.requireRoot('chroot needs root', { userns: true });
     o.users.forEach((u, i) => {
       if (u.password_env && !u.hash && !u.password && !process.env[u.password_env]) {
         ctx.problem(`environment variable ${u.password_env} is not set`, `users[${i}].password_env`);
@@ -96,5 +144,22 @@ export const password: Step<Options> = {
   },
   async run(o, ctx) {
     await setPasswords(o, ctx, ctx.requireRootfs());
+  },
+  async imageEdits(o, ctx) {
+    const shadow = await ctx.readFile('/etc/shadow');
+    const st = await ctx.stat('/etc/shadow');
+    if (shadow === undefined || st?.type !== 'regular') throw new NotEditable('the image has no /etc/shadow file');
+    const epoch = ctx.reproducible?.epoch;
+    const hashes = new Map<string, string>();
+    for (const u of o.users) {
+      const secret = await secretOf(u, ctx.recipeDir);
+      registerSecret(secret.value);
+      const hash = secret.crypted ? secret.value : await cryptHere(ctx, o.method ?? 'SHA512', u.user, secret.value, epoch);
+      registerSecret(hash);
+      hashes.set(u.user, hash);
+    }
+    const day = Math.floor((epoch ?? Date.now() / 1000) / 86400);
+    ctx.log(`setting ${hashes.size} password(s) in /etc/shadow (debugfs)`);
+    return [{ kind: 'file', path: '/etc/shadow', content: editShadow(shadow, hashes, day), mode: st.mode, uid: st.uid, gid: st.gid }];
   },
 };

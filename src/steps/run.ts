@@ -12,6 +12,7 @@
  *   env: { FOO: bar }
  * ```
  */
+import { RUN_ID } from '../host/run-id.js';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -40,7 +41,7 @@ export const run: Step<Options> = {
   schema,
   title: (o) => `Run ${o.command ?? o.script ?? o.argv!.join(' ')}`.slice(0, 80),
   async verify(o, ctx) {
-    if (o.chroot) ctx.requireRoot('chroot needs root');
+    if (o.chroot) ctx.requireRoot('chroot needs root', { userns: true });
     if (o.script && !existsSync(scriptPath(o.script, ctx.recipeDir))) ctx.problem(`script ${scriptPath(o.script, ctx.recipeDir)} does not exist`, 'script');
   },
   async run(o, ctx) {
@@ -53,7 +54,7 @@ export const run: Step<Options> = {
       return;
     }
     const session = await openChroot(root, ctx.teardown, opts);
-    const inGuest = `/tmp/umlbuild-script-${process.pid}`;
+    const inGuest = `/tmp/umlbuild-script-${RUN_ID}`;
     try {
       if (o.argv) await session.run(o.argv[0]!, o.argv.slice(1));
       else if (o.command) await session.run('/bin/sh', ['-c', o.command]);

@@ -18,8 +18,10 @@
  * It gives the console getty a fixed size (the UML console reports none, and
  * systemd would otherwise query the terminal and wait for an answer that a
  * pipe never gives). It keeps the journal in memory (Storage=volatile: no flush to /var/log at
- * boot), makes networking.service not hold up the login prompt while DHCP waits
- * for a lease (ifup keeps going in the background). It also marks /etc and
+ * boot), makes networking.service (ifupdown) not hold up the login prompt
+ * while DHCP waits for a lease: at boot, when /etc/network/interfaces asks for
+ * DHCP, ifup goes on in the background; static addresses are still up before
+ * the prompt (decided at boot, so a later template may change the file). It also marks /etc and
  * /var as up to date with /usr (the stamps systemd-update-done writes), so
  * ldconfig, journal-catalog-update and friends do not run on every boot of an
  * image that always boots from its pristine state on a COW layer.
@@ -32,7 +34,7 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat, utimes } from 'node:fs/promises';
+import { stat, utimes } from 'node:fs/promises';
 import { z } from 'zod';
 import { resolveInRoot, symlinkInRoot } from '../host/rootfs-path.js';
 import type { Step } from './types.js';
@@ -53,9 +55,11 @@ export const MASKED = [
   'systemd-tmpfiles-setup-dev.service',
 ];
 
-const NETWORKING_DROPIN = `# umlbuild tune-uml: do not hold up boot while DHCP waits for a lease.
+/** The unit stays active (RemainAfterExit), so a backgrounded ifup keeps running. */
+const NETWORKING_DROPIN = `# umlbuild tune-uml: do not hold up boot while DHCP waits for a lease; static addresses are up before login.
 [Service]
-Type=simple
+ExecStart=
+ExecStart=/bin/sh -c 'if grep -Eqs "^[[:space:]]*iface[[:space:]]+[^[:space:]]+[[:space:]]+inet6?[[:space:]]+(dhcp|auto)" /etc/network/interfaces; then /sbin/ifup -a --read-environment & else exec /sbin/ifup -a --read-environment; fi'
 `;
 
 const schema = z.object({ mask: z.array(z.string().regex(/^[\w@.-]+\.(service|timer|socket|target|mount|path)$/)).default([]) }).strict();
@@ -66,7 +70,7 @@ export const tuneUml: Step<z.infer<typeof schema>> = {
   schema,
   title: () => 'Tune for UML (fast boot)',
   async verify(_o, ctx) {
-    ctx.requireRoot('files in the image belong to root');
+    ctx.requireRoot('files in the image belong to root', { userns: true });
   },
   async run(o, ctx) {
     const root = ctx.requireRootfs();
@@ -88,10 +92,9 @@ export const tuneUml: Step<z.infer<typeof schema>> = {
       const later = new Date(Number(usr.mtimeNs / 1000000n) + 1000);
       await utimes(stamp, later, later);
     }
-    const interfaces = await readFile(await resolveInRoot(root, '/etc/network/interfaces'), 'utf8').catch(() => '');
-    if (/^\s*iface\s+\S+\s+inet6?\s+(dhcp|auto)/m.test(interfaces)) {
+    if (existsSync(await resolveInRoot(root, '/lib/systemd/system/networking.service'))) {
       await ctx.writeFile('/etc/systemd/system/networking.service.d/umlbuild-tune.conf', NETWORKING_DROPIN);
-      ctx.log('networking.service no longer waits for DHCP before the login prompt');
+      ctx.log('networking.service no longer holds up the login prompt for DHCP (ifup goes on in the background)');
     }
   },
 };

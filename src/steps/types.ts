@@ -4,6 +4,7 @@ import type { ExecOptions, ExecResult } from '../host/exec.js';
 import type { Teardown } from '../runner/teardown.js';
 import type { WriteOptions } from '../host/rootfs-path.js';
 import type { BootstrapCache } from '../cache/store.js';
+import type { ImageEdit, ImageStat } from '../host/debugfs.js';
 
 export interface Step<O> {
   /** The `step:` value in YAML. */
@@ -21,6 +22,24 @@ export interface Step<O> {
   verify?(o: O, ctx: VerifyContext): Promise<void>;
   /** Register teardown the moment a resource exists. */
   run(o: O, ctx: StepContext): Promise<void>;
+  /**
+   * The same change as file edits on a packed ext image (debugfs, no mount):
+   * steps that have it can be applied to a copy of a cached base image on a
+   * warm build (runner/fast-path). Throws NotEditable when it cannot.
+   */
+  imageEdits?(o: O, ctx: ImageEditContext): Promise<ImageEdit[]>;
+}
+
+/** What imageEdits sees: the image's files, read-only, and the build's facts. */
+export interface ImageEditContext {
+  recipeDir: string;
+  vars: Readonly<Record<string, unknown>>;
+  facts: BuildFacts;
+  reproducible?: { epoch: number; uuid: string };
+  readFile(path: string): Promise<string | undefined>;
+  stat(path: string): Promise<ImageStat | undefined>;
+  exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  log(line: string): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -34,8 +53,12 @@ export interface VerifyContext {
   problem(message: string, key?: string): void;
   /** Note that a host tool is needed; reported (exit 3) if missing. */
   requireTool(tool: string): Promise<void>;
-  /** Note that the step must run as root. */
-  requireRoot(why: string): void;
+  /**
+   * Note that the step must run as root; `userns: true` when root inside a
+   * user namespace will do (chroot, file ownership), so an ordinary user can
+   * run it rootless.
+   */
+  requireRoot(why: string, opts?: { userns?: boolean }): void;
 }
 
 /** What steps learn about the image for the manifest and templates. */
@@ -72,6 +95,8 @@ export interface StepContext {
   cache?: BootstrapCache;
   /** Rebuild cache entries instead of using them (--refresh). */
   refreshCache?: boolean;
+  /** Reproducible builds: the epoch times are clamped to and the filesystem UUID. */
+  reproducible?: { epoch: number; uuid: string };
   teardown: Teardown;
   signal: AbortSignal;
   log(line: string): void;

@@ -4,6 +4,7 @@
  * console. Nothing it did not start is touched; its COW file, uml_dir and
  * network namespace are removed.
  */
+import { RUN_ID } from '../host/run-id.js';
 import { join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
@@ -56,11 +57,11 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
   try {
     const tmp = await tmpDir({ prefix: 'umlbuild-test-', unsafeCleanup: true });
     teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup());
-    const umid = `${img.umid}-test-${process.pid}`;
+    const umid = `${img.umid}-test-${RUN_ID}`;
     let netns: Netns | undefined;
     let networks: Network[] = [];
     if (o.isolateNetwork && isRoot() && img.launch.networks.length) {
-      netns = await createNetns(`umlbuild-${process.pid}-${Date.now() % 100000}`, teardown);
+      netns = await createNetns(`umlbuild-${RUN_ID}`, teardown);
       networks = await provideInterfaces(netns, img.launch.networks);
     }
     // A throw-away layer: a fresh COW over the image, or a copy of a variant's own COW.

@@ -6,6 +6,7 @@
  *
  * Probe lines of the form `UMLPROBE key=value` are returned as a map.
  */
+import { RUN_ID } from '../host/run-id.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dir } from 'tmp-promise';
@@ -45,7 +46,7 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
   try {
     const probe = join(tmp.path, 'probe.sh');
     await writeFile(probe, probeDisk(o.script));
-    const umid = `umlbuild-probe-${process.pid}-${Date.now()}`;
+    const umid = `umlbuild-probe-${RUN_ID}-${Date.now() % 100000}`;
     const t0 = Date.now();
     const r = await exec(
       o.linux ?? 'linux',

@@ -9,8 +9,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { detectMirror } from '../../src/host/mirror.js';
+import { sha256File } from '../../src/output/manifest.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
+
+const EPOCH = '1700000000';
 
 describe('shipped recipes', function () {
   this.timeout(10 * 60 * 1000);
@@ -58,7 +61,7 @@ describe('shipped recipes', function () {
     assert.ok(debs.some((f) => f.startsWith('systemd_')), `downloaded .debs are kept in the cache (${debs.length} found)`);
     assert.match(ls.stdout, /^[0-9a-f]{32} +\d+ MiB .* bookworm\/minbase amd64 /m);
     const out = join(dir.path, 'warm');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--test', '--no-network'], { reject: false });
+    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--test', '--no-network'], { reject: false, env: { SOURCE_DATE_EPOCH: EPOCH } });
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
     assert.match(r.stdout, /cache hit [0-9a-f]{32} \(\d+ MiB, from [^)]+\): unpacking instead of bootstrapping/);
     assert.doesNotMatch(r.stdout, /\$ debootstrap --variant/);
@@ -66,8 +69,83 @@ describe('shipped recipes', function () {
     assert.match(r.stdout, /\$ mkfs\.ext4 -F -q -d \/dev\/shm\/umlbuild-tree-/);
     assert.equal((await exec('e2fsck', ['-fn', join(out, 'bookworm-dirfirst.img')], { reject: false })).exitCode, 0);
     assert.match(r.stdout, /^PASS: 5 of 5 checks passed/m);
+  });
+
+  it('SOURCE_DATE_EPOCH: a cold build (bootstrapping again) gives the same bytes as the warm one above, with no host leftovers', async () => {
+    const out = join(dir.path, 'cold');
+    const cache = join(dir.path, 'cache');
+    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--refresh', '--renderer', 'simple'], { reject: false, env: { SOURCE_DATE_EPOCH: EPOCH } });
+    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
+    assert.match(r.stdout, /\$ debootstrap --cache-dir=/, 'this one bootstrapped');
+    const warm = join(dir.path, 'warm', 'bookworm-dirfirst.img');
+    const cold = join(out, 'bookworm-dirfirst.img');
+    assert.equal(await sha256File(cold), await sha256File(warm), 'byte-identical images');
+    const cat = async (path: string) => (await exec('debugfs', ['-R', `cat ${path}`, cold])).stdout;
+    assert.equal(await cat('/etc/machine-id'), '', 'machine-id is left for the first boot');
+    assert.equal((await exec('debugfs', ['-R', 'stat /etc/resolv.conf', cold], { reject: false })).stderr.includes('File not found'), true, 'no resolv.conf of the build host');
+    const day = String(Math.floor(Number(EPOCH) / 86400));
+    assert.ok((await cat('/etc/shadow')).split('\n').filter(Boolean).every((l) => l.split(':')[2] === day), 'password ages are the epoch day');
+    const stat = (await exec('debugfs', ['-R', 'stat /etc/hostname', cold])).stdout;
+    for (const field of ['ctime', 'atime', 'mtime', 'crtime']) assert.match(stat, new RegExp(`^ *${field}: 0x${Number(EPOCH).toString(16)}:00000000`, 'm'));
+    const dumped = (await exec('dumpe2fs', ['-h', cold])).stdout;
+    assert.match(dumped, /^Filesystem UUID: +([0-9a-f-]{36})$/m);
+    assert.match(dumped, /^Filesystem created: +Tue Nov 14 22:13:20 2023$/m);
+  });
+
+  it('a warm build whose last steps only edit files copies a cached base image and edits it with debugfs: no bootstrap, no mkfs', async () => {
+    const cache = join(dir.path, 'cache');
+    const recipe = await dir.write(
+      'fast.yml',
+      [
+        'name: fast',
+        `extends: ${join(PROJECT, 'recipes/bookworm-dirfirst.yml')}`,
+        'steps:',
+        '  - step: directory',
+        '    tmpfs: true',
+        '  - step: debootstrap',
+        '    suite: ${suite}',
+        '    variant: ${variant}',
+        '    include: ${packages}',
+        '  - step: modules',
+        '  - step: password',
+        '    users: [{ user: root, password: "${root_password}" }]',
+        '  - step: template',
+        '    template: hostname',
+        '  - step: template',
+        '    template: hosts',
+        '  - step: template',
+        '    template: fstab',
+        '  - step: template',
+        '    template: interfaces',
+        '  - step: overlay',
+        `    source: ${join(PROJECT, 'test/fixtures/overlay-basic')}`,
+        '    dest: /opt/extra',
+        '  - step: pack',
+        '    size: ${size}',
+        '    discard: true',
+        '',
+      ].join('\n'),
+    );
+    const first = await exec(BIN, [recipe, '--out', join(dir.path, 'fast1'), '--cache-dir', cache, '--renderer', 'simple'], { reject: false });
+    assert.equal(first.exitCode, 0, `${first.stdout.slice(-4000)}\n${first.stderr}`);
+    assert.match(first.stdout, /cached the base image as img-[0-9a-f]{32}/);
+    const out = join(dir.path, 'fast2');
+    const warm = await exec(BIN, [recipe, '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--set', 'hostname=fast-two', '--set', 'root_password=changed-pw', '--no-checksum'], { reject: false });
+    assert.equal(warm.exitCode, 0, `${warm.stdout.slice(-4000)}\n${warm.stderr}`);
+    assert.match(warm.stdout, /cache hit img-[0-9a-f]{32} from \S+: no bootstrap, no mkfs/);
+    assert.doesNotMatch(warm.stdout, /\$ (debootstrap|mkfs|tar|losetup|mount|chroot) /);
+    assert.match(warm.stdout, /Copy overlay .* \(debugfs\)/);
+    assert.doesNotMatch(warm.stdout + warm.stderr, /changed-pw/, 'the password is never printed');
+    const seconds = Number(/^built \S+ in ([\d.]+) s$/m.exec(warm.stdout)?.[1]);
+    console.log(`      (warm build from the base image: ${seconds} s)`);
+    const test = await exec(BIN, ['test', out, '--no-network', '--login', 'root:changed-pw', '--expect', 'cat /opt/extra/etc/motd.d/10-umlbuild=^hello from the overlay$', '--expect', 'stat -c %a:%U /opt/extra/usr/local/bin/tool=^755:root$'], { reject: false });
+    assert.equal(test.exitCode, 0, `${test.stdout}\n${test.stderr}`);
+    assert.match(test.stdout, /^ {2}ok {3}hostname: fast-two \(expected fast-two\)$/m);
+    assert.match(test.stdout, /^PASS: 7 of 7 checks passed/m);
+    const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', cache]);
+    assert.match(ls.stdout, /^img-[0-9a-f]{32} .* base image \(directory, debootstrap, modules, tune-uml, pack\)$/m);
     const pruned = await exec(BIN, ['cache', 'prune', '--cache-dir', cache]);
-    assert.match(pruned.stdout, /^removed 1 entries/);
+    assert.match(pruned.stdout, /^removed 1 bootstrap entries and 2 base images/);
   });
 
   it('buster: says it needs an archive mirror, and that a current mirror has no buster', async () => {

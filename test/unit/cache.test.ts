@@ -1,5 +1,6 @@
+import { readlinkSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootstrapCache, cacheKey, defaultCacheDir } from '../../src/cache/store.js';
 import { tempDir, type TempDir } from '../helpers.js';
@@ -52,9 +53,25 @@ describe('bootstrap cache', () => {
     assert.equal(second, false, 'the second taker waits');
     await release();
     await (await waiting)();
-    await writeFile(join(cache.dir, 'dead.lock'), '999999999');
+    const ns = readlinkSync('/proc/self/ns/pid');
+    await writeFile(join(cache.dir, 'dead.lock'), `999999999 ${ns}`);
     const r = await cache.lock('dead');
-    assert.equal(await readFile(join(cache.dir, 'dead.lock'), 'utf8'), String(process.pid));
+    assert.equal(await readFile(join(cache.dir, 'dead.lock'), 'utf8'), `${process.pid} ${ns}`);
     await r();
+  });
+
+  it('a holder in another pid namespace (rootless build) counts while it touches its lock, and is stale after 60 s', async () => {
+    await mkdir(cache.dir, { recursive: true });
+    await writeFile(join(cache.dir, 'ns.lock'), '1 pid:[1]');
+    let taken = false;
+    const waiting = cache.lock('ns').then((r) => {
+      taken = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(taken, false, 'a fresh lock from another namespace is respected');
+    const old = new Date(Date.now() - 61000);
+    await utimes(join(cache.dir, 'ns.lock'), old, old);
+    await (await waiting)();
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { STEPS, findStep } from '../../src/steps/index.js';
-import { debootstrapArgs } from '../../src/steps/debootstrap.js';
+import { debootstrapArgs, mmdebstrapArgs } from '../../src/steps/debootstrap.js';
+import { unsupported } from '../../src/steps/bootstrap-args.js';
 import { mkfsArgs } from '../../src/steps/mkfs.js';
 
 /** One good and one bad option set for every step kind. */
@@ -16,6 +17,7 @@ const CASES: Record<string, { good: unknown; bad: unknown; badMessage: RegExp }>
   modules: { good: {}, bad: { version: '../../etc' }, badMessage: /Invalid/ },
   overlay: { good: { source: 'x', dest: '/etc' }, bad: { source: 'x', dest: '/etc/../../host' }, badMessage: /must not contain/ },
   run: { good: { command: 'true' }, bad: { command: 'a', script: 'b' }, badMessage: /exactly one of command, script or argv/ },
+  reproducible: { good: { epoch: 1700000000 }, bad: { epoch: -1 }, badMessage: /expected number to be >0|Too small/ },
   'tune-uml': { good: { mask: ['foo.service'] }, bad: { mask: ['../../etc/passwd'] }, badMessage: /Invalid/ },
   unmount: { good: {}, bad: { fsck: 'yes' }, badMessage: /expected boolean/ },
   echo: { good: { message: 'hi' }, bad: {}, badMessage: /expected string/ },
@@ -40,6 +42,22 @@ describe('step schemas', () => {
   it('debootstrap builds its command line in order', () => {
     const o = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', variant: 'minbase', include: ['a', 'b'], components: ['main', 'contrib'] });
     assert.deepEqual(debootstrapArgs(o, 'http://m.example.test/debian', '/r'), ['--variant=minbase', '--components=main,contrib', '--include=a,b', 'bookworm', '/r', 'http://m.example.test/debian']);
+  });
+
+  it('mmdebstrap gets the same options in its own words, plus mirrors and hooks', () => {
+    const o = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', backend: 'mmdebstrap', variant: 'default', include: ['a'], arch: 'amd64', mirrors: ['deb http://m2.example.test/debian bookworm contrib'], hooks: { customize: ['echo x > "$1/etc/x"'] } });
+    assert.deepEqual(mmdebstrapArgs(o, 'http://m.example.test/debian', '/r'), [
+      '--mode=root', '--format=directory', '--skip=check/empty', '--variant=debootstrap', '--components=main', '--include=a', '--architectures=amd64',
+      '--customize-hook=echo x > "$1/etc/x"', 'bookworm', '/r', 'http://m.example.test/debian', 'deb http://m2.example.test/debian bookworm contrib',
+    ]);
+    assert.deepEqual(unsupported(o), []);
+  });
+
+  it('options one backend cannot honour are named with the reason', () => {
+    const mm = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', backend: 'mmdebstrap', exclude: ['x'], variant: 'fakechroot' });
+    assert.deepEqual(unsupported(mm).map(([k]) => k), ['exclude', 'variant']);
+    const db = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', mirrors: ['http://m2.example.test/debian'], hooks: { setup: ['true'] } });
+    assert.deepEqual(unsupported(db).map(([k]) => k), ['mirrors', 'hooks.setup']);
   });
 
   it('mkfs passes label, uuid and extra options', () => {

@@ -1,0 +1,87 @@
+/**
+ * The base-image cache of warm builds (runner/fast-path): a packed ext image
+ * of everything a recipe builds except its last file-edit steps, kept as a
+ * sparse file with the facts of its tree (packages, kernel modules). A warm
+ * build copies it (cp --sparse) and edits the copy with debugfs. Entries are
+ * written under a temporary name and renamed when complete; an entry whose
+ * size or mtime differs from its record is removed, never used (e2fsck
+ * checks each copy as well).
+ */
+import { RUN_ID } from '../host/run-id.js';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildFacts } from '../steps/types.js';
+
+export interface ImageEntry {
+  key: string;
+  /** What the key was made of, for `cache ls`. */
+  fields: Record<string, unknown>;
+  facts: BuildFacts;
+  bytes: number;
+  mtimeMs: number;
+  created: string;
+}
+
+export class ImageCache {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = join(root, 'images');
+  }
+
+  image(key: string): string {
+    return join(this.dir, `${key}.img`);
+  }
+
+  private record(key: string): string {
+    return join(this.dir, `${key}.json`);
+  }
+
+  async lookup(key: string): Promise<ImageEntry | undefined> {
+    const entry = await readFile(this.record(key), 'utf8').then((t) => JSON.parse(t) as ImageEntry, () => undefined);
+    if (!entry) return undefined;
+    const st = await stat(this.image(key)).catch(() => undefined);
+    if (!st || st.size !== entry.bytes || Math.abs(st.mtimeMs - entry.mtimeMs) > 1) {
+      await this.remove(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** Take the image at `partial` (already beside the entry) as the entry for `key`. */
+  async commit(key: string, partial: string, fields: Record<string, unknown>, facts: BuildFacts): Promise<ImageEntry> {
+    const st = await stat(partial);
+    const entry: ImageEntry = { key, fields, facts, bytes: st.size, mtimeMs: st.mtimeMs, created: new Date().toISOString() };
+    await rename(partial, this.image(key));
+    const tmp = `${this.record(key)}.partial-${RUN_ID}`;
+    await writeFile(tmp, `${JSON.stringify(entry, null, 2)}\n`);
+    await rename(tmp, this.record(key));
+    return entry;
+  }
+
+  /** A temporary name inside the cache for an entry being written. */
+  async partial(key: string): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    return join(this.dir, `.${key}.img.partial-${RUN_ID}`);
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.record(key), { force: true });
+    await rm(this.image(key), { force: true });
+  }
+
+  async list(): Promise<ImageEntry[]> {
+    const out: ImageEntry[] = [];
+    for (const f of (await readdir(this.dir).catch(() => [] as string[])).sort()) {
+      if (!f.endsWith('.json')) continue;
+      const entry = await readFile(join(this.dir, f), 'utf8').then((t) => JSON.parse(t) as ImageEntry, () => undefined);
+      if (entry) out.push(entry);
+    }
+    return out;
+  }
+
+  async prune(): Promise<number> {
+    const files = await readdir(this.dir).catch(() => [] as string[]);
+    for (const f of files) await rm(join(this.dir, f), { force: true, recursive: true });
+    return files.filter((f) => f.endsWith('.json')).length;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Warm builds without mkfs. A directory-first recipe whose last steps only
+ * edit files (template, password, overlay) is built as a base image (every
+ * other step, packed) plus those edits, applied to the packed image with
+ * debugfs. The base image is cached under a key of everything that made it;
+ * a warm build copies it (cp --sparse) and applies the edits: no bootstrap,
+ * no tree, no mkfs, no mount. Cold and warm builds take the same way, so
+ * they give the same image.
+ *
+ * The edit steps move after the steps that follow them in the recipe; that
+ * is allowed only past steps that cannot depend on them (modules, tune-uml,
+ * reproducible, pack). A `run` step after an edit keeps the ordinary way.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ImageCache } from '../cache/images.js';
+import { cacheKey } from '../cache/store.js';
+import { applyImageEdits, NotEditable, readImageFile, statImageFile } from '../host/debugfs.js';
+import { detectMirror } from '../host/mirror.js';
+import type { Plan } from '../recipe/load.js';
+import type { PlannedStep } from '../recipe/plan-step.js';
+import type { ImageEditContext, StepContext } from '../steps/types.js';
+import { UserError } from '../errors.js';
+import { VERSION } from '../version.js';
+
+/** Steps an edit may move past: they neither read nor write what edits touch. */
+const MOVABLE = new Set(['modules', 'tune-uml', 'reproducible', 'pack']);
+const CRYPTABLE = new Set(['SHA512', 'SHA256', 'MD5']);
+
+export interface FastSplit {
+  base: PlannedStep[];
+  edits: PlannedStep[];
+}
+
+export interface BuildTask {
+  title: string;
+  kind: string;
+  /** Where a failure is reported: the recipe step, when there is one. */
+  where?: string;
+  run(): Promise<void>;
+}
+
+/** The base and edit steps of a plan, or why it cannot take the fast way. */
+export function splitForFastPath(plan: Plan): FastSplit | string {
+  if (plan.rootfs !== 'image') return 'a hostfs build makes a directory';
+  const pack = plan.steps.find((s) => s.kind === 'pack');
+  if (!pack || !String((pack.options as { fs: string }).fs).startsWith('ext')) return 'the recipe does not pack an ext image';
+  if (plan.steps.some((s) => s.kind === 'mount')) return 'the recipe mounts an image';
+  const first = plan.steps.findIndex((s) => s.step.imageEdits);
+  if (first < 0) return 'the recipe has no file-edit steps (template, password, overlay)';
+  const blocker = plan.steps.slice(first).find((s) => !s.step.imageEdits && !MOVABLE.has(s.kind));
+  if (blocker) return `steps[${blocker.index}] ${blocker.kind} comes after a file edit and may depend on it`;
+  const password = plan.steps.find((s) => s.kind === 'password' && !CRYPTABLE.has((s.options as { method?: string }).method ?? 'SHA512'));
+  if (password) return `steps[${password.index}] password: only chpasswd in the image crypts ${(password.options as { method: string }).method}`;
+  return { base: plan.steps.filter((s) => !s.step.imageEdits), edits: plan.steps.filter((s) => s.step.imageEdits) };
+}
+
+export function where(ps: PlannedStep): string {
+  return `steps[${ps.index}] ${ps.kind} (${ps.file}:${ps.line ?? '?'})`;
+}
+
+export function stepTask(ps: PlannedStep, ctx: StepContext): BuildTask {
+  return { title: ps.title, kind: ps.kind, where: where(ps), run: () => ps.step.run(ps.options, ctx) };
+}
+
+/** What went into the base image besides the step options: resolved mirror, tool versions, modules, scripts. */
+async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Promise<Record<string, unknown>> {
+  const inputs: unknown[] = [];
+  for (const ps of base) {
+    const o = ps.options as Record<string, unknown>;
+    if (ps.kind === 'debootstrap') {
+      const tool = String(o.backend ?? 'debootstrap');
+      inputs.push({ mirror: o.mirror || (await detectMirror(String(o.suite))), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() });
+    } else if (ps.kind === 'modules') {
+      inputs.push({ modules: await readdir(String(o.kernel_tree ?? o.from)).catch(() => []) });
+    } else if (ps.kind === 'run' && o.script) {
+      inputs.push({ script: createHash('sha256').update(await readFile(resolve(plan.dir, String(o.script)))).digest('hex') });
+    } else inputs.push(null);
+  }
+  const { stdout: arch } = await ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined });
+  return { umlbuild: VERSION, arch: arch.trim(), reproducible: plan.reproducible ?? null, steps: base.map((s) => [s.kind, s.options]), inputs };
+}
+
+function editContext(ctx: StepContext): ImageEditContext {
+  return {
+    recipeDir: ctx.recipeDir,
+    vars: ctx.vars,
+    facts: ctx.facts,
+    reproducible: ctx.reproducible,
+    readFile: (p) => readImageFile(ctx.image, p),
+    stat: (p) => statImageFile(ctx.image, p),
+    exec: (cmd, args, opts) => ctx.exec(cmd, args, opts),
+    log: (l) => ctx.log(l),
+  };
+}
+
+/** The build as base image (from the cache, or built and then cached) plus debugfs edits. */
+export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache): Promise<BuildTask[]> {
+  const fields = await baseInputs(plan, split.base, ctx);
+  const key = `img-${cacheKey(fields)}`;
+  const hit = ctx.refreshCache ? undefined : await images.lookup(key);
+  const tasks: BuildTask[] = [];
+  if (hit) {
+    tasks.push({
+      title: `Copy the cached base image (${key})`,
+      kind: 'base-image',
+      run: async () => {
+        ctx.log(`cache hit ${key} from ${hit.created}: no bootstrap, no mkfs`);
+        ctx.imageCreated = true;
+        await ctx.exec('cp', ['--sparse=always', images.image(key), ctx.image]);
+        Object.assign(ctx.facts, hit.facts);
+      },
+    });
+  } else {
+    tasks.push(...split.base.map((ps) => stepTask(ps, ctx)));
+    tasks.push({
+      title: 'Keep the base image in the cache',
+      kind: 'cache-image',
+      run: async () => {
+        await ctx.collectFacts();
+        const partial = await images.partial(key);
+        const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }));
+        await ctx.exec('cp', ['--sparse=always', ctx.image, partial]);
+        await images.commit(key, partial, fields, ctx.facts);
+        cleanup.drop();
+        ctx.log(`cached the base image as ${key} in ${images.dir}`);
+      },
+    });
+  }
+  for (const ps of split.edits) {
+    tasks.push({
+      title: `${ps.title} (debugfs)`,
+      kind: ps.kind,
+      where: where(ps),
+      run: async () => {
+        try {
+          const edits = await ps.step.imageEdits!(ps.options, editContext(ctx));
+          await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal } });
+        } catch (e) {
+          if (e instanceof NotEditable) throw new UserError(`${e.message}: this step cannot edit the packed image; build with --no-fast to run it on the tree`);
+          throw e;
+        }
+      },
+    });
+  }
+  tasks.push({ title: 'Check the edited image (e2fsck)', kind: 'fsck', run: async () => void (await ctx.exec('e2fsck', ['-fn', ctx.image])) });
+  return tasks;
+}

@@ -1,0 +1,174 @@
+/**
+ * Benchmark: how long it takes to get a bootable bookworm image, umlbuild
+ * against the ways it replaces, all in one run on this machine (`npm run
+ * bench`, as root; not part of `npm test`: performance is measured, never
+ * asserted). Each way runs `runs` times (default 3); the table gives min /
+ * median / max seconds of the whole process, and the ratios of medians.
+ *
+ * - shell: test/bench/baseline.sh, the UML HowTo by hand (truncate, mkfs, loop
+ *   mount, debootstrap, config, modules);
+ * - vmdb2 (when installed): cold, and warm with --rootfs-tarball filled. There
+ *   is no device mapper here for kpartx, so vmdb2 gets a loop device made with
+ *   `losetup -P` (its block-device mode) and partitions it;
+ * - umlbuild, from dist/ (what an install runs): cold without any cache, with
+ *   debootstrap and with mmdebstrap; warm, where only the hostname and the
+ *   password change (a cached base image plus debugfs edits), with and
+ *   without the manifest's sha256, and with only the bootstrap cache (--no-fast);
+ * - COW variants: 1, 4 and 10 variants over a warm base.
+ *
+ *   sudo npm run bench [-- runs]
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exec } from '../../src/host/exec.js';
+import { findTool } from '../../src/host/tools.js';
+import { detectMirror } from '../../src/host/mirror.js';
+import { BIN, PROJECT, tempDir } from '../helpers.js';
+
+const runs = Number(process.argv[2] ?? 3);
+const PACKAGES = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps';
+const DIST = { UMLBUILD_DIST: '1' };
+const dirfirst = join(PROJECT, 'recipes/bookworm-dirfirst.yml');
+
+interface Row {
+  label: string;
+  seconds: number[];
+  note?: string;
+}
+const rows = new Map<string, Row>();
+
+function stats(xs: number[]): { min: number; median: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! };
+}
+
+/** Time `fn` (a whole process or a few) `runs` times under `label`; `before` runs untimed first. */
+async function measure(label: string, fn: (i: number) => Promise<void>, before?: (i: number) => Promise<void>): Promise<void> {
+  const row = rows.get(label) ?? { label, seconds: [] };
+  rows.set(label, row);
+  for (let i = 0; i < runs; i++) {
+    await before?.(i);
+    const t0 = process.hrtime.bigint();
+    await fn(i);
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    row.seconds.push(s);
+    console.log(`  ${label} #${i + 1}: ${s.toFixed(2)} s`);
+  }
+}
+
+const median = (label: string) => (rows.has(label) ? stats(rows.get(label)!.seconds).median : NaN);
+
+const dir = await tempDir('umlbuild-bench-', '/var/tmp');
+const mirror = await detectMirror('bookworm');
+if (!mirror) throw new Error('no Debian mirror in this host\'s apt sources');
+try {
+  console.log(`building dist/ (umlbuild as installed) ...`);
+  await exec('npm', ['run', 'build'], { cwd: PROJECT });
+  const umlbuild = (args: string[], env: Record<string, string> = {}) => exec(BIN, args, { env: { ...DIST, ...env } }).then(() => undefined);
+
+  // The hand-written way.
+  await measure('shell baseline (debootstrap, loop mount), cold', async (i) => {
+    await exec('bash', [join(PROJECT, 'test/bench/baseline.sh'), join(dir.path, `shell-${i}.img`), mirror, PACKAGES]);
+  }, (i) => rm(join(dir.path, `shell-${i}.img`), { force: true }));
+
+  // vmdb2, cold and warm.
+  const vmdb2 = await findTool('vmdb2');
+  if (vmdb2) {
+    const spec = (cached: boolean) =>
+      [
+        'steps:',
+        '  - mklabel: msdos',
+        '    device: "{{ image }}"',
+        '  - mkpart: primary',
+        '    device: "{{ image }}"',
+        '    start: 0%',
+        '    end: 100%',
+        '    tag: root',
+        '  - mkfs: ext4',
+        '    partition: root',
+        '  - mount: root',
+        ...(cached ? ['  - unpack-rootfs: root'] : []),
+        '  - debootstrap: bookworm',
+        `    mirror: ${mirror}`,
+        '    target: root',
+        '    variant: minbase',
+        `    include: [${PACKAGES}]`,
+        ...(cached ? ['    unless: rootfs_unpacked', '  - cache-rootfs: root', '    unless: rootfs_unpacked'] : []),
+        '  - create-file: /etc/hostname',
+        '    contents: uml',
+        '  - chroot: root',
+        '    shell: echo root:bench-pw | chpasswd',
+        '',
+      ].join('\n');
+    await writeFile(join(dir.path, 'cold.vmdb'), spec(false));
+    await writeFile(join(dir.path, 'warm.vmdb'), spec(true));
+    const tarball = join(dir.path, 'vmdb2-rootfs.tar.gz');
+    const runVmdb2 = async (specFile: string, i: number, extra: string[]) => {
+      const img = join(dir.path, `vmdb2-${i}.img`);
+      await rm(img, { force: true });
+      await exec('truncate', ['-s', '2G', img]);
+      const { stdout: loop } = await exec('losetup', ['--find', '--show', '--partscan', img]);
+      try {
+        await exec('vmdb2', [specFile, '--image', loop.trim(), '--log', join(dir.path, 'vmdb2.log'), ...extra]);
+      } finally {
+        await exec('losetup', ['-d', loop.trim()]);
+      }
+    };
+    await measure('vmdb2, cold', (i) => runVmdb2(join(dir.path, 'cold.vmdb'), i, []));
+    console.log('  (filling vmdb2\'s rootfs tarball, untimed)');
+    await runVmdb2(join(dir.path, 'warm.vmdb'), 99, ['--rootfs-tarball', tarball]);
+    await measure('vmdb2, warm (--rootfs-tarball)', (i) => runVmdb2(join(dir.path, 'warm.vmdb'), i, ['--rootfs-tarball', tarball]));
+  } else {
+    console.log('vmdb2 is not installed (apt-get install vmdb2): its rows are skipped');
+  }
+
+  // umlbuild.
+  await measure('umlbuild cold, debootstrap, no cache', (i) => umlbuild([dirfirst, '--out', join(dir.path, `cold-deb-${i}`), '--no-cache', '--no-checksum', '--renderer', 'silent']));
+  await measure('umlbuild cold, mmdebstrap, no cache', (i) => umlbuild([dirfirst, '--out', join(dir.path, `cold-mm-${i}`), '--no-cache', '--no-checksum', '--renderer', 'silent', '--set', 'backend=mmdebstrap']));
+  const cache = join(dir.path, 'cache');
+  console.log('  (filling the umlbuild cache, untimed)');
+  await umlbuild([dirfirst, '--out', join(dir.path, 'fill'), '--cache-dir', cache, '--renderer', 'silent']);
+  const warm = (tag: string, extra: string[]) => (i: number) =>
+    umlbuild([dirfirst, '--out', join(dir.path, `${tag}-${i}`), '--cache-dir', cache, '--renderer', 'silent', '--set', `hostname=${tag}-${i}`, '--set', `root_password=pw-${tag}-${i}`, ...extra]);
+  await measure('umlbuild warm: base image + debugfs edits', warm('warm', ['--no-checksum']));
+  await measure('umlbuild warm, with sha256 in the manifest', warm('warmsum', []));
+  await measure('umlbuild warm, bootstrap cache only (--no-fast)', warm('nofast', ['--no-checksum', '--no-fast']));
+
+  // COW variants over the warm base.
+  const variantRows: string[] = [];
+  for (const n of [1, 4, 10]) {
+    const recipe = join(dir.path, `variants-${n}.yml`);
+    const names = Array.from({ length: n }, (_, i) => `v${i + 1}`);
+    await writeFile(recipe, [`name: variants-${n}`, `extends: ${dirfirst}`, 'variants:', ...names.map((v) => `  - name: ${v}\n    variables: { hostname: ${v} }`), ''].join('\n'));
+    const t0 = process.hrtime.bigint();
+    const { stdout } = await exec(BIN, [recipe, '--out', join(dir.path, `variants-${n}`), '--cache-dir', cache, '--renderer', 'silent', '--no-checksum'], { env: DIST });
+    const total = Number(process.hrtime.bigint() - t0) / 1e9;
+    const each = [...stdout.matchAll(/^ {2}variant \S+: .* MiB allocated, ([\d.]+) s\)/gm)].map((m) => Number(m[1]));
+    variantRows.push(`${String(n).padStart(3)} variants: ${total.toFixed(1)} s in all, ${each.reduce((a, b) => a + b, 0).toFixed(1)} s for the variants (${stats(each).median.toFixed(1)} s each, median)`);
+  }
+
+  // Report.
+  const when = new Date().toISOString().slice(0, 10);
+  const { stdout: cpu } = await exec('sh', ['-c', "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]);
+  console.log(`\nbuild benchmark, ${when}, ${cpu.trim().replace(/\n\s*/, ' cores,')}; ${runs} runs each; seconds (min / median / max):\n`);
+  for (const r of rows.values()) {
+    const s = stats(r.seconds);
+    console.log(`  ${r.label.padEnd(52)} ${s.min.toFixed(2).padStart(6)} ${s.median.toFixed(2).padStart(6)} ${s.max.toFixed(2).padStart(6)}`);
+  }
+  const ratio = (a: string, b: string, target?: string) => {
+    const v = median(a) / median(b);
+    if (Number.isFinite(v)) console.log(`  ${`${a} / ${b}`.padEnd(100)} ${v.toFixed(2)}${target ? `  (target ${target})` : ''}`);
+  };
+  console.log('\nratios of medians:');
+  ratio('umlbuild cold, mmdebstrap, no cache', 'vmdb2, cold', '<= 0.6');
+  ratio('umlbuild cold, debootstrap, no cache', 'vmdb2, cold');
+  ratio('umlbuild cold, mmdebstrap, no cache', 'shell baseline (debootstrap, loop mount), cold');
+  ratio('umlbuild cold, debootstrap, no cache', 'shell baseline (debootstrap, loop mount), cold');
+  ratio('umlbuild warm: base image + debugfs edits', 'vmdb2, warm (--rootfs-tarball)', '<= 0.4');
+  ratio('umlbuild warm, with sha256 in the manifest', 'vmdb2, warm (--rootfs-tarball)');
+  ratio('umlbuild warm, bootstrap cache only (--no-fast)', 'vmdb2, warm (--rootfs-tarball)');
+  console.log('\nCOW variants over a warm base (one run each):');
+  for (const l of variantRows) console.log(`  ${l}`);
+} finally {
+  await dir.remove();
+}
