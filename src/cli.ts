@@ -1,12 +1,19 @@
 /** The command line: a thin layer over recipe loading, building and checks. */
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, InterruptedError, RecipeError, UserError } from './errors.js';
+import { EXIT, HostError, InterruptedError, RecipeError, UserError } from './errors.js';
+import { findTool } from './host/tools.js';
+import { recipeJsonSchema } from './schema.js';
+import { existsSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { writeArtifacts, type Compression } from './runner/artifacts.js';
+import { HOOK_STAGES, type HookStage } from './steps/hook.js';
 import { redact } from './host/secrets.js';
 import { loadRecipe } from './recipe/load.js';
 import { build } from './runner/build.js';
 import type { RendererName } from './runner/renderer.js';
 import { verifyPlan } from './runner/verify.js';
 import { ImageCache } from './cache/images.js';
+import { cleanupStale, journalDir } from './runner/journal.js';
 import { privilege, rerunInUserns, rootlessSupport } from './host/userns.js';
 import { planText } from './plan-text.js';
 import { stepsText } from './steps-text.js';
@@ -61,6 +68,14 @@ async function testCommand(target: string, o: TestFlags): Promise<void> {
   if (!r.ok) process.exitCode = EXIT.buildFailed;
 }
 
+function collectHook(value: string, acc: { stage: HookStage; script: string }[]): { stage: HookStage; script: string }[] {
+  const m = /^([\w-]+)=(.+)$/.exec(value);
+  if (!m || !(HOOK_STAGES as readonly string[]).includes(m[1]!)) throw new UserError(`--hook ${value}: use STAGE=SCRIPT with STAGE one of ${HOOK_STAGES.join(', ')}`, EXIT.invalid);
+  const script = resolve(m[2]!);
+  if (!existsSync(script) || !(statSync(script).mode & 0o111)) throw new UserError(`--hook ${value}: ${script} is not an executable file`, EXIT.invalid);
+  return [...acc, { stage: m[1] as HookStage, script }];
+}
+
 function addTestOptions(c: Command): Command {
   return c
     .option('--login <user[:password]>', 'log in as this user (default: the recipe test user and password)')
@@ -70,8 +85,9 @@ function addTestOptions(c: Command): Command {
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
 }
 
-async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string; cache?: boolean; cacheDir?: string; refresh?: boolean; fast?: boolean; checksum?: boolean } & TestFlags) {
-  const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner });
+async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string; cache?: boolean; cacheDir?: string; refresh?: boolean; fast?: boolean; checksum?: boolean; hook: { stage: HookStage; script: string }[]; logFormat: 'text' | 'ndjson'; json?: boolean; artifacts?: string; compress: Compression } & TestFlags) {
+  const ndjson = o.json || o.logFormat === 'ndjson';
+  const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook });
   for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
   // An ordinary user builds in a user namespace when every step allows it (host/userns).
   const rootless = privilege() === 'user' ? await verifyPlan(plan, rootlessSupport) : { userns: false };
@@ -81,16 +97,26 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
     if (rootless.userns) out(`\nruns rootless: in a user namespace (${(await rootlessSupport()).detail})`);
     return;
   }
+  // --test boots the result: the UML kernel must be here before anything is built.
+  if (o.test && !(await findTool('linux'))) throw new HostError('--test boots the image with the UML kernel, and there is none (linux)', ['user-mode-linux']);
   if (rootless.userns) {
     process.exitCode = await rerunInUserns(await rootlessSupport());
     return;
   }
   const cacheDir = o.cache === false ? false : o.cacheDir;
   const r = await withInterrupts((signal) =>
-    build(plan, { outDir: o.out, renderer: o.renderer, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase, cacheDir, refreshCache: o.refresh, fast: o.fast, checksum: o.checksum }),
+    build(plan, { outDir: o.out, renderer: ndjson ? 'silent' : o.renderer, onEvent: ndjson ? (e) => out(JSON.stringify(e)) : undefined, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase, cacheDir, refreshCache: o.refresh, fast: o.fast, checksum: o.checksum }),
   );
-  out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
-  for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
+  if (o.artifacts) {
+    if (plan.rootfs === 'hostfs') throw new UserError('--artifacts publishes an image; a hostfs build makes a directory', EXIT.invalid);
+    const files = await writeArtifacts(r.outputs, o.artifacts, o.compress);
+    if (ndjson) out(JSON.stringify({ type: 'artifacts', files, time: new Date().toISOString() }));
+    else out(`artifacts in ${o.artifacts}: ${files.map((f) => basename(f)).join(', ')}`);
+  }
+  if (!ndjson) {
+    out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
+    for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
+  }
   if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o);
 }
 
@@ -136,6 +162,11 @@ export function program(): Command {
     .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
     .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
     .option('--refresh', 'bootstrap again and replace the cache entries')
+    .addOption(new Option('--log-format <format>', 'text (progress) or ndjson: one JSON event per line on stdout, for CI').choices(['text', 'ndjson']).default('text'))
+    .option('--json', 'the same as --log-format ndjson')
+    .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest and SHA256SUMS here, for CI to publish')
+    .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst'))
+    .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook, [])
     .option('--no-fast', 'run every step on the tree even when a cached base image plus debugfs edits would do')
     .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
   addTestOptions(p.commands.find((c) => c.name() === 'build')!).action(buildCommand);
@@ -195,6 +226,20 @@ export function program(): Command {
       const n = await store(o).prune();
       const m = await images(o).prune();
       out(`removed ${n} bootstrap entries and ${m} base images from ${o.cacheDir ?? defaultCacheDir()}`);
+    });
+
+  p.command('schema')
+    .description('print the JSON Schema of the recipe format (recipes/recipe.schema.json)')
+    .action(() => void out(JSON.stringify(recipeJsonSchema(), null, 2)));
+
+  p.command('cleanup')
+    .description('release what killed builds left behind (mounts, loop devices, temporary files), from their journals')
+    .action(async () => {
+      const r = await cleanupStale();
+      for (const a of r.actions) out(a);
+      for (const e of r.errors) process.stderr.write(`umlbuild: ${e}\n`);
+      out(r.builds ? `cleaned up after ${r.builds} build(s) (journals in ${journalDir()})` : `nothing to clean up (journals in ${journalDir()})`);
+      if (r.errors.length) process.exitCode = EXIT.buildFailed;
     });
 
   p.command('verify-cow')

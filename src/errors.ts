@@ -2,6 +2,7 @@
  * The few named errors umlbuild raises. The CLI maps them to exit codes in one
  * place (cli.ts); anything else is a bug and shows a stack trace.
  */
+import { redact } from './host/secrets.js';
 
 /** Exit codes, as documented in README. */
 export const EXIT = {
@@ -72,8 +73,9 @@ export class CommandError extends UserError {
 
 /** A step failed; wraps the cause with the step's position in the recipe. */
 export class StepError extends UserError {
-  constructor(readonly step: string, override readonly cause: unknown) {
-    super(`step ${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+  constructor(readonly step: string, override readonly cause: unknown, hint?: string) {
+    // Redacted here: the progress renderer prints this message as it is.
+    super(redact(`step ${step} failed: ${cause instanceof Error ? cause.message : String(cause)}${hint ? `\n${hint}` : ''}`));
     this.name = 'StepError';
   }
 }

@@ -25,7 +25,7 @@ export async function cachedBootstrap(ctx: StepContext, fields: Record<string, u
     ctx.log(`cache ${ctx.refreshCache ? 'refresh' : 'miss'} ${key}: bootstrapping`);
     await bootstrap();
     const partial = `${cache.tarball(key)}.partial-${RUN_ID}`;
-    const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }));
+    const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }), { resource: { kind: 'file', path: partial } });
     await ctx.exec('tar', [...TAR_FLAGS, '--one-file-system', '-cpf', partial, '-C', root, '.']);
     const info = await cache.commit(key, partial, fields);
     cleanup.drop();

@@ -11,8 +11,8 @@
  */
 import { RUN_ID } from '../host/run-id.js';
 import { createHash } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { acquireLock } from '../host/lock-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '../output/manifest.js';
@@ -100,58 +100,12 @@ export class BootstrapCache {
     return files.filter((f) => f.endsWith('.json')).length;
   }
 
-  /**
-   * Take the fill lock for `key`; waits while a live process holds it. The
-   * holder is named by pid and pid namespace; a holder in another namespace
-   * (a rootless build) cannot be looked up, so its lock counts only while the
-   * holder keeps touching it (every 10 s; stale after 60 s).
-   */
+  /** Take the fill lock for `key`; waits while a live process holds it (see host/lock-file). */
   async lock(key: string, signal?: AbortSignal): Promise<() => Promise<void>> {
     await mkdir(this.dir, { recursive: true });
-    const file = join(this.dir, `${key}.lock`);
-    const me = `${process.pid} ${pidNamespace()}`;
-    for (;;) {
-      if (signal?.aborted) throw signal.reason;
-      try {
-        const fh = await open(file, 'wx');
-        await fh.writeFile(me);
-        await fh.close();
-        const beat = setInterval(() => void utimes(file, new Date(), new Date()).catch(() => undefined), 10000);
-        beat.unref();
-        return () => {
-          clearInterval(beat);
-          return rm(file, { force: true });
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        if (await stale(file)) await rm(file, { force: true });
-        else await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    const got = await acquireLock(join(this.dir, `${key}.lock`), { wait: true, signal });
+    if (!('release' in got)) throw new Error('lock not taken');
+    return got.release;
   }
 }
 
-function pidNamespace(): string {
-  try {
-    return readlinkSync('/proc/self/ns/pid');
-  } catch {
-    return '';
-  }
-}
-
-async function stale(file: string): Promise<boolean> {
-  const [pid, ns = ''] = (await readFile(file, 'utf8').catch(() => '')).split(' ');
-  if (!Number(pid)) return true;
-  if (ns === pidNamespace()) return !alive(Number(pid));
-  const st = await stat(file).catch(() => undefined);
-  return !st || Date.now() - st.mtimeMs > 60000;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -39,7 +39,7 @@ export async function openChroot(root: string, teardown: Teardown, opts: ExecOpt
     for (const b of binds()) {
       const target = await mkdirInRoot(root, b.path);
       await mount(b.source, target, b.args, opts);
-      entries.push(teardown.defer(`unmount ${target}`, () => unmount(target)));
+      entries.push(teardown.defer(`unmount ${target}`, () => unmount(target), { resource: { kind: 'mount', path: target } }));
     }
     const policyHost = await resolveInRoot(root, POLICY);
     const existing = await lstat(policyHost).then(() => readFile(policyHost), () => undefined);

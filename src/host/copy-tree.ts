@@ -2,21 +2,41 @@
  * Copy a host directory tree into a rootfs. Every destination is resolved
  * inside the root (links in the image never lead out of it), so this needs no
  * tool inside the image. Regular files, directories and symlinks are copied
- * with their modes; anything else (device nodes, fifos, sockets) is refused.
+ * with their modes. What could be an attack on the image — setuid/setgid
+ * files, device nodes and fifos, hard links — is refused unless the recipe
+ * allows it (`allow: [setuid, devices, hardlinks]`), and then copied
+ * faithfully; sockets are always refused.
  */
-import { copyFile, chmod, lchown, lstat, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { copyFile, chmod, lchown, link, lstat, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { exec } from './exec.js';
 import { join, posix } from 'node:path';
 import { UserError } from '../errors.js';
 import { mkdirInRoot, resolveGuestPath } from './rootfs-path.js';
 
+export type Special = 'setuid' | 'devices' | 'hardlinks';
+
 export interface CopyOptions {
   uid: number;
   gid: number;
+  allow?: readonly Special[];
+}
+
+/** Refuse what the recipe did not allow, with what to add to allow it. */
+export function checkSpecial(from: string, st: Stats, allow: readonly Special[] = []): void {
+  const refuse = (what: string, kind: Special) => {
+    if (!allow.includes(kind)) throw new UserError(`overlay: ${from} ${what}; add "allow: [${kind}]" to the overlay step to copy it as it is`);
+  };
+  if (st.isSocket()) throw new UserError(`overlay: ${from} is a socket; overlays never copy sockets`);
+  if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) refuse('is a device node or fifo', 'devices');
+  if (st.mode & 0o6000 && !st.isDirectory()) refuse('is setuid or setgid', 'setuid');
+  if (st.isFile() && st.nlink > 1) refuse(`is a hard link (${st.nlink} names)`, 'hardlinks');
 }
 
 export async function copyTreeIntoRoot(src: string, root: string, dest: string, o: CopyOptions): Promise<number> {
   await mkdirInRoot(root, dest);
   let count = 0;
+  const linked = new Map<string, string>();
   const walk = async (rel: string): Promise<void> => {
     for (const name of (await readdir(join(src, rel))).sort()) {
       const from = join(src, rel, name);
@@ -26,6 +46,7 @@ export async function copyTreeIntoRoot(src: string, root: string, dest: string, 
       const guest = posix.join(parent, name);
       const to = join(root, guest);
       const existing = await lstat(to).catch(() => undefined);
+      checkSpecial(from, st, o.allow);
       if (st.isDirectory()) {
         // A directory the image already has keeps its owner and mode.
         if (existing?.isSymbolicLink()) await mkdirInRoot(root, guest);
@@ -36,18 +57,34 @@ export async function copyTreeIntoRoot(src: string, root: string, dest: string, 
           await chmod(to, st.mode & 0o7777);
         }
         await walk(join(rel, name));
+      } else if (st.isFile() && st.nlink > 1 && linked.has(`${st.dev}:${st.ino}`)) {
+        if (existing) await rm(to, { force: true });
+        await link(linked.get(`${st.dev}:${st.ino}`)!, to);
       } else if (st.isFile() || st.isSymbolicLink()) {
         if (existing) await rm(to, { force: true });
         if (st.isFile()) await copyFile(from, to);
         else await symlink(await readlink(from), to);
         await lchown(to, o.uid, o.gid);
         if (st.isFile()) await chmod(to, st.mode & 0o7777);
+        if (st.isFile() && st.nlink > 1) linked.set(`${st.dev}:${st.ino}`, to);
       } else {
-        throw new UserError(`overlay: ${from} is a device node, fifo or socket; overlays copy only files, directories and symlinks`);
+        if (existing) await rm(to, { force: true });
+        const type = st.isFIFO() ? ['p'] : [st.isCharacterDevice() ? 'c' : 'b', String(major(st.rdev)), String(minor(st.rdev))];
+        await exec('mknod', ['-m', (st.mode & 0o7777).toString(8), to, ...type]);
+        await lchown(to, o.uid, o.gid);
       }
       count++;
     }
   };
   await walk('');
   return count;
+}
+
+/** Linux dev_t encoding (glibc's gnu_dev_major/minor). */
+function major(dev: number): number {
+  return Number((BigInt(dev) >> 8n) & 0xfffn) | Number((BigInt(dev) >> 32n) & ~0xfffn);
+}
+
+function minor(dev: number): number {
+  return Number(BigInt(dev) & 0xffn) | Number((BigInt(dev) >> 12n) & ~0xffn);
 }

@@ -30,6 +30,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   uml_mconsole: 'uml-utilities',
   make: 'make',
   openssl: 'openssl',
+  xz: 'xz-utils',
   debugfs: 'e2fsprogs',
   dumpe2fs: 'e2fsprogs',
   find: 'findutils',

@@ -1,7 +1,6 @@
 /** `<name>.manifest.json`: what was built, from what, and how long it took. */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { REDACTED } from '../host/secrets.js';
 import type { Plan } from '../recipe/load.js';
 import type { BuildFacts } from '../steps/types.js';
@@ -12,9 +11,20 @@ export interface StepTiming {
   seconds: number;
 }
 
+/** sha256 of a file, read into one reused 8 MiB buffer (a stream of fresh chunks is ~4x slower on a 2 GiB image). */
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(8 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (!bytesRead) break;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
   return hash.digest('hex');
 }
 

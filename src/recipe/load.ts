@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
 import { redact, registerSecret } from '../host/secrets.js';
 import { findStep, stepKinds } from '../steps/index.js';
+import type { HookStage } from '../steps/hook.js';
 import type { AnyStep } from '../steps/types.js';
 import { launchSchema, type LaunchConfig } from '../launch/schema.js';
 import { networkWarnings } from '../launch/transports.js';
@@ -41,6 +42,8 @@ export interface Plan {
   variants: PlannedVariant[];
   /** Things worth saying that do not stop the build (deprecated transports, ...). */
   warnings: string[];
+  /** --hook after-image scripts: run once the outputs are in place. */
+  afterImage: { script: string; args: string[] }[];
   /** Set when the image is built reproducibly: the time everything is clamped to, and the filesystem UUID. */
   reproducible?: Reproducible;
 }
@@ -65,6 +68,8 @@ export interface LoadOptions extends VariableOverrides {
   variant?: 'image' | 'hostfs';
   /** hostfs root: chown the tree to USER[:GROUP]. */
   owner?: string;
+  /** Host scripts from --hook STAGE=SCRIPT. */
+  hooks?: { stage: HookStage; script: string; args?: string[] }[];
 }
 
 interface Layer {
@@ -170,6 +175,8 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
   const tune = lastSetting(layers, 'tune')?.data.tune;
   if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps);
+  const locked = planLockdown(layers, steps, launch, rootfs, issues);
+  const afterImage = planHooks(opts.hooks ?? [], steps, main, issues);
   const epoch = planReproducible(layers, main, steps, opts.env?.SOURCE_DATE_EPOCH, issues, warnings);
   const reproducible = epoch === undefined ? undefined : { epoch, uuid: derivedUuid(`umlbuild:${name}:${epoch}`) };
   if (issues.length) throw new RecipeError(issues);
@@ -181,7 +188,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     output,
     vars,
     secretVars,
-    launch,
+    launch: locked,
     umid: launch.umid ?? name,
     steps,
     rootfs,
@@ -189,6 +196,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     variants,
     warnings,
     reproducible,
+    afterImage,
     test: rootfs === 'hostfs' ? { ...test, root: 'hostfs' } : test,
   };
 }
@@ -229,20 +237,69 @@ function planReproducible(layers: Layer[], main: Layer, steps: PlannedStep[], sd
     return undefined;
   }
   epoch ??= DEFAULT_EPOCH;
-  const step = findStep('reproducible')!;
-  const options = step.schema.parse({ epoch });
-  steps.splice(at, 0, { ...steps[at]!, kind: step.kind, step, options, title: step.title(options) });
+  insertStep(steps, at, 'reproducible', findStep('reproducible')!.schema.parse({ epoch }));
   return epoch;
+}
+
+/**
+ * --hook STAGE=SCRIPT: a hook step after the bootstrap step (after-bootstrap)
+ * or before pack/unmount (before-pack); after-image hooks run after the
+ * outputs are committed (returned for the runner).
+ */
+function planHooks(hooks: NonNullable<LoadOptions['hooks']>, steps: PlannedStep[], main: Layer, issues: RecipeIssue[]): { script: string; args: string[] }[] {
+  const step = findStep('hook')!;
+  const after: { script: string; args: string[] }[] = [];
+  for (const h of hooks) {
+    const script = resolve(h.script);
+    if (h.stage === 'after-image') {
+      after.push({ script, args: h.args ?? [] });
+      continue;
+    }
+    const at =
+      h.stage === 'after-bootstrap'
+        ? steps.findIndex((s) => ['debootstrap', 'rootfs-tarball', 'rootfs-dir'].includes(s.kind)) + 1
+        : steps.findIndex((s) => s.kind === 'pack' || s.kind === 'unmount');
+    if (at <= 0 && h.stage === 'after-bootstrap') {
+      issues.push(main.source.issue([], `--hook after-bootstrap=${h.script}: the recipe has no debootstrap, rootfs-tarball or rootfs-dir step`));
+      continue;
+    }
+    insertStep(steps, at, 'hook', step.schema.parse({ script, args: h.args ?? [], stage: h.stage }));
+  }
+  return after;
+}
+
+/** Where lockdown points hostfs when no share is declared: a path that cannot exist (so "-o ../.." cannot climb out either). */
+export const NO_HOSTFS = '/proc/umlbuild-no-hostfs';
+
+/**
+ * `lockdown: true`: a lockdown step before unmount/pack (no module loading
+ * after boot), hostfs confined to NO_HOSTFS unless the launch declares a
+ * share, and bpfflash refused.
+ */
+function planLockdown(layers: Layer[], steps: PlannedStep[], launch: LaunchConfig, rootfs: string, issues: RecipeIssue[]): LaunchConfig {
+  const layer = lastSetting(layers, 'lockdown');
+  if (layer?.data.lockdown !== true) return launch;
+  if (rootfs === 'hostfs') issues.push(layer.source.issue(['lockdown'], 'lockdown cannot confine hostfs on a hostfs-root build (the root is a host directory)'));
+  launch.networks.forEach((n, i) => {
+    if ((n as Record<string, unknown>).bpfflash === 1) issues.push(layer.source.issue(['launch', 'networks', i, 'bpfflash'], 'lockdown: bpfflash lets the guest load BPF code into the host kernel'));
+  });
+  insertStep(steps, steps.findIndex((s) => s.kind === 'tune-uml' || s.kind === 'unmount' || s.kind === 'pack'), 'lockdown', {});
+  return launch.hostfs ? launch : { ...launch, args: [...launch.args, `hostfs=${NO_HOSTFS}`] };
+}
+
+/**
+ * Insert a step of `kind` at `pos` (the end when -1): steps umlbuild adds are
+ * reported, if they have problems, at the recipe step they were put before.
+ */
+function insertStep(steps: PlannedStep[], pos: number, kind: string, options: unknown): void {
+  const step = findStep(kind)!;
+  const at = pos < 0 ? steps.length : pos;
+  const neighbour = steps[at] ?? steps[steps.length - 1];
+  if (!neighbour) return;
+  steps.splice(at, 0, { ...neighbour, kind, step, options, title: step.title(options) });
 }
 
 /** `tune: uml` adds a tune-uml step just before the first unmount or pack (or at the end). */
 function insertTuneStep(steps: PlannedStep[]): void {
-  const step = findStep('tune-uml')!;
-  const at = steps.findIndex((s) => s.kind === 'unmount' || s.kind === 'pack');
-  const pos = at < 0 ? steps.length : at;
-  const neighbour = steps[pos] ?? steps[steps.length - 1];
-  if (!neighbour) return;
-  const options = step.schema.parse({});
-  // Problems with it are reported where it was inserted.
-  steps.splice(pos, 0, { ...neighbour, kind: step.kind, step, options, title: step.title(options) });
+  insertStep(steps, steps.findIndex((s) => s.kind === 'unmount' || s.kind === 'pack'), 'tune-uml', findStep('tune-uml')!.schema.parse({}));
 }

@@ -53,6 +53,8 @@ export const recipeFileSchema = z
     tune: z.enum(['uml', 'none']).optional(),
     /** Byte-identical images from build to build (also turned on by SOURCE_DATE_EPOCH). */
     reproducible: z.boolean().optional(),
+    /** Harden the guest: no module loading after boot, hostfs confined, no bpfflash. */
+    lockdown: z.boolean().optional(),
     /** `hostfs`: build a root directory that UML boots with hostfs, not an image. */
     rootfs: z.enum(['image', 'hostfs']).optional(),
     /** hostfs root: chown the tree to this user (who will run UML). */

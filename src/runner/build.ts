@@ -4,7 +4,7 @@
  */
 import { Listr } from 'listr2';
 import { existsSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EXIT, StepError, UserError } from '../errors.js';
 import { cowChildren } from '../uml/cow.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
@@ -19,6 +19,12 @@ import { createContext } from './context.js';
 import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removePartials, type OutputPaths } from './outputs.js';
 import { rendererOptions, type RendererName } from './renderer.js';
 import { Teardown } from './teardown.js';
+import { noSpaceHint } from './no-space.js';
+import { emitter, type EventListener } from './events.js';
+import { runHook } from '../steps/hook.js';
+import { exec } from '../host/exec.js';
+import { cleanupStale, Journal } from './journal.js';
+import { acquireLock } from '../host/lock-file.js';
 import { verifyPlan } from './verify.js';
 import { VERSION } from '../version.js';
 
@@ -38,6 +44,8 @@ export interface BuildOptions {
   checksum?: boolean;
   /** Replace an image that has COW children (breaking them). */
   replaceBase?: boolean;
+  /** Progress events (redacted); the CLI prints them for --log-format ndjson. */
+  onEvent?: EventListener;
   /** Where teardown notes and warnings go (default: stderr). */
   warn?: (line: string) => void;
 }
@@ -61,7 +69,21 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const started = Date.now();
   const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));
   const partial = partialPaths(final);
+  // What killed builds left (their journals), first: never what another build holds now.
+  const stale = await cleanupStale();
+  for (const a of stale.actions) warn(`cleanup: ${a}`);
+  for (const e of stale.errors) warn(`cleanup: ${e}`);
   await prepareOutputDir(final);
+  const lock = await acquireLock(join(dirname(final.image), `.${basename(final.image)}.lock`), { wait: false });
+  if ('heldBy' in lock) throw new UserError(`another umlbuild (pid ${lock.heldBy}) is building ${final.image}: wait for it, or build into another --out`, EXIT.buildFailed);
+  try {
+    return await buildLocked(plan, opts, final, partial, warn, started);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, partial: OutputPaths, warn: (l: string) => void, started: number): Promise<BuildResult> {
   const children = plan.rootfs === 'image' && existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];
   if (children.length && !opts.replaceBase) {
     throw new UserError(
@@ -70,7 +92,11 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
     );
   }
   const signal = opts.signal ?? new AbortController().signal;
-  const teardown = new Teardown();
+  const journal = new Journal();
+  const teardown = new Teardown(undefined, journal);
+  // Registered first, released last: the partial outputs (on failure; success renames them).
+  teardown.defer(`remove ${partial.image}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'file', path: partial.image } });
+  teardown.defer(`remove ${partial.root}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'tree', path: partial.root } });
   const ctx = createContext(plan, partial.image, teardown, signal, partial.root);
   const cacheRoot = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultCacheDir());
   if (cacheRoot) ctx.cache = new BootstrapCache(cacheRoot);
@@ -79,20 +105,28 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
   const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!));
 
+  const emit = emitter(opts.onEvent);
+  emit({ type: 'build-started', recipe: plan.file, output: final.image, steps: list.length });
   const tasks = new Listr(
     list.map((bt, position) => ({
       title: `[${position + 1}/${list.length}] ${bt.title}`,
       task: async (_: unknown, task: { output: string }) => {
         if (signal.aborted) throw signal.reason;
+        const index = position + 1;
         ctx.log = (line: string) => {
           task.output = redact(line);
+          if (line.startsWith('$ ')) emit({ type: 'command', index, command: line.slice(2) });
+          else emit({ type: 'output', index, line });
         };
+        emit({ type: 'step-started', index, total: list.length, kind: bt.kind, title: bt.title, where: bt.where });
         const t0 = Date.now();
         try {
           await bt.run();
+          emit({ type: 'step-finished', index, kind: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000 });
         } catch (e) {
-          if (signal.aborted) throw signal.reason;
-          throw new StepError(bt.where ?? bt.title, e);
+          const err = signal.aborted ? signal.reason : new StepError(bt.where ?? bt.title, e, await noSpaceHint(e, plan, partial.image, ctx.rootfs, Boolean(ctx.mounted)));
+          emit({ type: 'step-failed', index, kind: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000, error: err instanceof Error ? err.message : String(err) });
+          throw err;
         } finally {
           timings.push({ step: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000 });
         }
@@ -138,8 +172,10 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
       error = e;
     }
   }
+  if (error) await removePartials(partial);
+  journal.close();
   if (error) {
-    await removePartials(partial);
+    emit({ type: 'build-failed', error: error instanceof Error ? error.message : String(error), exitCode: error instanceof UserError ? error.exitCode : EXIT.buildFailed });
     throw error;
   }
   const variants: VariantOutput[] = [];
@@ -155,5 +191,17 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
     ).run();
     await recordVariants(final.manifest, variants);
   }
-  return { outputs: final, variants, timings, seconds: (Date.now() - started) / 1000 };
+  for (const h of plan.afterImage) {
+    const t0 = Date.now();
+    const log = (l: string) => warn(`hook after-image ${basename(h.script)}: ${l}`);
+    try {
+      await runHook({ exec: (cmd, args, o) => exec(cmd, args, { signal, onLine: log, ...o }), log }, h.script, h.args, { image: final.image, outDir: dirname(final.image), recipe: plan.file, stage: 'after-image', vars: plan.vars });
+    } catch (e) {
+      throw new StepError(`hook after-image ${h.script}`, e);
+    }
+    timings.push({ step: 'hook', title: `Hook after-image ${h.script}`, seconds: (Date.now() - t0) / 1000 });
+  }
+  const seconds = (Date.now() - started) / 1000;
+  emit({ type: 'build-finished', image: plan.rootfs === 'hostfs' ? final.root : final.image, script: final.script, manifest: final.manifest, seconds });
+  return { outputs: final, variants, timings, seconds };
 }

@@ -9,6 +9,7 @@ import type { Teardown } from './teardown.js';
 export function createContext(plan: Plan, image: string, teardown: Teardown, signal: AbortSignal, rootDir = `${image}.root`): StepContext {
   const ctx: StepContext = {
     recipeDir: plan.dir,
+    recipeFile: plan.file,
     vars: plan.vars,
     image,
     rootDir,

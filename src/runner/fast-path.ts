@@ -23,6 +23,9 @@ import type { PlannedStep } from '../recipe/plan-step.js';
 import type { ImageEditContext, StepContext } from '../steps/types.js';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { hookScript } from '../steps/hook.js';
+import { sourcePath } from '../steps/source-path.js';
+import { sha256File } from '../output/manifest.js';
 
 /** Steps an edit may move past: they neither read nor write what edits touch. */
 const MOVABLE = new Set(['modules', 'tune-uml', 'reproducible', 'pack']);
@@ -76,6 +79,14 @@ async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Pr
       inputs.push({ modules: await readdir(String(o.kernel_tree ?? o.from)).catch(() => []) });
     } else if (ps.kind === 'run' && o.script) {
       inputs.push({ script: createHash('sha256').update(await readFile(resolve(plan.dir, String(o.script)))).digest('hex') });
+    } else if (ps.kind === 'hook') {
+      inputs.push({ hook: createHash('sha256').update(await readFile(hookScript(o as { script: string }, plan.dir))).digest('hex') });
+    } else if (ps.kind === 'rootfs-tarball') {
+      inputs.push({ tarball: await sha256File(sourcePath(String(o.source), plan.dir)) });
+    } else if (ps.kind === 'rootfs-dir') {
+      // Names, sizes, times, modes and owners of everything in the tree.
+      const { stdout } = await ctx.exec('find', [sourcePath(String(o.source), plan.dir), '-printf', '%P %s %T@ %m %U %G %l\n'], { onLine: () => undefined });
+      inputs.push({ tree: createHash('sha256').update(stdout.split('\n').sort().join('\n')).digest('hex') });
     } else inputs.push(null);
   }
   const { stdout: arch } = await ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined });
@@ -120,7 +131,7 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       run: async () => {
         await ctx.collectFacts();
         const partial = await images.partial(key);
-        const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }));
+        const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }), { resource: { kind: 'file', path: partial } });
         await ctx.exec('cp', ['--sparse=always', ctx.image, partial]);
         await images.commit(key, partial, fields, ctx.facts);
         cleanup.drop();

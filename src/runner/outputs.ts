@@ -4,6 +4,7 @@
  * an older good image survives.
  */
 import { RUN_ID } from '../host/run-id.js';
+import { removeTree } from '../host/remove-tree.js';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { exec } from '../host/exec.js';
@@ -38,8 +39,8 @@ export async function prepareOutputDir(p: OutputPaths): Promise<void> {
 
 export async function removePartials(p: OutputPaths): Promise<void> {
   await Promise.all([p.image, p.script, p.manifest].map((f) => rm(f, { force: true })));
-  // A partial root tree: never cross into anything still mounted below it.
-  if (existsSync(p.root)) await exec('rm', ['-rf', '--one-file-system', p.root]);
+  // A partial root tree: unmount what is left below it, never cross into a mount.
+  if (existsSync(p.root)) await removeTree(p.root);
 }
 
 /** Write script and manifest beside the partial image (or root tree), then rename all three. */

@@ -2,8 +2,10 @@
  * The teardown stack. A step that acquires a resource (loop device, mount,
  * temp dir) defers its release at once. On success, failure or interrupt the
  * stack unwinds last-in first-out and keeps going past errors; what could not
- * be undone is returned so the build can report it.
+ * be undone is returned so the build can report it. With a journal, what
+ * each entry holds is on disk until it is released (see journal.ts).
  */
+import type { Journal, Resource } from './journal.js';
 
 export interface TeardownEntry {
   readonly label: string;
@@ -17,6 +19,15 @@ interface Item {
   label: string;
   fn: () => Promise<void> | void;
   onlyOnFailure: boolean;
+  /** Its id in the journal, once recorded there. */
+  journalId?: number;
+}
+
+export interface DeferOptions {
+  /** Run only when the build failed (e.g. removing a partial file that success renames). */
+  onlyOnFailure?: boolean;
+  /** What it holds, for the journal (so `umlbuild cleanup` can release it after SIGKILL). */
+  resource?: Resource;
 }
 
 export interface TeardownFailure {
@@ -27,10 +38,14 @@ export interface TeardownFailure {
 export class Teardown {
   private items: Item[] = [];
 
-  constructor(private readonly onRelease?: (label: string) => void) {}
+  constructor(
+    private readonly onRelease?: (label: string) => void,
+    readonly journal?: Journal,
+  ) {}
 
-  defer(label: string, fn: () => Promise<void> | void, opts: { onlyOnFailure?: boolean } = {}): TeardownEntry {
+  defer(label: string, fn: () => Promise<void> | void, opts: DeferOptions = {}): TeardownEntry {
     const item: Item = { label, fn, onlyOnFailure: opts.onlyOnFailure ?? false };
+    if (opts.resource && this.journal) item.journalId = this.journal.add(opts.resource);
     this.items.push(item);
     return {
       label,
@@ -38,9 +53,16 @@ export class Teardown {
         if (!this.remove(item)) return;
         this.onRelease?.(label);
         await item.fn();
+        this.forget(item);
       },
-      drop: () => void this.remove(item),
+      drop: () => {
+        if (this.remove(item)) this.forget(item);
+      },
     };
+  }
+
+  private forget(item: Item): void {
+    if (item.journalId !== undefined) this.journal?.forget(item.journalId);
   }
 
   get labels(): string[] {
@@ -59,10 +81,14 @@ export class Teardown {
     const failures: TeardownFailure[] = [];
     while (this.items.length) {
       const item = this.items.pop()!;
-      if (item.onlyOnFailure && !failed) continue;
+      if (item.onlyOnFailure && !failed) {
+        this.forget(item);
+        continue;
+      }
       try {
         this.onRelease?.(item.label);
         await item.fn();
+        this.forget(item);
       } catch (error) {
         failures.push({ label: item.label, error });
       }

@@ -20,6 +20,7 @@ import { createContext } from './context.js';
 import { imageSizes } from '../output/manifest.js';
 import { partialPath } from './outputs.js';
 import { Teardown } from './teardown.js';
+import { Journal } from './journal.js';
 
 export interface VariantOutput {
   name: string;
@@ -47,14 +48,15 @@ export function applyScript(commands: { command: string; env: Record<string, str
 
 export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: string, outDir: string, log: (l: string) => void, signal: AbortSignal): Promise<VariantOutput> {
   const t0 = Date.now();
-  const teardown = new Teardown();
+  const journal = new Journal();
+  const teardown = new Teardown(undefined, journal);
   const cowFinal = join(outDir, `${v.name}.cow`);
   const cowPartial = partialPath(cowFinal);
-  teardown.defer(`remove ${cowPartial}`, () => rm(cowPartial, { force: true }), { onlyOnFailure: true });
+  teardown.defer(`remove ${cowPartial}`, () => rm(cowPartial, { force: true }), { onlyOnFailure: true, resource: { kind: 'file', path: cowPartial } });
   let failed = true;
   try {
     const staging = await tmpDir({ prefix: 'umlbuild-variant-', unsafeCleanup: true });
-    teardown.defer(`remove ${staging.path}`, () => staging.cleanup());
+    teardown.defer(`remove ${staging.path}`, () => staging.cleanup(), { resource: { kind: 'tree', path: staging.path } });
     const tree = join(staging.path, 'tree');
     await mkdir(tree, { mode: 0o755 });
     const ctx = createContext({ ...plan, vars: v.vars }, baseImage, teardown, signal);
@@ -96,6 +98,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
     return { name: v.name, cow: cowFinal, script: scriptFile, manifest: manifestFile, allocated: sizes.allocated, seconds: (Date.now() - t0) / 1000 };
   } finally {
     await teardown.unwind(failed);
+    journal.close();
   }
 }
 

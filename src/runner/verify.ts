@@ -22,6 +22,7 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
   const missing = new Map<string, string[]>();
   const rootNeeded: string[] = [];
   const nsCapable: string[] = [];
+  const hostNeeds: string[] = [];
   const priv = privilege();
   // The image's steps, then each COW variant's (with that variant's variables).
   const all = [...plan.steps.map((ps) => ({ ps, vars: plan.vars })), ...plan.variants.flatMap((v) => v.steps.map((ps) => ({ ps, vars: v.vars })))];
@@ -38,6 +39,9 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
         requireTool: async (tool) => {
           if (!(await findTool(tool))) missing.set(tool, [...(missing.get(tool) ?? []), `steps[${ps.index}] ${ps.kind}`]);
         },
+        requireHost: (need) => {
+          hostNeeds.push(`steps[${ps.index}] ${ps.kind}: ${need}`);
+        },
         requireRoot: (why, opts) => {
           const where = `steps[${ps.index}] ${ps.kind}: ${why}`;
           if (priv === 'root') return;
@@ -52,6 +56,7 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
   if (issues.length) throw new RecipeError(issues);
   const lines: string[] = [];
   for (const [tool, users] of missing) lines.push(`missing host tool ${tool} (package ${packageFor(tool)}), needed by ${users.join(', ')}`);
+  for (const need of hostNeeds) lines.push(`this host lacks what a step needs: ${need}`);
   if (rootNeeded.length) lines.push(`this build must run as root:\n${rootNeeded.map((r) => `  ${r}`).join('\n')}`);
   let userns = false;
   if (!rootNeeded.length && nsCapable.length) {

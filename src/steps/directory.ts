@@ -21,6 +21,7 @@ import { mkdir } from 'node:fs/promises';
 import { dir as tmpDir } from 'tmp-promise';
 import { z } from 'zod';
 import type { Step } from './types.js';
+import { removeTree } from '../host/remove-tree.js';
 
 const schema = z
   .object({
@@ -44,7 +45,7 @@ export const directory: Step<z.infer<typeof schema>> = {
     } else {
       const tmp = await tmpDir({ prefix: 'umlbuild-tree-', ...(o.tmpfs ? { tmpdir: '/dev/shm' } : {}) });
       // Never cross into something still mounted below the tree.
-      ctx.teardown.defer(`remove ${tmp.path}`, async () => void (await ctx.exec('rm', ['-rf', '--one-file-system', tmp.path], { signal: undefined })));
+      ctx.teardown.defer(`remove ${tmp.path}`, () => removeTree(tmp.path, ctx.log), { resource: { kind: 'tree', path: tmp.path } });
       ctx.rootfs = tmp.path;
       ctx.facts.fsType = o.fs;
     }

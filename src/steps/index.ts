@@ -15,8 +15,12 @@ import type { AnyStep } from './types.js';
 import { unmount } from './unmount.js';
 import { tuneUml } from './tune-uml.js';
 import { reproducible } from './reproducible.js';
+import { lockdown } from './lockdown.js';
+import { rootfsTarball } from './rootfs-tarball.js';
+import { rootfsDir } from './rootfs-dir.js';
+import { hook } from './hook.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, password, template, modules, overlay, run, tuneUml, reproducible, pack, unmount, echo, fail];
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, rootfsTarball, rootfsDir, password, template, modules, overlay, run, tuneUml, hook, lockdown, reproducible, pack, unmount, echo, fail];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);

@@ -9,6 +9,7 @@
  *   options: [noatime]   # optional mount options
  * ```
  */
+import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { dir } from 'tmp-promise';
 import { z } from 'zod';
@@ -27,16 +28,17 @@ export const mount: Step<z.infer<typeof schema>> = {
     ctx.requireRoot('loop devices and mounts need root');
     await ctx.requireTool('losetup');
     await ctx.requireTool('mount');
+    if (!existsSync('/dev/loop-control')) ctx.requireHost('loop devices (/dev/loop-control is missing: modprobe loop, or build directory-first with pack)');
   },
   async run(o, ctx) {
     if (!ctx.imageCreated) throw new Error('no image yet: put sparse-disk and mkfs steps before mount');
     if (ctx.mounted) throw new Error('the image is already mounted');
     const tmp = await dir({ prefix: 'umlbuild-root-' });
-    const dirEntry = ctx.teardown.defer(`remove mount point ${tmp.path}`, () => rmdir(tmp.path));
+    const dirEntry = ctx.teardown.defer(`remove mount point ${tmp.path}`, () => rmdir(tmp.path), { resource: { kind: 'tree', path: tmp.path } });
     const device = await attachLoop(ctx.image, { signal: ctx.signal, onCommand: (l) => ctx.log(`$ ${l}`) });
-    const loopEntry = ctx.teardown.defer(`detach ${device}`, () => detachLoop(device));
+    const loopEntry = ctx.teardown.defer(`detach ${device}`, () => detachLoop(device), { resource: { kind: 'loop', device, file: ctx.image } });
     await mountFs(device, tmp.path, o.options.length ? ['-o', o.options.join(',')] : [], { signal: ctx.signal });
-    const mountEntry = ctx.teardown.defer(`unmount ${tmp.path}`, () => unmount(tmp.path));
+    const mountEntry = ctx.teardown.defer(`unmount ${tmp.path}`, () => unmount(tmp.path), { resource: { kind: 'mount', path: tmp.path } });
     ctx.rootfs = tmp.path;
     ctx.mounted = {
       dir: tmp.path,

@@ -21,7 +21,7 @@ import { UserError } from '../errors.js';
 import { NotEditable, type ImageEdit } from '../host/debugfs.js';
 import { missingParents } from './template.js';
 import { z } from 'zod';
-import { copyTreeIntoRoot } from '../host/copy-tree.js';
+import { checkSpecial, copyTreeIntoRoot } from '../host/copy-tree.js';
 import { resolveInRoot } from '../host/rootfs-path.js';
 import { guestPath } from './options.js';
 import type { Step } from './types.js';
@@ -33,6 +33,8 @@ const schema = z
     source: z.string().min(1),
     dest: guestPath.default('/'),
     owner: z.string().regex(/^[\w.-]+(:[\w.-]+)?$/, 'use USER or USER:GROUP').default('root:root'),
+    /** Copy these as they are instead of refusing them. */
+    allow: z.array(z.enum(['setuid', 'devices', 'hardlinks'])).default([]),
   })
   .strict();
 
@@ -71,7 +73,7 @@ export const overlay: Step<Options> = {
     const [user, group = user] = o.owner.split(':') as [string, string?];
     const uid = await guestId(root, '/etc/passwd', user);
     const gid = await guestId(root, '/etc/group', group!);
-    const count = await copyTreeIntoRoot(src, root, o.dest, { uid, gid });
+    const count = await copyTreeIntoRoot(src, root, o.dest, { uid, gid, allow: o.allow });
     ctx.log(`copied ${count} entries from ${src} to ${o.dest} as ${uid}:${gid}`);
   },
   async imageEdits(o, ctx) {
@@ -93,6 +95,8 @@ export const overlay: Step<Options> = {
         const from = join(src, rel, name);
         const guest = posix.join(dest, rel, name);
         const st = await lstat(from);
+        checkSpecial(from, st, o.allow);
+        if ((st.isFile() && st.nlink > 1) || !(st.isFile() || st.isDirectory() || st.isSymbolicLink())) throw new NotEditable(`${from}: hard links and device nodes are copied on the tree`);
         const existing = await ctx.stat(guest);
         if (existing?.type === 'symlink') throw new NotEditable(`${guest} is a link in the image`);
         if (st.isDirectory()) {
@@ -100,8 +104,7 @@ export const overlay: Step<Options> = {
           if (!existing) edits.push({ kind: 'dir', path: guest, mode: st.mode, uid, gid });
           await walk(join(rel, name));
         } else if (st.isFile()) edits.push({ kind: 'file', path: guest, content: await readFile(from), mode: st.mode, uid, gid });
-        else if (st.isSymbolicLink()) edits.push({ kind: 'symlink', path: guest, target: await readlink(from), uid, gid });
-        else throw new UserError(`overlay: ${from} is a device node, fifo or socket; overlays copy only files, directories and symlinks`);
+        else edits.push({ kind: 'symlink', path: guest, target: await readlink(from), uid, gid });
       }
     };
     await walk('');

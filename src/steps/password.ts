@@ -4,8 +4,12 @@
  * plaintext `password`, an already-crypted `hash`, `password_env` (the name
  * of an environment variable) or `password_file` (first line of a file).
  * Empty values count as not given, so recipes can offer both a password and
- * a hash variable. `method` picks the hash for plaintext (SHA512 hashes check
- * in a fraction of yescrypt's time under UML).
+ * a hash variable. `method` picks the hash for plaintext (SHA512, the default,
+ * checks in a fraction of yescrypt's time under UML). SHA512, SHA256 and MD5
+ * are crypted on the host (openssl passwd, stdin) and written into the
+ * image's /etc/shadow (mode and owner kept; no chroot, so images without
+ * chpasswd — busybox — work too); YESCRYPT and DES go to the image's chpasswd
+ * in the chroot with -c.
  *
  * ```yaml
  * - step: password
@@ -17,7 +21,8 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { resolveInRoot } from '../host/rootfs-path.js';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { openChroot } from '../host/chroot.js';
@@ -107,16 +112,25 @@ async function setPasswords(o: Options, ctx: StepContext, root: string): Promise
   let entries = await Promise.all(o.users.map(async (u) => ({ user: u.user, ...(await secretOf(u, ctx.recipeDir)) })));
   for (const e of entries) registerSecret(e.value);
   const r = ctx.reproducible;
-  if (r) {
-    entries = await Promise.all(entries.map(async (e) => (e.crypted ? e : { user: e.user, crypted: true, value: await reproducibleHash(ctx, o.method ?? 'SHA512', e.user, e.value, r.epoch) })));
+  const method = o.method ?? 'SHA512';
+  if (OPENSSL_METHOD[method] || r) {
+    // Crypted on the host and written into /etc/shadow: no chroot, no chpasswd in the image needed (busybox has none).
+    entries = await Promise.all(entries.map(async (e) => (e.crypted ? e : { user: e.user, crypted: true, value: await (r ? reproducibleHash(ctx, method, e.user, e.value, r.epoch) : cryptHere(ctx, method, e.user, e.value)) })));
     for (const e of entries) registerSecret(e.value);
+    const path = await resolveInRoot(root, '/etc/shadow');
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) throw new Error(`the rootfs has no /etc/shadow file to set passwords in`);
+    const day = Math.floor((r?.epoch ?? Date.now() / 1000) / 86400);
+    await ctx.writeFile('/etc/shadow', editShadow(await readFile(path, 'utf8'), new Map(entries.map((e) => [e.user, e.value])), day), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    ctx.log(`set ${entries.length} password(s) in /etc/shadow (${method}, crypted on the host)`);
+    return;
   }
   const session = await openChroot(root, ctx.teardown, { signal: ctx.signal });
   try {
     for (const crypted of [true, false]) {
       const lines = entries.filter((e) => e.crypted === crypted).map((e) => `${e.user}:${e.value}\n`);
       if (!lines.length) continue;
-      const args = crypted ? ['-e'] : o.method ? ['-c', o.method] : [];
+      const args = crypted ? ['-e'] : ['-c', method];
       ctx.log(`$ chroot ${root} chpasswd ${args.join(' ')} (${lines.length} user(s) on stdin)`);
       await session.run('chpasswd', args, { input: lines.join('') });
     }
@@ -132,7 +146,8 @@ export const password: Step<Options> = {
   secretKeys: ['password', 'hash'],
   title: (o) => `Set password${o.users.length > 1 ? 's' : ''} for ${o.users.map((u) => u.user).join(', ')}`,
   async verify(o, ctx) {
-    ctx.requireRoot('chroot needs root', { userns: true });
+    ctx.requireRoot('files in the image belong to root', { userns: true });
+    if (OPENSSL_METHOD[o.method ?? 'SHA512']) await ctx.requireTool('openssl');
     o.users.forEach((u, i) => {
       if (u.password_env && !u.hash && !u.password && !process.env[u.password_env]) {
         ctx.problem(`environment variable ${u.password_env} is not set`, `users[${i}].password_env`);

@@ -7,6 +7,7 @@
  * - step: echo
  *   message: hello
  *   defer: released-hello    # optional: push a teardown entry that logs this
+ *   seconds: 30              # optional: then wait (an interrupt ends the wait)
  * - step: fail
  *   message: boom
  * ```
@@ -14,7 +15,7 @@
 import { z } from 'zod';
 import type { Step } from './types.js';
 
-const echoSchema = z.object({ message: z.string(), defer: z.string().optional() }).strict();
+const echoSchema = z.object({ message: z.string(), defer: z.string().optional(), seconds: z.number().nonnegative().default(0) }).strict();
 
 export const echo: Step<z.infer<typeof echoSchema>> = {
   kind: 'echo',
@@ -25,6 +26,15 @@ export const echo: Step<z.infer<typeof echoSchema>> = {
   async run(o, ctx) {
     ctx.log(o.message);
     if (o.defer) ctx.teardown.defer(o.defer, () => ctx.log(`teardown: ${o.defer}`));
+    if (o.seconds) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, o.seconds * 1000);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(ctx.signal.reason);
+        }, { once: true });
+      });
+    }
   },
 };
 

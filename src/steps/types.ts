@@ -59,6 +59,8 @@ export interface VerifyContext {
    * run it rootless.
    */
   requireRoot(why: string, opts?: { userns?: boolean }): void;
+  /** Note a host need that is not a tool (a device, a kernel feature); reported with exit 3. */
+  requireHost(need: string): void;
 }
 
 /** What steps learn about the image for the manifest and templates. */
@@ -80,6 +82,8 @@ export interface MountedRoot {
 
 export interface StepContext {
   recipeDir: string;
+  /** The recipe file being built. */
+  recipeFile: string;
   vars: Readonly<Record<string, unknown>>;
   /** The image file being built (a temporary name beside the output). */
   image: string;

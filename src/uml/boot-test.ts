@@ -5,6 +5,7 @@
  * network namespace are removed.
  */
 import { RUN_ID } from '../host/run-id.js';
+import { Journal } from '../runner/journal.js';
 import { join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
@@ -47,7 +48,8 @@ export interface BootTestResult {
 const TEST_CONSOLES = { con: 'null', con0: 'null,fd:2', con1: 'fd:0,fd:1' };
 
 export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<BootTestResult> {
-  const teardown = new Teardown();
+  const journal = new Journal();
+  const teardown = new Teardown(undefined, journal);
   const checks: Check[] = [];
   const add = (name: string, ok: boolean, detail: string) => {
     checks.push({ name, ok, detail });
@@ -56,7 +58,7 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
   const result: BootTestResult = { checks, ok: false };
   try {
     const tmp = await tmpDir({ prefix: 'umlbuild-test-', unsafeCleanup: true });
-    teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup());
+    teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup(), { resource: { kind: 'tree', path: tmp.path } });
     const umid = `${img.umid}-test-${RUN_ID}`;
     let netns: Netns | undefined;
     let networks: Network[] = [];
@@ -95,6 +97,7 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
   } finally {
     const failures = await teardown.unwind(true);
     for (const f of failures) o.log?.(`teardown: could not ${f.label}: ${(f.error as Error).message}`);
+    journal.close();
   }
   result.ok = checks.length > 0 && checks.every((c) => c.ok);
   return result;

@@ -27,6 +27,8 @@ export class UmlConsole {
   constructor(out: Readable, private readonly input: Writable, private readonly onData?: (s: string) => void) {
     out.on('data', (d: Buffer) => {
       const s = d.toString('utf8');
+      // A shell that asks where the cursor is (busybox ash: ESC[6n) waits for the answer a terminal would give.
+      if (s.includes('\x1b[6n')) this.input.write('\x1b[24;1R');
       this.text += s;
       this.onData?.(s);
       this.check();
@@ -94,8 +96,11 @@ export class UmlConsole {
     this.onPrompt?.();
     this.send(user);
     await this.expect(/Password: *$/m, 30, 'the password prompt');
+    // Give login a moment to turn echo off (busybox prints the prompt first), so the password is not echoed.
+    await new Promise((r) => setTimeout(r, 250));
     this.send(password);
-    const m = await this.expect(/(Login incorrect|[#$] *$)/m, 30, 'a shell after logging in');
+    // The prompt may end in a terminal query (busybox ash: ESC[6n).
+    const m = await this.expect(/(Login incorrect|[#$] *(?:\x1b\[[0-9;]*[A-Za-z])*\s*$)/m, 30, 'a shell after logging in');
     return { refused: m[1] === 'Login incorrect' };
   }
 

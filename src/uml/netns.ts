@@ -17,7 +17,7 @@ const ip = (...args: string[]) => exec('ip', args);
 
 export async function createNetns(name: string, teardown: Teardown): Promise<Netns> {
   await ip('netns', 'add', name);
-  teardown.defer(`delete network namespace ${name}`, async () => void (await ip('netns', 'delete', name)));
+  teardown.defer(`delete network namespace ${name}`, async () => void (await ip('netns', 'delete', name)), { resource: { kind: 'netns', name } });
   await ip('-n', name, 'link', 'set', 'lo', 'up');
   return { name, wrap: (argv) => ['ip', 'netns', 'exec', name, ...argv] };
 }

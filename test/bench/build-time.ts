@@ -150,7 +150,7 @@ try {
   // Report.
   const when = new Date().toISOString().slice(0, 10);
   const { stdout: cpu } = await exec('sh', ['-c', "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]);
-  console.log(`\nbuild benchmark, ${when}, ${cpu.trim().replace(/\n\s*/, ' cores,')}; ${runs} runs each; seconds (min / median / max):\n`);
+  console.log(`\nbuild benchmark, ${when}, ${cpu.trim().replace(/\n\s*/, ' cores, ')}; ${runs} runs each; seconds (min / median / max):\n`);
   for (const r of rows.values()) {
     const s = stats(r.seconds);
     console.log(`  ${r.label.padEnd(52)} ${s.min.toFixed(2).padStart(6)} ${s.median.toFixed(2).padStart(6)} ${s.max.toFixed(2).padStart(6)}`);

@@ -12,7 +12,7 @@ import { sha256File } from '../../src/output/manifest.js';
 import { bootProbe } from '../../src/uml/probe.js';
 import { readCowHeader } from '../../src/uml/cow.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
-import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
+import { watchCmdlines, loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
 import { networkRun } from './network.js';
 import { UmlConsole } from '../../src/uml/console.js';
 
@@ -27,6 +27,7 @@ describe('bookworm recipe, built and booted for real', function () {
   this.timeout(15 * 60 * 1000);
   let dir: TempDir;
   let build: ExecResult;
+  let cmdlines: { samples: number; hits: string[] } = { samples: 0, hits: [] };
   let image: string;
   const password = `pw-${randomBytes(6).toString('hex')}`;
 
@@ -50,10 +51,12 @@ describe('bookworm recipe, built and booted for real', function () {
         '',
       ].join('\n'),
     );
+    const watcher = watchCmdlines(password);
     build = await exec(BIN, [fleet, '--out', dir.path, ...set, '--renderer', 'simple', '--test', '--no-cache'], {
       reject: false,
       env: { UMLBUILD_VAR_ROOT_PASSWORD: password },
     });
+    cmdlines = await watcher.stop();
     image = join(dir.path, 'bookworm.img');
   });
   after(async () => {
@@ -105,6 +108,15 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.equal(manifest.variables.root_password, '***');
     const script = await readFile(join(dir.path, 'bookworm.sh'), 'utf8');
     for (const text of [JSON.stringify(manifest), script, build.stdout, build.stderr]) assert.ok(!text.includes(password), 'the password leaked');
+  });
+
+  it('never shows the password in any process command line during the build (/proc/*/cmdline sampled every 20 ms)', async () => {
+    assert.ok(cmdlines.samples > 1000, `${cmdlines.samples} command lines sampled`);
+    assert.deepEqual(cmdlines.hits, []);
+    // The watcher does see a secret that is in an argv.
+    const w = watchCmdlines(password);
+    await exec('sh', ['-c', 'sleep 0.3', password]);
+    assert.equal((await w.stop()).hits.length, 1);
   });
 
   it('boots under UML: hostname, root on ubda, modules for uname -r, modprobe works', async () => {

@@ -1,4 +1,5 @@
 /** What umlbuild may have left on the host: loop devices and mounts. */
+import { readdirSync, readFileSync } from 'node:fs';
 import { exec } from '../../src/host/exec.js';
 import { findTool, isRoot } from '../../src/host/tools.js';
 
@@ -20,4 +21,36 @@ export async function loopsFor(pathPart: string): Promise<string[]> {
 export async function umlbuildMounts(): Promise<string[]> {
   const { stdout } = await exec('findmnt', ['--raw', '--noheadings', '--output', 'TARGET']);
   return stdout.split('\n').filter((l) => /umlbuild-/.test(l));
+}
+
+/**
+ * Watch every process's command line (/proc/PID/cmdline, every 20 ms) for
+ * `secret` until stopped: how a password in an argv would show to any user.
+ */
+export function watchCmdlines(secret: string): { stop(): Promise<{ samples: number; hits: string[] }> } {
+  let samples = 0;
+  let running = true;
+  const hits = new Set<string>();
+  const loop = (async () => {
+    while (running) {
+      for (const pid of readdirSync('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        try {
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+          samples++;
+          if (cmdline.includes(secret)) hits.add(cmdline);
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { samples, hits: [...hits] };
+    },
+  };
 }

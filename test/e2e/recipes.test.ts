@@ -142,6 +142,16 @@ describe('shipped recipes', function () {
     assert.equal(test.exitCode, 0, `${test.stdout}\n${test.stderr}`);
     assert.match(test.stdout, /^ {2}ok {3}hostname: fast-two \(expected fast-two\)$/m);
     assert.match(test.stdout, /^PASS: 7 of 7 checks passed/m);
+    // lockdown: true over the same base image (the lockdown file is one more edit): modules cannot load, hostfs cannot mount.
+    const locked = await dir.write('locked.yml', ['name: locked', `extends: ${recipe}`, 'lockdown: true', ''].join('\n'));
+    const lockedOut = join(dir.path, 'locked');
+    const lb = await exec(BIN, [locked, '--out', lockedOut, '--cache-dir', cache, '--renderer', 'simple', '--no-checksum'], { reject: false });
+    assert.equal(lb.exitCode, 0, `${lb.stdout.slice(-3000)}\n${lb.stderr}`);
+    assert.match(lb.stdout, /cache hit img-/);
+    assert.match(await readFile(join(lockedOut, 'bookworm-dirfirst.sh'), 'utf8'), /hostfs=\/proc\/umlbuild-no-hostfs/);
+    const lt = await exec(BIN, ['test', lockedOut, '--no-network', '--expect', 'cat /proc/sys/kernel/modules_disabled=^1$', '--expect', 'modprobe dummy 2>&1; echo rc:$?=^rc:[1-9]', '--expect', 'mkdir -p /mnt/h; mount -t hostfs none /mnt/h -o ../../etc 2>&1; echo rc:$?=^rc:[1-9]', '--expect', 'ls /mnt/h | wc -l=^0$'], { reject: false });
+    assert.equal(lt.exitCode, 0, `${lt.stdout}\n${lt.stderr}`);
+    assert.match(lt.stdout, /^PASS: 9 of 9 checks passed/m);
     const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', cache]);
     assert.match(ls.stdout, /^img-[0-9a-f]{32} .* base image \(directory, debootstrap, modules, tune-uml, pack\)$/m);
     const pruned = await exec(BIN, ['cache', 'prune', '--cache-dir', cache]);

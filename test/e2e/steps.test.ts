@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 /**
  * The file-writing steps on a real loop-mounted image (a tiny busybox rootfs):
  * overlay, built-in and custom templates, host-side run, and a hostile link in
  * the image that must not make umlbuild write on the host.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
@@ -60,6 +61,38 @@ steps:
     assert.match(stat, /Mode:\s+0755/);
     assert.match(stat, /User:\s+0\s+Group:\s+0/);
     assert.deepEqual(await loopsFor(dir.path), []);
+    assert.deepEqual(await umlbuildMounts(), []);
+  });
+
+  it('a directory-first tree whose etc is a link to /etc and whose root is a link to /root: the build stops, and the host is untouched', async () => {
+    const hostFiles = ['/etc/hostname', '/etc/hosts', '/etc/fstab', '/root'];
+    const before = await Promise.all(hostFiles.map((f) => exec('stat', ['-c', '%Y %s %i', f]).then((r) => r.stdout)));
+    const recipe = await dir.write(
+      'hostile.yml',
+      `name: hostile
+variables: {hostname: hostile1}
+steps:
+  - step: directory
+  - step: run
+    chroot: false
+    command: ln -s /etc "$ROOTFS/etc" && ln -s /root "$ROOTFS/root" && mkdir -p "$ROOTFS/bin"
+  - step: template
+    template: hostname
+  - step: overlay
+    source: ${join(PROJECT, 'test/fixtures/overlay-basic')}
+    dest: /root
+  - step: pack
+    fs: tar
+`,
+    );
+    const out = join(dir.path, 'hostile');
+    const r = await exec(BIN, [recipe, '--out', out, '--renderer', 'simple'], { reject: false });
+    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /step steps\[2\] template .* failed: too many levels of symbolic links resolving \/etc\/hostname/);
+    const after = await Promise.all(hostFiles.map((f) => exec('stat', ['-c', '%Y %s %i', f]).then((x) => x.stdout)));
+    assert.deepEqual(after, before, 'no host file was written');
+    assert.equal(existsSync('/root/etc/motd.d/10-umlbuild'), false);
+    assert.deepEqual(await readdir(out), []);
     assert.deepEqual(await umlbuildMounts(), []);
   });
 

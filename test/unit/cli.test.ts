@@ -50,4 +50,13 @@ describe('umlbuild CLI', function () {
     assert.doesNotMatch(r.stdout + r.stderr, /pw-for-dry-run|env-secret-pw/);
     assert.deepEqual(await readdir(dir.path), ['r.yml']);
   });
+
+  it('a secret in a failing step\'s error message is masked, and nothing is left', async () => {
+    const file = await dir.write('r.yml', 'name: r\nvariables:\n  token: {default: "", secret: true}\nsteps:\n  - step: directory\n  - step: fail\n    message: "cannot use token ${token}"\n');
+    const r = await cli([file, '--out', `${dir.path}/out`, '--renderer', 'simple'], { UMLBUILD_VAR_TOKEN: 'tok-very-secret' });
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, /failed: cannot use token \*\*\*/);
+    assert.doesNotMatch(r.stdout + r.stderr, /tok-very-secret/);
+    assert.deepEqual(await readdir(`${dir.path}/out`), []);
+  });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { lstat, mkdir, readFile, readlink, symlink, writeFile, chmod } from 'node:fs/promises';
+import { lstat, link, mkdir, readFile, readlink, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { exec } from '../../src/host/exec.js';
 import { join } from 'node:path';
 import { copyTreeIntoRoot } from '../../src/host/copy-tree.js';
 import { tempDir, type TempDir } from '../helpers.js';
@@ -42,5 +43,34 @@ describe('copyTreeIntoRoot', () => {
     await copyTreeIntoRoot(src, root, '/', ids);
     assert.deepEqual(await import('node:fs/promises').then((f) => f.readdir(host)), []);
     assert.equal(await readFile(join(root, host, 'motd.d/hello'), 'utf8'), 'hi\n');
+  });
+
+  it('refuses setuid files, hard links and fifos unless the recipe allows them, then copies them as they are', async () => {
+    const special = join(dir.path, 'special');
+    await mkdir(special);
+    const cases: [string, () => Promise<void>, 'setuid' | 'hardlinks' | 'devices', RegExp][] = [
+      ['suid', async () => {
+        await writeFile(join(special, 'suid'), '#!/bin/sh\n');
+        await chmod(join(special, 'suid'), 0o4755);
+      }, 'setuid', /is setuid or setgid; add "allow: \[setuid\]"/],
+      ['hard', async () => {
+        await writeFile(join(special, 'hard'), 'same');
+        await link(join(special, 'hard'), join(special, 'hard2'));
+      }, 'hardlinks', /is a hard link \(2 names\); add "allow: \[hardlinks\]"/],
+      ['fifo', () => exec('mkfifo', [join(special, 'fifo')]).then(() => undefined), 'devices', /is a device node or fifo; add "allow: \[devices\]"/],
+    ];
+    for (const [name, make, allow, message] of cases) {
+      await rm(special, { recursive: true, force: true });
+      await mkdir(special);
+      await make();
+      const target = join(dir.path, `root-${name}`);
+      await mkdir(target);
+      await assert.rejects(copyTreeIntoRoot(special, target, '/', ids), message);
+      await copyTreeIntoRoot(special, target, '/', { ...ids, allow: [allow] });
+      const st = await lstat(join(target, name));
+      if (allow === 'setuid') assert.equal(st.mode & 0o7777, 0o4755);
+      if (allow === 'hardlinks') assert.equal(st.ino, (await lstat(join(target, 'hard2'))).ino, 'one inode, two names');
+      if (allow === 'devices') assert.ok(st.isFIFO());
+    }
   });
 });

@@ -67,7 +67,7 @@ describe('loadRecipe', () => {
     const plan = await loadRecipe(child);
     assert.equal(plan.name, 'child');
     assert.equal(plan.output, 'out-child');
-    assert.deepEqual(plan.steps[0]!.options, { message: 'hello child' });
+    assert.deepEqual(plan.steps[0]!.options, { message: 'hello child', seconds: 0 });
     assert.match(plan.steps[0]!.file, /base\/common\.yml$/);
   });
 

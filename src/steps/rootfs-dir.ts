@@ -1,0 +1,48 @@
+/**
+ * `rootfs-dir`: start from a root filesystem tree someone else made (a
+ * Buildroot or OpenWRT TARGET_DIR, an unpacked image) instead of
+ * bootstrapping one: a faithful copy (`cp -a`: owners, modes, links, device
+ * nodes, hard links) into the rootfs. Build systems that assemble their tree
+ * as an ordinary user fix ownership only when they make their images;
+ * `owner: root:root` gives every file to root, as they would.
+ *
+ * ```yaml
+ * - step: directory
+ * - step: rootfs-dir
+ *   source: ${rootfs}
+ *   owner: root:root          # optional
+ * ```
+ */
+import { existsSync, statSync } from 'node:fs';
+import { sourcePath } from './source-path.js';
+import { z } from 'zod';
+import type { Step } from './types.js';
+
+const schema = z
+  .object({
+    source: z.string().min(1),
+    owner: z.string().regex(/^\d+:\d+$|^root:root$/, 'root:root or numeric UID:GID').optional(),
+  })
+  .strict();
+type Options = z.infer<typeof schema>;
+
+const sourceDir = (o: Options, recipeDir: string) => sourcePath(o.source, recipeDir);
+
+export const rootfsDir: Step<Options> = {
+  kind: 'rootfs-dir',
+  summary: 'copy a root filesystem tree made elsewhere (Buildroot/OpenWRT TARGET_DIR) into the rootfs',
+  schema,
+  title: (o) => `Copy the tree ${o.source}`,
+  async verify(o, ctx) {
+    ctx.requireRoot('the files keep their owners', { userns: true });
+    const src = sourceDir(o, ctx.recipeDir);
+    if (!existsSync(src) || !statSync(src).isDirectory()) ctx.problem(`directory ${src} does not exist`, 'source');
+  },
+  async run(o, ctx) {
+    const root = ctx.requireRootfs();
+    const src = sourceDir(o, ctx.recipeDir);
+    await ctx.exec('cp', ['-a', '--', `${src}/.`, root]);
+    if (o.owner) await ctx.exec('chown', ['-R', '--no-dereference', o.owner === 'root:root' ? '0:0' : o.owner, root]);
+    ctx.log(`copied ${src} into ${root}${o.owner ? ` (owner ${o.owner})` : ''}`);
+  },
+};

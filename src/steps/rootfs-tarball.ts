@@ -1,0 +1,55 @@
+/**
+ * `rootfs-tarball`: start from a root filesystem someone else made (an
+ * OpenWRT or Buildroot rootfs.tar, a docker export, a previous umlbuild pack)
+ * instead of bootstrapping one. Unpacks tar, tar.gz, tar.xz or tar.zst into
+ * the rootfs (a directory or a mounted image) with owners, modes, xattrs and
+ * device nodes kept. GNU tar refuses members that climb out with `..` and
+ * creates links that point out of the tree only after everything else, so
+ * a tarball cannot write through its own links onto the host.
+ *
+ * ```yaml
+ * - step: directory
+ * - step: rootfs-tarball
+ *   source: ${rootfs}          # a path, relative to the recipe
+ * ```
+ */
+import { existsSync, statSync } from 'node:fs';
+import { sourcePath } from './source-path.js';
+import { z } from 'zod';
+import type { Step } from './types.js';
+
+const schema = z.object({ source: z.string().min(1) }).strict();
+type Options = z.infer<typeof schema>;
+
+const COMPRESSION: [RegExp, string, string][] = [
+  [/\.(tar\.gz|tgz)$/, '--gzip', 'gzip'],
+  [/\.(tar\.xz|txz)$/, '--xz', 'xz-utils'],
+  [/\.(tar\.zst|tzst)$/, '--zstd', 'zstd'],
+  [/\.tar$/, '', ''],
+];
+
+export const tarballPath = (o: Options, recipeDir: string) => sourcePath(o.source, recipeDir);
+
+export const rootfsTarball: Step<Options> = {
+  kind: 'rootfs-tarball',
+  summary: 'unpack a root filesystem tarball (tar, tar.gz, tar.xz, tar.zst) into the rootfs',
+  schema,
+  title: (o) => `Unpack ${o.source}`,
+  async verify(o, ctx) {
+    ctx.requireRoot('the files keep their owners (root)', { userns: true });
+    await ctx.requireTool('tar');
+    const file = tarballPath(o, ctx.recipeDir);
+    const kind = COMPRESSION.find(([re]) => re.test(file));
+    if (!kind) ctx.problem(`${file}: not a .tar, .tar.gz/.tgz, .tar.xz/.txz or .tar.zst/.tzst file name`, 'source');
+    else if (kind[2] === 'xz-utils') await ctx.requireTool('xz');
+    else if (kind[2] === 'zstd') await ctx.requireTool('zstd');
+    if (!existsSync(file) || !statSync(file).isFile()) ctx.problem(`tarball ${file} does not exist`, 'source');
+  },
+  async run(o, ctx) {
+    const root = ctx.requireRootfs();
+    const file = tarballPath(o, ctx.recipeDir);
+    const flag = COMPRESSION.find(([re]) => re.test(file))?.[1] ?? '';
+    await ctx.exec('tar', [...(flag ? [flag] : []), '--numeric-owner', '--same-owner', '--preserve-permissions', '--xattrs', '--xattrs-include=*', '-xf', file, '-C', root]);
+    ctx.log(`unpacked ${file} into ${root}`);
+  },
+};
