@@ -27,7 +27,8 @@ import { mergeCow, verifyCows } from './uml/cow-tools.js';
 import { BootstrapCache, defaultCacheDir } from './cache/store.js';
 
 function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
-  const i = value.indexOf('=');
+  // At the last '=': commands often hold one (VAR=x, rc=$?), patterns seldom do.
+  const i = value.lastIndexOf('=');
   if (i <= 0) throw new RecipeError([{ file: '--set', path: value, message: 'use --set key=value' }]);
   return { ...prev, [value.slice(0, i)]: value.slice(i + 1) };
 }
@@ -43,8 +44,9 @@ interface TestFlags {
   network: boolean;
 }
 
-function collectExpect(value: string, prev: [string, RegExp][]): [string, RegExp][] {
-  const i = value.indexOf('=');
+export function collectExpect(value: string, prev: [string, RegExp][]): [string, RegExp][] {
+  // At the last '=': commands often hold one (VAR=x, rc=$?), patterns seldom do.
+  const i = value.lastIndexOf('=');
   if (i <= 0) throw new RecipeError([{ file: '--expect', path: value, message: 'use --expect "COMMAND=REGEX"' }]);
   try {
     return [...prev, [value.slice(0, i), new RegExp(value.slice(i + 1), 'm')]];
@@ -79,7 +81,7 @@ function collectHook(value: string, acc: { stage: HookStage; script: string }[])
 function addTestOptions(c: Command): Command {
   return c
     .option('--login <user[:password]>', 'log in as this user (default: the recipe test user and password)')
-    .option('--expect <command=regex>', 'also run COMMAND and match its output against REGEX (repeatable)', collectExpect, [])
+    .option('--expect <command=regex>', 'also run COMMAND and match its output against REGEX, split at the last = (repeatable)', collectExpect, [])
     .option('--timeout <seconds>', 'how long to wait for the login prompt', '120')
     .option('--hostname <name>', 'expect this hostname instead of the recipe one')
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { exec } from '../../src/host/exec.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
+import { collectExpect } from '../../src/cli.js';
 
 const cli = (args: string[], env: Record<string, string> = {}) => exec(BIN, args, { reject: false, env: { ...env, PATH: process.env.PATH! } });
 
@@ -58,5 +59,12 @@ describe('umlbuild CLI', function () {
     assert.match(r.stderr, /failed: cannot use token \*\*\*/);
     assert.doesNotMatch(r.stdout + r.stderr, /tok-very-secret/);
     assert.deepEqual(await readdir(`${dir.path}/out`), []);
+  });
+
+  it('--expect splits COMMAND=REGEX at the last =, so commands may hold one', () => {
+    const [[cmd, re]] = collectExpect('echo rc=$?=^rc:0$', []) as [[string, RegExp]];
+    assert.equal(cmd, 'echo rc=$?');
+    assert.equal(re.source, '^rc:0$');
+    assert.throws(() => collectExpect('no-equals-sign', []), /use --expect "COMMAND=REGEX"/);
   });
 });
