@@ -7,9 +7,10 @@
  * size or mtime differs from its record is removed, never used (e2fsck
  * checks each copy as well).
  */
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { RUN_ID } from '../host/run-id.js';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { emptyCacheDir, readRecords, writeRecord } from './records.js';
 import type { BuildFacts } from '../steps/types.js';
 
 export interface ImageEntry {
@@ -52,9 +53,7 @@ export class ImageCache {
     const st = await stat(partial);
     const entry: ImageEntry = { key, fields, facts, bytes: st.size, mtimeMs: st.mtimeMs, created: new Date().toISOString() };
     await rename(partial, this.image(key));
-    const tmp = `${this.record(key)}.partial-${RUN_ID}`;
-    await writeFile(tmp, `${JSON.stringify(entry, null, 2)}\n`);
-    await rename(tmp, this.record(key));
+    await writeRecord(this.record(key), entry);
     return entry;
   }
 
@@ -69,19 +68,11 @@ export class ImageCache {
     await rm(this.image(key), { force: true });
   }
 
-  async list(): Promise<ImageEntry[]> {
-    const out: ImageEntry[] = [];
-    for (const f of (await readdir(this.dir).catch(() => [] as string[])).sort()) {
-      if (!f.endsWith('.json')) continue;
-      const entry = await readFile(join(this.dir, f), 'utf8').then((t) => JSON.parse(t) as ImageEntry, () => undefined);
-      if (entry) out.push(entry);
-    }
-    return out;
+  list(): Promise<ImageEntry[]> {
+    return readRecords<ImageEntry>(this.dir);
   }
 
-  async prune(): Promise<number> {
-    const files = await readdir(this.dir).catch(() => [] as string[]);
-    for (const f of files) await rm(join(this.dir, f), { force: true, recursive: true });
-    return files.filter((f) => f.endsWith('.json')).length;
+  prune(): Promise<number> {
+    return emptyCacheDir(this.dir);
   }
 }

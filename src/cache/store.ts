@@ -9,12 +9,12 @@
  *
  * Location: --cache-dir, else $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild.
  */
-import { RUN_ID } from '../host/run-id.js';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { acquireLock } from '../host/lock-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { emptyCacheDir, readRecords, writeRecord } from './records.js';
 import { sha256File } from '../output/manifest.js';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -71,9 +71,7 @@ export class BootstrapCache {
   async commit(key: string, partial: string, fields: Record<string, unknown>): Promise<CacheEntryInfo> {
     const info: CacheEntryInfo = { key, fields, sha256: await sha256File(partial), bytes: (await stat(partial)).size, created: new Date().toISOString() };
     await rename(partial, this.tarball(key));
-    const tmp = `${this.info(key)}.partial-${RUN_ID}`;
-    await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`);
-    await rename(tmp, this.info(key));
+    await writeRecord(this.info(key), info);
     return info;
   }
 
@@ -82,22 +80,14 @@ export class BootstrapCache {
     await rm(this.tarball(key), { force: true });
   }
 
-  async list(): Promise<CacheEntryInfo[]> {
-    const out: CacheEntryInfo[] = [];
-    for (const f of (await readdir(this.dir).catch(() => [] as string[])).sort()) {
-      if (!f.endsWith('.json')) continue;
-      const info = await readFile(join(this.dir, f), 'utf8').then((t) => JSON.parse(t) as CacheEntryInfo, () => undefined);
-      if (info) out.push(info);
-    }
-    return out;
+  list(): Promise<CacheEntryInfo[]> {
+    return readRecords<CacheEntryInfo>(this.dir);
   }
 
   /** Remove every entry, stray partial files and the kept .debs. */
   async prune(): Promise<number> {
-    const files = await readdir(this.dir).catch(() => [] as string[]);
-    for (const f of files) await rm(join(this.dir, f), { force: true, recursive: true });
     await rm(join(this.dir, '..', 'debs'), { force: true, recursive: true });
-    return files.filter((f) => f.endsWith('.json')).length;
+    return emptyCacheDir(this.dir);
   }
 
   /** Take the fill lock for `key`; waits while a live process holds it (see host/lock-file). */

@@ -69,8 +69,8 @@ export async function copyTreeIntoRoot(src: string, root: string, dest: string, 
         if (st.isFile() && st.nlink > 1) linked.set(`${st.dev}:${st.ino}`, to);
       } else {
         if (existing) await rm(to, { force: true });
-        const type = st.isFIFO() ? ['p'] : [st.isCharacterDevice() ? 'c' : 'b', String(major(st.rdev)), String(minor(st.rdev))];
-        await exec('mknod', ['-m', (st.mode & 0o7777).toString(8), to, ...type]);
+        // A device node or fifo (allowed): cp -a makes the same node.
+        await exec('cp', ['-a', '--no-dereference', '--', from, to]);
         await lchown(to, o.uid, o.gid);
       }
       count++;
@@ -80,11 +80,3 @@ export async function copyTreeIntoRoot(src: string, root: string, dest: string, 
   return count;
 }
 
-/** Linux dev_t encoding (glibc's gnu_dev_major/minor). */
-function major(dev: number): number {
-  return Number((BigInt(dev) >> 8n) & 0xfffn) | Number((BigInt(dev) >> 32n) & ~0xfffn);
-}
-
-function minor(dev: number): number {
-  return Number(BigInt(dev) & 0xffn) | Number((BigInt(dev) >> 12n) & ~0xffn);
-}

@@ -5,10 +5,9 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
-import { redact, registerSecret } from '../host/secrets.js';
-import { findStep, stepKinds } from '../steps/index.js';
+import { registerSecret } from '../host/secrets.js';
+import { findStep } from '../steps/index.js';
 import type { HookStage } from '../steps/hook.js';
-import type { AnyStep } from '../steps/types.js';
 import { launchSchema, type LaunchConfig } from '../launch/schema.js';
 import { networkWarnings } from '../launch/transports.js';
 import { recipeFileSchema, testSchema, type TestConfig } from './schema.js';

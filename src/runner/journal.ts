@@ -12,7 +12,7 @@
  * UMLBUILD_JOURNAL_DIR); one `<run id>.json` per running umlbuild.
  */
 import { mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { privilege } from '../host/userns.js';
@@ -122,8 +122,8 @@ async function release(r: Resource, log: (line: string) => void): Promise<void> 
     case 'tree':
       return removeTree(r.path, log);
     case 'file': {
-      const gone = await readFile(r.path).then(() => false, () => true);
-      if (gone) return;
+      // lstat, not a read: a partial image is gigabytes.
+      if (!(await lstat(r.path).catch(() => undefined))) return;
       await rm(r.path, { force: true });
       log(`removed ${r.path}`);
       return;

@@ -45,8 +45,9 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
         requireRoot: (why, opts) => {
           const where = `steps[${ps.index}] ${ps.kind}: ${why}`;
           if (priv === 'root') return;
-          if (opts?.userns) (priv === 'user' ? nsCapable : []).push(where);
-          else rootNeeded.push(priv === 'userns-root' ? `${where} (a user namespace is not enough)` : where);
+          if (opts?.userns) {
+            if (priv === 'user') nsCapable.push(where);
+          } else rootNeeded.push(priv === 'userns-root' ? `${where} (a user namespace is not enough)` : where);
         },
       });
     } catch (e) {

@@ -47,11 +47,17 @@ export function overlaySource(source: string, recipeDir: string): string {
   return existsSync(named) ? named : resolve(recipeDir, source);
 }
 
+/** The owner's uid and gid: numbers, or names looked up in the image's passwd and group files (read by `read`). */
+async function ownerIds(owner: string, read: (file: string) => Promise<string | undefined>): Promise<{ uid: number; gid: number }> {
+  const [user, group = user] = owner.split(':') as [string, string?];
+  return { uid: await guestId(read, '/etc/passwd', user), gid: await guestId(read, '/etc/group', group!) };
+}
+
 /** A numeric id, or a name looked up in the image's passwd/group file. */
-export async function guestId(root: string, file: string, name: string): Promise<number> {
+async function guestId(read: (file: string) => Promise<string | undefined>, file: string, name: string): Promise<number> {
   if (/^\d+$/.test(name)) return Number(name);
   if (name === 'root') return 0;
-  const text = await readFile(await resolveInRoot(root, file), 'utf8').catch(() => '');
+  const text = (await read(file)) ?? '';
   const line = text.split('\n').find((l) => l.split(':')[0] === name);
   if (!line) throw new Error(`owner ${name} is not in the image's ${file}`);
   return Number(line.split(':')[2]);
@@ -70,23 +76,13 @@ export const overlay: Step<Options> = {
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     const src = overlaySource(o.source, ctx.recipeDir);
-    const [user, group = user] = o.owner.split(':') as [string, string?];
-    const uid = await guestId(root, '/etc/passwd', user);
-    const gid = await guestId(root, '/etc/group', group!);
+    const { uid, gid } = await ownerIds(o.owner, async (f) => readFile(await resolveInRoot(root, f), 'utf8').catch(() => undefined));
     const count = await copyTreeIntoRoot(src, root, o.dest, { uid, gid, allow: o.allow });
     ctx.log(`copied ${count} entries from ${src} to ${o.dest} as ${uid}:${gid}`);
   },
   async imageEdits(o, ctx) {
     const src = overlaySource(o.source, ctx.recipeDir);
-    const [user, group = user] = o.owner.split(':') as [string, string?];
-    const id = async (file: string, name: string) => {
-      if (/^\d+$/.test(name) || name === 'root') return name === 'root' ? 0 : Number(name);
-      const line = ((await ctx.readFile(file)) ?? '').split('\n').find((l) => l.split(':')[0] === name);
-      if (!line) throw new Error(`owner ${name} is not in the image's ${file}`);
-      return Number(line.split(':')[2]);
-    };
-    const uid = await id('/etc/passwd', user);
-    const gid = await id('/etc/group', group!);
+    const { uid, gid } = await ownerIds(o.owner, (f) => ctx.readFile(f));
     const dest = posix.resolve('/', o.dest);
     const edits: ImageEdit[] = [...(await missingParents(ctx, posix.join(dest, 'x')))];
     if (!edits.length && (await ctx.stat(dest))?.type === 'symlink') throw new NotEditable(`${dest} is a link in the image`);

@@ -76,20 +76,33 @@ export function derivedSalt(user: string, password: string, epoch: number): stri
   return [...digest.subarray(0, 16)].map((b) => SALT_ALPHABET[b % 64]).join('');
 }
 
-/** Reproducible builds: crypt the password here with a derived salt. */
-async function reproducibleHash(ctx: StepContext, method: string, user: string, password: string, epoch: number): Promise<string> {
-  if (!OPENSSL_METHOD[method]) throw new Error(`reproducible builds crypt passwords with a fixed salt, which works for SHA512, SHA256 or MD5, not ${method}`);
-  return cryptHere(ctx, method, user, password, epoch);
-}
-
 /** Plaintext through openssl (stdin only): a derived salt when reproducible, else a random one. */
 async function cryptHere(ctx: Pick<StepContext, 'exec'>, method: string, user: string, password: string, epoch?: number): Promise<string> {
-  const flag = OPENSSL_METHOD[method];
-  if (!flag) throw new NotEditable(`crypting ${method} needs chpasswd in the image`);
   const salt = epoch === undefined ? [] : ['-salt', derivedSalt(user, password, epoch)];
-  const { stdout } = await ctx.exec('openssl', ['passwd', flag, ...salt, '-stdin'], { input: `${password}\n`, onLine: () => undefined });
+  const { stdout } = await ctx.exec('openssl', ['passwd', OPENSSL_METHOD[method]!, ...salt, '-stdin'], { input: `${password}\n`, onLine: () => undefined });
   return stdout.trim();
 }
+
+/**
+ * Every user's crypt hash, crypted on the host (given hashes as they are),
+ * or undefined when the method needs the image's chpasswd. Secrets and
+ * hashes are registered for masking.
+ */
+async function hostHashes(o: Options, ctx: Pick<StepContext, 'exec' | 'recipeDir' | 'reproducible'>): Promise<Map<string, string> | undefined> {
+  const method = o.method ?? 'SHA512';
+  const epoch = ctx.reproducible?.epoch;
+  if (!OPENSSL_METHOD[method] && epoch !== undefined) throw new Error(`reproducible builds crypt passwords with a fixed salt, which works for SHA512, SHA256 or MD5, not ${method}`);
+  const secrets = await Promise.all(o.users.map(async (u) => ({ user: u.user, ...(await secretOf(u, ctx.recipeDir)) })));
+  for (const e of secrets) registerSecret(e.value);
+  if (!OPENSSL_METHOD[method] && secrets.some((e) => !e.crypted)) return undefined;
+  const hashes = new Map<string, string>();
+  for (const e of secrets) hashes.set(e.user, e.crypted ? e.value : await cryptHere(ctx, method, e.user, e.value, epoch));
+  for (const h of hashes.values()) registerSecret(h);
+  return hashes;
+}
+
+/** The "last changed" day written into /etc/shadow: today, or the reproducible epoch's. */
+const changeDay = (epoch?: number) => Math.floor((epoch ?? Date.now() / 1000) / 86400);
 
 /** /etc/shadow with new hashes for `hashes` (user → hash) and today's (or the epoch's) day as last change. */
 export function editShadow(text: string, hashes: Map<string, string>, day: number): string {
@@ -109,28 +122,24 @@ export function editShadow(text: string, hashes: Map<string, string>, day: numbe
 }
 
 async function setPasswords(o: Options, ctx: StepContext, root: string): Promise<void> {
-  let entries = await Promise.all(o.users.map(async (u) => ({ user: u.user, ...(await secretOf(u, ctx.recipeDir)) })));
-  for (const e of entries) registerSecret(e.value);
-  const r = ctx.reproducible;
-  const method = o.method ?? 'SHA512';
-  if (OPENSSL_METHOD[method] || r) {
-    // Crypted on the host and written into /etc/shadow: no chroot, no chpasswd in the image needed (busybox has none).
-    entries = await Promise.all(entries.map(async (e) => (e.crypted ? e : { user: e.user, crypted: true, value: await (r ? reproducibleHash(ctx, method, e.user, e.value, r.epoch) : cryptHere(ctx, method, e.user, e.value)) })));
-    for (const e of entries) registerSecret(e.value);
+  const hashes = await hostHashes(o, ctx);
+  if (hashes) {
+    // Written into /etc/shadow: no chroot, no chpasswd in the image needed (busybox has none).
     const path = await resolveInRoot(root, '/etc/shadow');
     const st = await stat(path).catch(() => undefined);
-    if (!st?.isFile()) throw new Error(`the rootfs has no /etc/shadow file to set passwords in`);
-    const day = Math.floor((r?.epoch ?? Date.now() / 1000) / 86400);
-    await ctx.writeFile('/etc/shadow', editShadow(await readFile(path, 'utf8'), new Map(entries.map((e) => [e.user, e.value])), day), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
-    ctx.log(`set ${entries.length} password(s) in /etc/shadow (${method}, crypted on the host)`);
+    if (!st?.isFile()) throw new Error('the rootfs has no /etc/shadow file to set passwords in');
+    await ctx.writeFile('/etc/shadow', editShadow(await readFile(path, 'utf8'), hashes, changeDay(ctx.reproducible?.epoch)), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    ctx.log(`set ${hashes.size} password(s) in /etc/shadow (crypted on the host)`);
     return;
   }
+  // YESCRYPT or DES: the image's chpasswd crypts them.
+  const entries = await Promise.all(o.users.map(async (u) => ({ user: u.user, ...(await secretOf(u, ctx.recipeDir)) })));
   const session = await openChroot(root, ctx.teardown, { signal: ctx.signal });
   try {
     for (const crypted of [true, false]) {
       const lines = entries.filter((e) => e.crypted === crypted).map((e) => `${e.user}:${e.value}\n`);
       if (!lines.length) continue;
-      const args = crypted ? ['-e'] : ['-c', method];
+      const args = crypted ? ['-e'] : ['-c', o.method!];
       ctx.log(`$ chroot ${root} chpasswd ${args.join(' ')} (${lines.length} user(s) on stdin)`);
       await session.run('chpasswd', args, { input: lines.join('') });
     }
@@ -164,17 +173,10 @@ export const password: Step<Options> = {
     const shadow = await ctx.readFile('/etc/shadow');
     const st = await ctx.stat('/etc/shadow');
     if (shadow === undefined || st?.type !== 'regular') throw new NotEditable('the image has no /etc/shadow file');
-    const epoch = ctx.reproducible?.epoch;
-    const hashes = new Map<string, string>();
-    for (const u of o.users) {
-      const secret = await secretOf(u, ctx.recipeDir);
-      registerSecret(secret.value);
-      const hash = secret.crypted ? secret.value : await cryptHere(ctx, o.method ?? 'SHA512', u.user, secret.value, epoch);
-      registerSecret(hash);
-      hashes.set(u.user, hash);
-    }
-    const day = Math.floor((epoch ?? Date.now() / 1000) / 86400);
+    const hashes = await hostHashes(o, ctx);
+    if (!hashes) throw new NotEditable(`crypting ${o.method} needs chpasswd in the image`);
     ctx.log(`setting ${hashes.size} password(s) in /etc/shadow (debugfs)`);
-    return [{ kind: 'file', path: '/etc/shadow', content: editShadow(shadow, hashes, day), mode: st.mode, uid: st.uid, gid: st.gid }];
+    return [{ kind: 'file', path: '/etc/shadow', content: editShadow(shadow, hashes, changeDay(ctx.reproducible?.epoch)), mode: st.mode, uid: st.uid, gid: st.gid }];
   },
+
 };

@@ -6,7 +6,7 @@
  * booted under UML and logged in to.
  */
 import assert from 'node:assert/strict';
-import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
