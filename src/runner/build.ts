@@ -94,6 +94,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   const signal = opts.signal ?? new AbortController().signal;
   const journal = new Journal();
   const teardown = new Teardown(undefined, journal);
+  teardown.warn = warn;
   // Registered first, released last: the partial outputs (on failure; success renames them).
   teardown.defer(`remove ${partial.image}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'file', path: partial.image } });
   teardown.defer(`remove ${partial.root}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'tree', path: partial.root } });

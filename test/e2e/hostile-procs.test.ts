@@ -1,0 +1,97 @@
+/**
+ * Processes a `run` step leaves behind in the chroot (setsid, daemons): the
+ * build finds them by their root directory, kills them before it unmounts,
+ * names them in a warning, and the image's sha256 is taken after the last
+ * writer is gone. Everything is scoped to this suite's temp directory (TMPDIR
+ * points there, so the mount points are below it).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exec } from '../../src/host/exec.js';
+import { BIN, tempDir, type TempDir } from '../helpers.js';
+import { loopsFor, requireRootWith } from './host-state.js';
+
+/** Processes whose command line contains `marker`. */
+function processesWith(marker: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(marker)) found.push(`${pid} ${cmdline}`);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
+}
+
+async function mountsUnder(path: string): Promise<string[]> {
+  const { stdout } = await exec('findmnt', ['--raw', '--noheadings', '--output', 'TARGET']);
+  return stdout.split('\n').filter((l) => l.startsWith(path));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('leftover processes in the chroot', function () {
+  this.timeout(180000);
+  let dir: TempDir;
+  before(async function () {
+    await requireRootWith(this, 'busybox', 'debugfs');
+    dir = await tempDir('umlbuild-procs-', '/var/tmp');
+  });
+  after(async () => {
+    // Whatever the outcome, nothing of this suite keeps running.
+    for (const p of processesWith('umlbuild-procs-marker')) process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+    await dir?.remove();
+  });
+
+  it('a run step that leaves a setsid process behind: killed and named before unmount, the sha256 matches the final image', async () => {
+    const marker = `umlbuild-procs-marker-${process.pid}`;
+    const recipe = await dir.write(
+      'daemon.yml',
+      `name: daemon
+steps:
+  - step: sparse-disk
+    size: 32M
+  - step: mkfs
+    label: daemon
+  - step: mount
+  - step: run
+    chroot: false
+    command: mkdir -p "$ROOTFS/bin" && cp "$(command -v busybox)" "$ROOTFS/bin/busybox" && for a in sh setsid sleep echo; do ln -s busybox "$ROOTFS/bin/$a"; done
+  - step: run
+    command: |
+      setsid sh -c 'sleep 6; echo late > /late; : ${marker}' </dev/null >/dev/null 2>&1 &
+  - step: run
+    command: |
+      ( setsid sh -c 'sleep 6; echo later > /later; : ${marker}' </dev/null >/dev/null 2>&1 & )
+  - step: run
+    chroot: false
+    command: |
+      cd "$ROOTFS" && ( setsid sh -c 'sleep 6; echo host > host-late; : ${marker}' </dev/null >/dev/null 2>&1 & )
+  - step: unmount
+`,
+    );
+    const r = await exec(BIN, [recipe, '--out', dir.path, '--renderer', 'simple'], { reject: false, env: { TMPDIR: dir.path } });
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /killed .*pid \d+ \([^)]*sh -c sleep 6; echo late/, r.stderr);
+    assert.match(r.stderr, /pid \d+ \([^)]*sh -c sleep 6; echo later/, r.stderr);
+    assert.match(r.stderr, /pid \d+ \([^)]*sh -c sleep 6; echo host > host-late/, 'a host process working in the mounted image is killed before the unmount');
+    assert.deepEqual(processesWith(marker), [], 'no process of the build is left');
+    assert.deepEqual(await loopsFor(dir.path), [], 'no loop device of the build is left');
+    assert.deepEqual(await mountsUnder(dir.path), [], 'no mount of the build is left');
+    // Had a writer survived, it would write now, after the sha256 was taken.
+    await sleep(6500);
+    const image = join(dir.path, 'daemon.img');
+    const manifest = JSON.parse(await readFile(join(dir.path, 'daemon.manifest.json'), 'utf8')) as { image: { sha256: string } };
+    const { stdout } = await exec('sha256sum', [image]);
+    assert.equal(manifest.image.sha256, stdout.split(' ')[0], 'the manifest sha256 is that of the final image');
+    const late = await exec('debugfs', ['-R', 'stat /late', image], { reject: false });
+    assert.match(late.stdout + late.stderr, /not found/, 'the leftover process never wrote into the image');
+    const hostLate = await exec('debugfs', ['-R', 'stat /host-late', image], { reject: false });
+    assert.match(hostLate.stdout + hostLate.stderr, /not found/);
+  });
+});
