@@ -3,11 +3,12 @@
  * build finds them by their root directory, kills them before it unmounts,
  * names them in a warning, and the image's sha256 is taken after the last
  * writer is gone. Everything is scoped to this suite's temp directory (TMPDIR
- * points there, so the mount points are below it).
+ * points there, so the mount points are below it). And wrong answers: a
+ * warm build from a directory whose file changed but kept its size and mtime.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
@@ -93,5 +94,51 @@ steps:
     assert.match(late.stdout + late.stderr, /not found/, 'the leftover process never wrote into the image');
     const hostLate = await exec('debugfs', ['-R', 'stat /host-late', image], { reject: false });
     assert.match(hostLate.stdout + hostLate.stderr, /not found/);
+  });
+});
+
+describe('warm builds from a directory see content changes', function () {
+  this.timeout(180000);
+  let dir: TempDir;
+  before(async function () {
+    await requireRootWith(this, 'debugfs', 'mkfs.ext4');
+    dir = await tempDir('umlbuild-stale-', '/var/tmp');
+  });
+  after(() => dir?.remove());
+
+  it('a file changed with the same size and mtime (touch -r) is rebuilt, not taken from the cached base image', async () => {
+    const tree = join(dir.path, 'tree');
+    const motd = await dir.write('tree/etc/motd', 'version A\n');
+    await dir.write('tree/etc/shadow', 'root:*:19000:0:99999:7:::\n');
+    const recipe = await dir.write(
+      'fromdir.yml',
+      `name: fromdir
+variables: {hostname: fromdir1}
+steps:
+  - step: directory
+  - step: rootfs-dir
+    source: ${tree}
+  - step: template
+    template: hostname
+  - step: pack
+    size: 16M
+`,
+    );
+    const image = join(dir.path, 'fromdir.img');
+    const build = async () => {
+      const r = await exec(BIN, [recipe, '--out', dir.path, '--renderer', 'simple', '--cache-dir', join(dir.path, 'cache')], { reject: false, env: { TMPDIR: dir.path } });
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      return r.stdout + r.stderr;
+    };
+    const cat = async (p: string) => (await exec('debugfs', ['-R', `cat ${p}`, image])).stdout;
+    await build();
+    assert.equal(await cat('/etc/motd'), 'version A');
+    assert.match(await build(), /cache hit/, 'an unchanged tree takes the cached base image');
+    await exec('cp', ['-p', motd, join(dir.path, 'motd.ref')]);
+    await writeFile(motd, 'version B\n');
+    await exec('touch', ['-r', join(dir.path, 'motd.ref'), motd]);
+    assert.doesNotMatch(await build(), /cache hit/);
+    assert.equal(await cat('/etc/motd'), 'version B', 'the new content is in the image');
+    assert.equal(await cat('/etc/hostname'), 'fromdir1');
   });
 });
