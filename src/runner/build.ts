@@ -20,6 +20,7 @@ import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removeParti
 import { rendererOptions, type RendererName } from './renderer.js';
 import { Teardown } from './teardown.js';
 import { noSpaceHint } from './no-space.js';
+import { checkImageSizes } from './size-limit.js';
 import { emitter, type EventListener } from './events.js';
 import { runHook } from '../steps/hook.js';
 import { exec } from '../host/exec.js';
@@ -65,6 +66,7 @@ function imageExtension(plan: Plan): string {
 
 export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult> {
   await verifyPlan(plan);
+  await checkImageSizes(plan, opts.outDir);
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`${redact(l)}\n`));
   const started = Date.now();
   const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));

@@ -142,3 +142,59 @@ steps:
     assert.equal(await cat('/etc/hostname'), 'fromdir1');
   });
 });
+
+describe('image sizes the output filesystem cannot hold', function () {
+  this.timeout(120000);
+  let dir: TempDir;
+  const mounted: string[] = [];
+  before(async function () {
+    await requireRootWith(this, 'mkfs.ext4', 'mkfs.ext2');
+    dir = await tempDir('umlbuild-size-', '/var/tmp');
+  });
+  after(async () => {
+    for (const m of mounted) await exec('umount', [m], { reject: false });
+    await dir?.remove();
+  });
+
+  /** A small filesystem made by `mkfs` (argv) mounted at dir/NAME: the --out of a build. */
+  async function outFs(name: string, mkfs: string[]): Promise<string> {
+    const image = join(dir.path, `${name}.fs`);
+    await exec('truncate', ['-s', '32M', image]);
+    await exec(mkfs[0]!, [...mkfs.slice(1), '-q', image]);
+    const mnt = join(dir.path, name);
+    await exec('mkdir', [mnt]);
+    await exec('mount', ['-o', 'loop', image, mnt]);
+    mounted.push(mnt);
+    return mnt;
+  }
+
+  const recipe = (size: string) =>
+    dir.write(
+      `huge-${size}.yml`,
+      `name: huge
+steps:
+  - step: sparse-disk
+    size: ${size}
+  - step: mkfs
+`,
+    );
+
+  it('size: 100T on ext4 (at most 16 TiB a file): exit 2 naming the size key with file:line:col, nothing created', async () => {
+    const out = await outFs('ext4', ['mkfs.ext4', '-b', '4096']);
+    const file = await recipe('100T');
+    const r = await exec(BIN, [file, '--out', join(out, 'images'), '--renderer', 'simple'], { reject: false });
+    assert.equal(r.exitCode, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /huge-100T\.yml:4:11: steps\[0\]\.size: size 100T is larger than the largest file the output filesystem can hold \(ext4 .*at most 16T\)/);
+    assert.doesNotMatch(r.stderr, /EFBIG|\n\s+at /);
+    assert.deepEqual((await exec('ls', ['-A', out])).stdout.split('\n').filter((l) => l && l !== 'lost+found'), [], 'nothing created');
+  });
+
+  it('an EFBIG the check does not foresee (ext2 with 1 KiB blocks, no extents) names the step and its size', async () => {
+    const out = await outFs('ext2', ['mkfs.ext2', '-b', '1024']);
+    const file = await recipe('100G');
+    const r = await exec(BIN, [file, '--out', out, '--renderer', 'simple'], { reject: false, env: { TMPDIR: dir.path } });
+    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /the size of steps\[0\] sparse-disk \(100G; \S*huge-100G\.yml:3\) is larger than the output filesystem \(\S+\) allows for one file/);
+    assert.deepEqual((await exec('ls', ['-A', out])).stdout.split('\n').filter((l) => l && l !== 'lost+found'), [], 'the partial image is removed');
+  });
+});
