@@ -16,7 +16,16 @@ export async function mount(source: string, target: string, args: string[] = [],
  */
 export async function unmount(target: string, opts: ExecOptions & { warn?: (line: string) => void } = {}): Promise<void> {
   const { warn = (l: string) => void process.stderr.write(`${redact(l)}\n`), ...execOpts } = opts;
-  await stopProcessesIn(target, warn);
+  // One that survives SIGKILL fails the unmount, after the mount is detached all the same.
+  const survivor = await stopProcessesIn(target, warn).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  await unmountTree(target, execOpts);
+  if (survivor) throw survivor;
+}
+
+async function unmountTree(target: string, execOpts: ExecOptions): Promise<void> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {

@@ -38,16 +38,9 @@ async function command(pid: number): Promise<string> {
 
 async function usesTree(pid: number, root: string): Promise<boolean> {
   const link = (p: string) => readlink(`/proc/${pid}/${p}`).catch(() => undefined);
-  for (const p of ['root', 'cwd']) {
-    const target = await link(p);
-    if (target !== undefined && under(target, root)) return true;
-  }
   const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-  for (const fd of fds) {
-    const target = await link(`fd/${fd}`);
-    if (target !== undefined && target.startsWith('/') && under(target, root)) return true;
-  }
-  return false;
+  const targets = await Promise.all([link('root'), link('cwd'), ...fds.map((fd) => link(`fd/${fd}`))]);
+  return targets.some((t) => t !== undefined && t.startsWith('/') && under(t, root));
 }
 
 /** Every process (not this one or its ancestors) whose root, cwd or an open file is `root` or below it. */
@@ -55,14 +48,11 @@ export async function processesIn(root: string): Promise<FoundProcess[]> {
   const real = await realpath(root).catch(() => root);
   if (real === '/') return [];
   const mine = await ourLineage();
-  const found: FoundProcess[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (mine.has(pid) || !(await usesTree(pid, real))) continue;
-    found.push({ pid, command: await command(pid) });
-  }
-  return found;
+  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => !mine.has(pid));
+  // In batches: each check holds a directory handle open (/proc/PID/fd).
+  const using: boolean[] = [];
+  for (let i = 0; i < pids.length; i += 64) using.push(...(await Promise.all(pids.slice(i, i + 64).map((pid) => usesTree(pid, real)))));
+  return Promise.all(pids.filter((_, i) => using[i]).map(async (pid) => ({ pid, command: await command(pid) })));
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
