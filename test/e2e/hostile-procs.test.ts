@@ -95,6 +95,29 @@ steps:
     const hostLate = await exec('debugfs', ['-R', 'stat /host-late', image], { reject: false });
     assert.match(hostLate.stdout + hostLate.stderr, /not found/);
   });
+
+  it('a directory-first build: a host process a chroot: false step left in the tree is stopped before pack', async () => {
+    const marker = `umlbuild-procs-marker-dir-${process.pid}`;
+    const recipe = await dir.write(
+      'dirfirst.yml',
+      `name: dirfirst
+steps:
+  - step: directory
+  - step: run
+    chroot: false
+    command: |
+      cd "$ROOTFS" && ( setsid sh -c 'sleep 3; echo late > late; : ${marker}' </dev/null >/dev/null 2>&1 & )
+  - step: pack
+    fs: tar
+`,
+    );
+    const r = await exec(BIN, [recipe, '--out', dir.path, '--renderer', 'simple'], { reject: false, env: { TMPDIR: dir.path } });
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /killed .*pid \d+ \([^)]*sh -c sleep 3; echo late > late/, r.stderr);
+    assert.deepEqual(processesWith(marker), []);
+    const { stdout } = await exec('tar', ['-tf', join(dir.path, 'dirfirst.tar')]);
+    assert.doesNotMatch(stdout, /late/);
+  });
 });
 
 describe('warm builds from a directory see content changes', function () {
