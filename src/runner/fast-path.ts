@@ -2,7 +2,8 @@
  * Warm builds without mkfs. A directory-first recipe whose last steps only
  * edit files (template, password, overlay) is built as a base image (every
  * other step, packed) plus those edits, applied to the packed image with
- * debugfs. The base image is cached under a key of everything that made it;
+ * debugfs. The base image is cached under a key of everything that made it
+ * (directory inputs by their contents: cache/tree-digest);
  * a warm build copies it (cp --sparse) and applies the edits: no bootstrap,
  * no tree, no mkfs, no mount. Cold and warm builds take the same way, so
  * they give the same image.
