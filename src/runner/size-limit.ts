@@ -62,8 +62,9 @@ export async function checkImageSizes(plan: Plan, outDir: string): Promise<void>
 
 /** What to change when creating the image failed with EFBIG ("File too large"). */
 export function fileTooBigHint(error: unknown, plan: Plan, image: string): string | undefined {
-  const text = error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}` : String(error);
-  if (!/EFBIG|File too large/i.test(text)) return undefined;
+  // Only our own ftruncate of the image (sparse-disk, pack): a command's "File too large" may be about any file.
+  const e = error as NodeJS.ErrnoException | undefined;
+  if (e?.code !== 'EFBIG' || !/truncate/.test(e.syscall ?? '')) return undefined;
   const sized = sizedSteps(plan)[0];
   const which = sized ? `the size of steps[${sized.ps.index}] ${sized.ps.kind} (${String(sized.size)}; ${sized.ps.file}:${sized.ps.line ?? '?'})` : 'the image size';
   return `${which} is larger than the output filesystem (${dirname(image)}) allows for one file: use a smaller size, or build into another --out`;
