@@ -2,12 +2,15 @@
  * Running commands inside a rootfs: /proc, /sys, /dev and /dev/pts mounted,
  * a policy-rc.d that keeps services from starting, and every mount released
  * when done (and registered on the teardown stack the moment it exists).
+ * Processes the commands left running in the root are killed (and named in a
+ * warning) before those mounts go.
  */
 import { lstat, readFile, rm } from 'node:fs/promises';
 import type { Teardown } from '../runner/teardown.js';
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { mount, unmount } from './mount.js';
 import { privilege } from './userns.js';
+import { stopProcessesIn } from './procs.js';
 import { mkdirInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
 
 const POLICY = '/usr/sbin/policy-rc.d';
@@ -31,6 +34,8 @@ export async function openChroot(root: string, teardown: Teardown, opts: ExecOpt
   const entries: { release(): Promise<void> }[] = [];
   const close = async () => {
     const errors: unknown[] = [];
+    // What the commands left running (setsid, daemons) goes before its /proc and /dev do.
+    await stopProcessesIn(root, teardown.warn).catch((err) => errors.push(err));
     for (const e of entries.reverse()) await e.release().catch((err) => errors.push(err));
     entries.length = 0;
     if (errors.length) throw errors[0];

@@ -76,9 +76,28 @@ interface Layer {
   data: Record<string, unknown>;
 }
 
-async function readChain(file: string, issues: RecipeIssue[], seen: string[] = []): Promise<Layer[]> {
+/** Top-level keys of a recipe file: an extends target with none of them is not a recipe. */
+const RECIPE_KEYS = new Set(Object.keys(recipeFileSchema.shape));
+
+/**
+ * Why an extends target is not a recipe (a YAML mapping with recipe keys),
+ * or undefined. What is not (a key file, /etc/shadow named by mistake) is
+ * reported without a word of its content: where it failed, no message or
+ * key from it.
+ */
+function notARecipe(source: RecipeSource | undefined, readIssues: RecipeIssue[]): string | undefined {
+  const at = readIssues.find((i) => i.line !== undefined);
+  if (!source) return at ? `it does not parse as a recipe (${at.file}:${at.line}:${at.col})` : undefined;
+  return Object.keys(source.toJS()).some((k) => RECIPE_KEYS.has(k)) ? undefined : 'it has none of the keys of a recipe (name, variables, steps, ...)';
+}
+
+type Chain = Layer[] | { notARecipe: string };
+
+async function readChain(file: string, issues: RecipeIssue[], seen: string[] = []): Promise<Chain> {
   const abs = resolve(file);
   const { source, issues: readIssues } = await RecipeSource.read(abs);
+  const why = seen.length ? notARecipe(source, readIssues) : undefined;
+  if (why) return { notARecipe: why };
   issues.push(...readIssues);
   if (!source) return [];
   const data = source.toJS();
@@ -93,6 +112,10 @@ async function readChain(file: string, issues: RecipeIssue[], seen: string[] = [
     return [layer];
   }
   const base = await readChain(parentFile, issues, [...seen, abs]);
+  if ('notARecipe' in base) {
+    issues.push(source.issue(['extends'], `cannot extend ${parent}: ${base.notARecipe}; its content is not shown`));
+    return [layer];
+  }
   if (!base.length) issues.push(source.issue(['extends'], `cannot extend ${parent}`));
   return [...base, layer];
 }
@@ -104,7 +127,8 @@ function lastSetting(layers: Layer[], key: string): Layer | undefined {
 
 export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<Plan> {
   const issues: RecipeIssue[] = [];
-  const layers = await readChain(file, issues);
+  const chain = await readChain(file, issues);
+  const layers = 'notARecipe' in chain ? [] : chain;
   if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 

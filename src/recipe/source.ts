@@ -1,11 +1,16 @@
 /** A parsed YAML recipe file that can say where any key path is. */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isNode, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isNode, visit, type Document, type Node } from 'yaml';
 import type { RecipeIssue } from '../errors.js';
 
 export type KeyPath = (string | number)[];
 
+/** How far aliases may expand (the yaml package's count): more is an alias bomb ("billion laughs"). */
+const MAX_ALIAS_COUNT = 100;
+
 export class RecipeSource {
+  private data: Record<string, unknown> = {};
+
   private constructor(
     readonly file: string,
     readonly doc: Document,
@@ -30,11 +35,37 @@ export class RecipeSource {
     if (!issues.length && !isMap(doc.contents)) {
       issues.push({ file, line: 1, col: 1, path: '', message: 'a recipe must be a YAML mapping (name, variables, steps, ...)' });
     }
+    if (!issues.length) {
+      try {
+        source.data = (doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {}) as Record<string, unknown>;
+      } catch (e) {
+        if (!(e instanceof ReferenceError)) throw e;
+        // The yaml package stops an expansion that grows too much (or an alias it cannot resolve).
+        issues.push({ file, ...source.firstAlias(), path: '', message: `YAML: aliases expand too much or do not resolve (an alias bomb?): ${e.message}` });
+      }
+    }
     return { source: issues.length ? undefined : source, issues };
   }
 
+  /** Where the first alias (*name) is. */
+  private firstAlias(): { line?: number; col?: number } {
+    let at: number | undefined;
+    visit(this.doc, {
+      Alias(_key, node) {
+        if (isAlias(node) && node.range) {
+          at = node.range[0];
+          return visit.BREAK;
+        }
+      },
+    });
+    if (at === undefined) return {};
+    const pos = this.lines.linePos(at);
+    return { line: pos.line, col: pos.col };
+  }
+
+  /** The document as plain data (aliases expanded, within MAX_ALIAS_COUNT). */
   toJS(): Record<string, unknown> {
-    return (this.doc.toJS({ maxAliasCount: 100 }) ?? {}) as Record<string, unknown>;
+    return this.data;
   }
 
   /** Where a key path is (or the nearest parent that exists). `key` points at the key itself. */

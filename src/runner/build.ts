@@ -20,6 +20,7 @@ import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removeParti
 import { rendererOptions, type RendererName } from './renderer.js';
 import { Teardown } from './teardown.js';
 import { noSpaceHint } from './no-space.js';
+import { checkImageSizes } from './size-limit.js';
 import { emitter, type EventListener } from './events.js';
 import { runHook } from '../steps/hook.js';
 import { exec } from '../host/exec.js';
@@ -65,6 +66,7 @@ function imageExtension(plan: Plan): string {
 
 export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult> {
   await verifyPlan(plan);
+  await checkImageSizes(plan, opts.outDir);
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`${redact(l)}\n`));
   const started = Date.now();
   const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));
@@ -94,6 +96,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   const signal = opts.signal ?? new AbortController().signal;
   const journal = new Journal();
   const teardown = new Teardown(undefined, journal);
+  teardown.warn = warn;
   // Registered first, released last: the partial outputs (on failure; success renames them).
   teardown.defer(`remove ${partial.image}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'file', path: partial.image } });
   teardown.defer(`remove ${partial.root}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'tree', path: partial.root } });

@@ -2,7 +2,8 @@
  * Warm builds without mkfs. A directory-first recipe whose last steps only
  * edit files (template, password, overlay) is built as a base image (every
  * other step, packed) plus those edits, applied to the packed image with
- * debugfs. The base image is cached under a key of everything that made it;
+ * debugfs. The base image is cached under a key of everything that made it
+ * (directory inputs by their contents: cache/tree-digest);
  * a warm build copies it (cp --sparse) and applies the edits: no bootstrap,
  * no tree, no mkfs, no mount. Cold and warm builds take the same way, so
  * they give the same image.
@@ -12,7 +13,7 @@
  * reproducible, pack). A `run` step after an edit keeps the ordinary way.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ImageCache } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
@@ -26,10 +27,13 @@ import { VERSION } from '../version.js';
 import { hookScript } from '../steps/hook.js';
 import { sourcePath } from '../steps/source-path.js';
 import { sha256File } from '../output/manifest.js';
+import { treeDigest } from '../cache/tree-digest.js';
 
 /** Steps an edit may move past: they neither read nor write what edits touch. */
 const MOVABLE = new Set(['modules', 'tune-uml', 'reproducible', 'pack']);
 const CRYPTABLE = new Set(['SHA512', 'SHA256', 'MD5']);
+/** What `make modules_install` copies out of a kernel build tree. */
+const KERNEL_TREE_INPUTS = /(\.ko|^\.config|(^|\/)modules\.(order|builtin[^/]*)|kernel\.release)$/;
 
 export interface FastSplit {
   base: PlannedStep[];
@@ -76,7 +80,8 @@ async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Pr
       const tool = String(o.backend ?? 'debootstrap');
       inputs.push({ mirror: o.mirror || (await detectMirror(String(o.suite))), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() });
     } else if (ps.kind === 'modules') {
-      inputs.push({ modules: await readdir(String(o.kernel_tree ?? o.from)).catch(() => []) });
+      // The contents of the modules copied (of a kernel tree: what modules_install takes).
+      inputs.push({ modules: o.kernel_tree ? await treeDigest(String(o.kernel_tree), { include: (rel) => KERNEL_TREE_INPUTS.test(rel) }) : await treeDigest(String(o.from)) });
     } else if (ps.kind === 'run' && o.script) {
       inputs.push({ script: createHash('sha256').update(await readFile(resolve(plan.dir, String(o.script)))).digest('hex') });
     } else if (ps.kind === 'hook') {
@@ -84,9 +89,8 @@ async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Pr
     } else if (ps.kind === 'rootfs-tarball') {
       inputs.push({ tarball: await sha256File(sourcePath(String(o.source), plan.dir)) });
     } else if (ps.kind === 'rootfs-dir') {
-      // Names, sizes, times, modes and owners of everything in the tree.
-      const { stdout } = await ctx.exec('find', [sourcePath(String(o.source), plan.dir), '-printf', '%P %s %T@ %m %U %G %l\n'], { onLine: () => undefined });
-      inputs.push({ tree: createHash('sha256').update(stdout.split('\n').sort().join('\n')).digest('hex') });
+      // Contents, link targets, modes, owners and times of everything in the tree.
+      inputs.push({ tree: await treeDigest(sourcePath(String(o.source), plan.dir)) });
     } else inputs.push(null);
   }
   const { stdout: arch } = await ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined });

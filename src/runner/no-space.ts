@@ -1,11 +1,13 @@
 /**
  * Turning "No space left on device" into what to enlarge: the output
  * filesystem (nearly full), the tmpfs a directory-first tree lives in, or the
- * image itself (the sparse-disk or pack size).
+ * image itself (the sparse-disk or pack size). EFBIG, too large a size for
+ * the output filesystem, is explained by size-limit.ts.
  */
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Plan } from '../recipe/load.js';
+import { fileTooBigHint } from './size-limit.js';
 
 const NO_SPACE = /No space left on device|ENOSPC|Could not allocate block|Disk quota exceeded|short write/i;
 
@@ -16,6 +18,8 @@ async function freeBytes(path: string): Promise<number | undefined> {
 }
 
 export async function noSpaceHint(error: unknown, plan: Plan, image: string, rootfs?: string, rootfsIsImage = false): Promise<string | undefined> {
+  const tooBig = fileTooBigHint(error, plan, image);
+  if (tooBig) return tooBig;
   const text = error instanceof Error ? error.message : String(error);
   if (!NO_SPACE.test(text)) return undefined;
   const outFree = await freeBytes(dirname(image));

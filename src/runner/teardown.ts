@@ -37,6 +37,8 @@ export interface TeardownFailure {
 
 export class Teardown {
   private items: Item[] = [];
+  /** Where releases report what they had to do (processes killed before an unmount); the build sets it. */
+  warn: (line: string) => void = () => undefined;
 
   constructor(
     private readonly onRelease?: (label: string) => void,

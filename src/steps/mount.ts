@@ -38,7 +38,7 @@ export const mount: Step<z.infer<typeof schema>> = {
     const device = await attachLoop(ctx.image, { signal: ctx.signal, onCommand: (l) => ctx.log(`$ ${l}`) });
     const loopEntry = ctx.teardown.defer(`detach ${device}`, () => detachLoop(device), { resource: { kind: 'loop', device, file: ctx.image } });
     await mountFs(device, tmp.path, o.options.length ? ['-o', o.options.join(',')] : [], { signal: ctx.signal });
-    const mountEntry = ctx.teardown.defer(`unmount ${tmp.path}`, () => unmount(tmp.path), { resource: { kind: 'mount', path: tmp.path } });
+    const mountEntry = ctx.teardown.defer(`unmount ${tmp.path}`, () => unmount(tmp.path, { warn: ctx.teardown.warn }), { resource: { kind: 'mount', path: tmp.path } });
     ctx.rootfs = tmp.path;
     ctx.mounted = {
       dir: tmp.path,

@@ -17,6 +17,7 @@
  *   label: rootfs
  * ```
  */
+import { stopProcessesIn } from '../host/procs.js';
 import { z } from 'zod';
 import { parseSize } from '../recipe/size.js';
 import { createSparseImage } from './sparse-disk.js';
@@ -66,6 +67,8 @@ export const pack: Step<Options> = {
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     if (ctx.mounted) throw new Error('pack works on a directory tree: use unmount for a mounted image');
+    // Nothing may still write into the tree while it is packed (a host process a `chroot: false` step left).
+    await stopProcessesIn(root, ctx.teardown.warn);
     const r = ctx.reproducible;
     const epochEnv: Record<string, string> = r ? { SOURCE_DATE_EPOCH: String(r.epoch), E2FSPROGS_FAKE_TIME: String(r.epoch) } : {};
     if (!o.fs.startsWith('ext')) {

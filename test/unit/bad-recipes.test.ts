@@ -71,6 +71,7 @@ const EXPECTED: Record<string, RegExp> = {
   'variable-cycle.yml': /:3:3: variables\.a: variables refer to each other in a cycle: a -> b -> a/,
   'variant-bad-step.yml': /:5:15: variants\[0\]\.steps\[0\]\.step: a sparse-disk step cannot be used here/,
   'variant-no-name.yml': /:3:5: variants\[0\]\.name: required/,
+  'yaml-alias-bomb.yml': /:4:8: YAML: aliases expand too much or do not resolve \(an alias bomb\?\)/,
   'yaml-duplicate-key.yml': /:2:1: YAML: Map keys must be unique/,
   'yaml-indent.yml': /:3:11: YAML: /,
   'yaml-tab.yml': /:3:1: YAML: Tabs are not allowed as indentation/,

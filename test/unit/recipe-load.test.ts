@@ -71,6 +71,23 @@ describe('loadRecipe', () => {
     assert.match(plan.steps[0]!.file, /base\/common\.yml$/);
   });
 
+  it('extends: a file that is not a recipe (a stand-in shadow file, a broken file) is named with file:line:col, never quoted', async () => {
+    const secret = 'S3CRET-HASH-zq9';
+    await dir.write('shadow', `root:$6$salt$${secret}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n`);
+    await dir.write('broken.yml', `name: x\n  ${secret}: [\n`);
+    for (const [target, why] of [
+      ['shadow', /it has none of the keys of a recipe/],
+      ['broken.yml', /it does not parse as a recipe \(\S*broken\.yml:1:7\)/],
+    ] as const) {
+      const child = await dir.write('child.yml', `name: child\nextends: ${target}\nsteps: [{step: echo, message: hi}]\n`);
+      const err = await rejection<RecipeError>(loadRecipe(child));
+      assert.ok(err instanceof RecipeError);
+      assert.match(err.message, /child\.yml:2:10: extends: cannot extend /);
+      assert.match(err.message, why);
+      assert.doesNotMatch(err.message, new RegExp(`${secret}|root:|daemon`), 'no line of the file is quoted');
+    }
+  });
+
   it('rejects circular extends', async () => {
     await dir.write('a.yml', 'name: a\nextends: b.yml\nsteps: [{step: echo, message: a}]\n');
     const b = await dir.write('b.yml', 'name: b\nextends: a.yml\n');
