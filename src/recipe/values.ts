@@ -56,7 +56,10 @@ export const passwordValue = z.string().refine((s) => !CONTROL.test(s) && !s.inc
 export const cryptHashValue = z.string().refine(isCryptHash, 'does not look like a crypt(3) hash (e.g. $6$salt$...)');
 
 /** A schema that also accepts the empty string (a value that is not set). */
-export const orEmpty = <T extends z.ZodType<string>>(s: T) => z.union([z.literal(''), s]);
+export const orEmpty = (s: z.ZodType<string>) =>
+  z.string().superRefine((v, ctx) => {
+    if (v !== '') for (const i of s.safeParse(v).error?.issues ?? []) ctx.addIssue({ code: 'custom', message: i.message });
+  });
 
 /** What the built-in templates read from the variables, and what kind each is. */
 export const TEMPLATE_INPUTS: Record<string, Record<string, z.ZodType>> = {
