@@ -40,9 +40,10 @@ export class VariableFlow {
     return [...(this.v.uses.get(name) ?? [name])];
   }
 
-  /** The secret variables behind `name`. */
+  /** The secret variables behind `name` (the first secret ones, not those made from them). */
   secretsIn(name: string): string[] {
-    return this.sources(name).filter((n) => this.v.secretVars.has(n));
+    const secret = (n: string) => this.v.secretVars.has(n);
+    return this.sources(name).filter((n) => secret(n) && this.sources(n).every((d) => d === n || !secret(d)));
   }
 
   /** An interpolation callback recording what reaches the fields below `base`; keys in `secretKeys` are secret fields ('any': all are). */
