@@ -12,6 +12,7 @@ import { RecipeError } from '../../src/errors.js';
 import { exec } from '../../src/host/exec.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { isCryptHash, isHostname } from '../../src/recipe/values.js';
+import { outputPaths } from '../../src/runner/outputs.js';
 import { renderTemplate } from '../../src/steps/template.js';
 import { BIN, rejection, tempDir, type TempDir } from '../helpers.js';
 
@@ -36,6 +37,11 @@ describe('variable values are validated by what they feed', function () {
       for (const ext of ['.img', '.sh', '.manifest.json']) assert.equal(existsSync(`${victim}${ext}`), false, `${victim}${ext} was written`);
     }
     assert.deepEqual(await readdir(dir.path), ['r.yml']);
+  });
+
+  it('output paths stay in --out whatever reaches them', () => {
+    assert.equal(outputPaths('/o', 'name').image, '/o/name.img');
+    for (const bad of ['../x', '/abs/x', 'a/b', '..', '.']) assert.throws(() => outputPaths('/o', bad), /is not a file name in \/o/, bad);
   });
 
   it('an output that is not a file name in the recipe itself is refused', async () => {
