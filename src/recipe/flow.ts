@@ -58,6 +58,16 @@ export class VariableFlow {
     };
   }
 
+  /** The variables that reached the field at `path` (or below it). */
+  namesAt(source: RecipeSource, path: KeyPath): string[] {
+    return this.namesUnder(source.file, formatPath(path));
+  }
+
+  private namesUnder(file: string, at: string): string[] {
+    const under = (p: string) => p === at || p.startsWith(`${at}.`) || p.startsWith(`${at}[`);
+    return [...this.reached.values()].filter((r) => r.source.file === file && under(formatPath(r.path))).flatMap((r) => [...r.names]);
+  }
+
   /** " (from variable X, given with --set X=...)" for the variables named. */
   describe(names: Iterable<string>): string {
     const list = [...new Set(names)];
@@ -74,10 +84,7 @@ export class VariableFlow {
   /** Add to each issue (from `from` on) the variables that filled its field. */
   annotate(issues: RecipeIssue[], from = 0): void {
     for (const issue of issues.slice(from)) {
-      const names = [...this.reached.values()]
-        .filter((r) => r.source.file === issue.file && (formatPath(r.path) === issue.path || formatPath(r.path).startsWith(`${issue.path}.`) || formatPath(r.path).startsWith(`${issue.path}[`)))
-        .flatMap((r) => [...r.names]);
-      issue.message += this.describe(names);
+      issue.message += this.describe(this.namesUnder(issue.file, issue.path));
     }
   }
 
@@ -100,7 +107,7 @@ export class VariableFlow {
    * Variables a step reads directly (the built-in templates): each checked
    * by its kind, and none may be secret. `locals` are the values it sees.
    */
-  checkInputs(inputs: Record<string, z.ZodType>, locals: Vars, overridden: ReadonlySet<string>, issue: (message: string) => RecipeIssue): RecipeIssue[] {
+  checkInputs(inputs: Record<string, z.ZodType>, locals: Vars, overridden: ReadonlySet<string>, issue: (message: string) => RecipeIssue, dataRefs: (name: string) => string[] = () => []): RecipeIssue[] {
     const out: RecipeIssue[] = [];
     for (const [name, schema] of Object.entries(inputs)) {
       if (!(name in locals)) continue;
@@ -109,7 +116,7 @@ export class VariableFlow {
       const what = fromVar ? `variable "${name}"` : `data.${name}`;
       const given = fromVar ? this.givenBy([name]) : '';
       if (!parsed.success) out.push(issue(`${what}: ${parsed.error.issues[0]?.message ?? 'not valid here'}${given ? ` (given by ${given})` : ''}`));
-      const secrets = fromVar ? this.secretsIn(name) : [];
+      const secrets = [...new Set((fromVar ? [name] : dataRefs(name)).flatMap((n) => this.secretsIn(n)))];
       if (secrets.length) out.push(issue(`secret variable ${secrets.map((s) => `"${s}"`).join(', ')} flows into ${what}, which this template writes in the clear`));
     }
     return out;
@@ -122,6 +129,6 @@ export function checkStepInputs(flow: VariableFlow, steps: PlannedStep[], vars: 
     const want = s.step.inputs?.(s.options);
     if (!want) continue;
     const locals = { ...vars, ...want.data };
-    issues.push(...flow.checkInputs(want.schemas, locals, new Set(Object.keys(want.data)), (m) => s.source.issue(s.at, m)));
+    issues.push(...flow.checkInputs(want.schemas, locals, new Set(Object.keys(want.data)), (m) => s.source.issue(s.at, m), (name) => flow.namesAt(s.source, [...s.at, 'data', name])));
   }
 }

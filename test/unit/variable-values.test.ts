@@ -153,9 +153,13 @@ describe('variable values are validated by what they feed', function () {
       '    size: 16M',
       '  - step: template',
       '    template: hostname',
+      '  - step: template',
+      '    template: hosts',
+      '    data: {hostname: "h-${root_password}"}',
       '',
     ].join('\n'));
     const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.match(err.message, /steps\[2\]: secret variable "root_password" flows into data\.hostname, which this template writes in the clear/);
     assert.match(err.message, /output: secret variable "root_password" flows through variable "label" into output, which is not a secret field/);
     assert.match(err.message, /launch\.umid: secret variable "root_password" flows into launch\.umid/);
     assert.match(err.message, /steps\[1\]: secret variable "root_password" flows into variable "hostname", which this template writes in the clear/);
