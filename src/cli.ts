@@ -55,9 +55,9 @@ export function collectExpect(value: string, prev: [string, RegExp][]): [string,
   }
 }
 
-async function testCommand(target: string, o: TestFlags): Promise<void> {
+async function testCommand(target: string, o: TestFlags, built?: { password?: string }): Promise<void> {
   const img = await findBuiltImage(target);
-  const { user, password } = await resolveLogin(img, o.login, process.env);
+  const { user, password } = await resolveLogin(img, o.login, process.env, built);
   const timeoutS = Number(o.timeout);
   if (!(timeoutS > 0)) throw new RecipeError([{ file: '--timeout', path: o.timeout, message: 'must be a positive number of seconds' }]);
   out(img.hostfsRoot ? `booting ${img.hostfsRoot} with hostfs (the guest writes into the tree)` : `booting ${img.cow ?? img.image} (on a throw-away COW layer)`);
@@ -119,7 +119,8 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
     out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
     for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
   }
-  if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o);
+  // The password the build resolved (--set included), in memory: never argv, environment or manifest.
+  if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o, { password: plan.test.password });
 }
 
 /** Run `fn` with SIGINT/SIGTERM turned into an abort (so it can unwind) instead of an exit. */

@@ -24,6 +24,7 @@
 import { z } from 'zod';
 import { channel, consoleKey, DEFAULT_CONSOLES } from './channels.js';
 import { networkSchema } from './transports.js';
+import { lineValue } from '../recipe/values.js';
 
 /** ubd flags as a list ([s, t]) or a string ("st", "" for none). */
 const flags = z
@@ -32,9 +33,9 @@ const flags = z
 
 export const diskSchema = z
   .object({
-    file: z.string().min(1),
+    file: lineValue.min(1),
     /** A COW file over `file` (`ubdN=cow,file`). */
-    cow: z.string().min(1).optional(),
+    cow: lineValue.min(1).optional(),
     flags,
     read_only: z.boolean().default(false),
   })
@@ -44,7 +45,7 @@ export const launchSchema = z
   .object({
     mem: z.union([z.string().regex(/^\d+[KMG]?$/i, 'use a number with K, M or G'), z.number().int().positive()]).default('256M'),
     umid: z.string().regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore').optional(),
-    root: z.string().default('/dev/ubda'),
+    root: lineValue.default('/dev/ubda'),
     disk_flags: flags,
     disks: z.array(diskSchema).max(15).default([]),
     consoles: z
@@ -57,10 +58,10 @@ export const launchSchema = z
       .default(DEFAULT_CONSOLES),
     networks: z.array(networkSchema).default([]),
     cpus: z.string().regex(/^\d+([,-]\d+)*$/, 'a CPU list such as 0 or 0-1').optional(),
-    tmpdir: z.string().optional(),
-    hostfs: z.string().optional(),
+    tmpdir: lineValue.optional(),
+    hostfs: lineValue.optional(),
     user: z.string().regex(/^[a-z_][\w-]*$/).optional(),
-    args: z.array(z.string()).default([]),
+    args: z.array(lineValue).default([]),
   })
   .strict();
 

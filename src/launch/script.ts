@@ -1,4 +1,7 @@
-/** The launch script: the UML command line from the HowTo's "Starting UML". */
+/**
+ * The launch script: the UML command line from the HowTo's "Starting UML".
+ * Every interpolated value is quoted with shQuote (launch/line.ts).
+ */
 import { basename } from 'node:path';
 import { renderTemplate, TEMPLATE_DIR } from '../steps/template.js';
 import { consoleArgs } from './channels.js';
@@ -25,14 +28,18 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
       ...need,
       device: n.device,
       transport: n.transport,
+      // Shell words, quoted here: "$user" is the script's own variable.
       create:
         n.transport === 'raw'
-          ? `ip link add ${need.ifname} type veth peer name ${need.ifname}-host && ip link set ${need.ifname} up`
-          : `ip tuntap add dev ${need.ifname} mode tap user $user && ip link set ${need.ifname} up (or: tunctl -u $user -t ${need.ifname})`,
+          ? shQuote(`ip link add ${need.ifname} type veth peer name ${need.ifname}-host && ip link set ${need.ifname} up`)
+          : `${shQuote(`ip tuntap add dev ${need.ifname} mode tap user `)}"$user"${shQuote(` && ip link set ${need.ifname} up (or: tunctl -u `)}"$user"${shQuote(` -t ${need.ifname})`)}`,
     };
   });
+  // Every value goes through shQuote (also <%= %>); in comments a newline could start a command, so none is left there.
+  const comment = (v: unknown) => shQuote(String(v ?? '')).replace(/[\r\n]/g, ' ');
   return renderTemplate(`${TEMPLATE_DIR}launch.sh.ejs`, {
-    q: shQuote,
+    q: (v: unknown) => shQuote(String(v ?? '')),
+    c: comment,
     name: input.name,
     scriptName: `${input.cow ? basename(input.cow).replace(/\.cow$/, '') : basename(input.image).replace(/\.img$/, '')}.sh`,
     linux: 'linux',
@@ -55,5 +62,5 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
     user: l.user ?? '',
     hostfs: l.hostfs ?? input.hostfsRoot ?? '',
     needs,
-  });
+  }, (v) => shQuote(String(v ?? '')));
 }

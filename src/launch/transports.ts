@@ -8,6 +8,7 @@
  *   ethN=tuntap,tap0            (legacy; accepted with a deprecation warning)
  */
 import { z } from 'zod';
+import { lineValue } from '../recipe/values.js';
 
 const int = z.union([z.number().int(), z.string().regex(/^(0x[0-9a-fA-F]+|\d+)$/, 'must be an integer')]);
 const flag = z.union([z.literal(0), z.literal(1), z.boolean().transform((b) => (b ? 1 : 0))]);
@@ -38,7 +39,7 @@ const sockets = {
 const tap = z.object({ ...common, transport: z.literal('tap'), ifname }).strict();
 const hybrid = z.object({ ...common, transport: z.literal('hybrid'), ifname }).strict();
 const raw = z
-  .object({ ...common, transport: z.literal('raw'), ifname, bpffile: z.string().optional(), bpfflash: flag.optional() })
+  .object({ ...common, transport: z.literal('raw'), ifname, bpffile: lineValue.optional(), bpfflash: flag.optional() })
   .strict();
 const gre = z
   .object({
@@ -72,7 +73,7 @@ const l2tpv3 = z
     udp: flag.optional(),
   })
   .strict();
-const bess = z.object({ ...common, transport: z.literal('bess'), src: z.string().min(1), dst: z.string().min(1) }).strict();
+const bess = z.object({ ...common, transport: z.literal('bess'), src: lineValue.min(1), dst: lineValue.min(1) }).strict();
 const fd = z.object({ ...common, transport: z.literal('fd'), fd: int }).strict();
 
 const LEGACY = ['tuntap', 'daemon', 'socket', 'pcap'] as const;
@@ -83,7 +84,7 @@ const legacy = z
     /** tuntap: the host tap device (the first positional argument). */
     ifname: ifname.optional(),
     /** The transport's positional arguments, e.g. [tap0] for tuntap. */
-    args: z.array(z.union([z.string(), z.number()]).transform(String)).default([]),
+    args: z.array(z.union([lineValue, z.number()]).transform(String)).default([]),
   })
   .strict();
 

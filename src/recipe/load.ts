@@ -13,6 +13,8 @@ import { networkWarnings } from '../launch/transports.js';
 import { recipeFileSchema, testSchema, type TestConfig } from './schema.js';
 import { RecipeSource, type KeyPath } from './source.js';
 import { interpolate, type Vars } from './variables.js';
+import { checkStepInputs, VariableFlow } from './flow.js';
+import { fileNameValue } from './values.js';
 import { readVariables, type VariableOverrides } from './variable-defs.js';
 import { zodIssues } from './zod-issues.js';
 import { planStep, type PlannedStep } from './plan-step.js';
@@ -132,12 +134,14 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 
-  const { vars, raw: rawVars, secretVars } = readVariables(layers, opts, issues);
+  const { vars, raw: rawVars, secretVars, origin, uses } = readVariables(layers, opts, issues);
   for (const name of secretVars) registerSecret(vars[name]);
+  const firstFieldIssue = issues.length;
+  const flow = new VariableFlow({ secretVars, uses, origin });
 
-  const resolveIn = (layer: Layer, path: KeyPath, value: unknown): unknown => {
+  const resolveIn = (layer: Layer, path: KeyPath, value: unknown, secretKeys: readonly string[] | 'any' = []): unknown => {
     const found: { path: KeyPath; message: string }[] = [];
-    const out = interpolate(value, vars, found);
+    const out = interpolate(value, vars, found, [], flow.onRef(layer.source, path, secretKeys));
     for (const f of found) issues.push(layer.source.issue([...path, ...f.path], f.message));
     return out;
   };
@@ -147,6 +151,9 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (!nameLayer) issues.push(main.source.issue([], 'missing "name"'));
   const outputLayer = lastSetting(layers, 'output');
   const output = outputLayer ? String(resolveIn(outputLayer, ['output'], outputLayer.data.output)) : name;
+  // The output is a file name in --out: no path, so no variable can lead it elsewhere.
+  const outputOk = fileNameValue.safeParse(output);
+  if (outputLayer && !outputOk.success) issues.push(outputLayer.source.issue(['output'], `output ${JSON.stringify(output)}: ${outputOk.error.issues[0]!.message}`));
 
   // launch: sections merge key by key (the child wins), then validate once.
   let launchInput: Record<string, unknown> = {};
@@ -166,7 +173,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const warnings = launch.networks.flatMap(networkWarnings);
 
   const testLayer = lastSetting(layers, 'test');
-  const parsedTest = testSchema.safeParse(testLayer ? resolveIn(testLayer, ['test'], testLayer.data.test) : {});
+  const parsedTest = testSchema.safeParse(testLayer ? resolveIn(testLayer, ['test'], testLayer.data.test, ['password']) : {});
   if (!parsedTest.success) issues.push(...zodIssues(testLayer!.source, ['test'], parsedTest.error));
   const test = parsedTest.success ? parsedTest.data : testSchema.parse({});
 
@@ -176,7 +183,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     issues.push(main.source.issue(['steps'], 'a recipe needs at least one step'));
   } else {
     stepsLayer.data.steps.forEach((raw, index) => {
-      const planned = planStep(stepsLayer.source, ['steps', index], index, raw, (p, v) => resolveIn(stepsLayer, p, v), issues);
+      const planned = planStep(stepsLayer.source, ['steps', index], index, raw, (p, v) => resolveIn(stepsLayer, p, v, 'any'), issues);
       if (planned) steps.push(planned);
     });
   }
@@ -193,7 +200,10 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     toHostfsSteps(steps);
     if (launch.hostfs) issues.push(launchLayer.source.issue(['launch', 'hostfs'], 'a hostfs-root build boots its own tree with hostfs=; a second hostfs share is not possible'));
   }
-  const variants = planVariants(layers, rawVars, issues);
+  checkStepInputs(flow, steps, vars, issues);
+  flow.annotate(issues, firstFieldIssue);
+  issues.push(...flow.secretLeaks());
+  const variants = planVariants(layers, rawVars, issues, { secretVars, uses, origin });
   if (rootfs === 'hostfs' && variants.length) issues.push(main.source.issue(['variants'], 'COW variants need a disk image; the hostfs variant is a directory'));
   for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
   const tune = lastSetting(layers, 'tune')?.data.tune;

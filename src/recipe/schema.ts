@@ -1,5 +1,6 @@
 /** The shape of a recipe file (steps are checked by each step's own schema). */
 import { z } from 'zod';
+import { deviceValue, hostnameValue, lineValue, passwordValue } from './values.js';
 
 export const variableSpec = z
   .object({
@@ -27,12 +28,12 @@ export type VariableSpec = z.infer<typeof variableSpec>;
  */
 export const testSchema = z
   .object({
-    user: z.string().default('root'),
-    password: z.string().optional(),
-    hostname: z.string().optional(),
-    netdev: z.string().optional(),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, 'not a valid user name').default('root'),
+    password: passwordValue.optional(),
+    hostname: hostnameValue.optional(),
+    netdev: deviceValue.optional(),
     root: z.enum(['ubd', 'hostfs']).default('ubd'),
-    expect: z.record(z.string(), z.string()).default({}),
+    expect: z.record(lineValue, z.string()).default({}),
     login_timeout: z.number().positive().default(120),
   })
   .strict();

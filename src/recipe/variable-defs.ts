@@ -2,7 +2,8 @@
  * Variable definitions across a recipe and the files it extends, with
  * overrides from `--set` and UMLBUILD_VAR_<NAME> in the environment.
  * A definition is a plain default, or a mapping
- * `{ default, required, secret, description }`.
+ * `{ default, required, secret, description }`. Values from outside are
+ * literal (no `${}` expansion); a variable made from a secret one is secret.
  */
 import type { RecipeIssue } from '../errors.js';
 import { variableSpec, type VariableSpec } from './schema.js';
@@ -39,7 +40,7 @@ export function readVariables(
   layers: { source: RecipeSource; data: Record<string, unknown> }[],
   opts: VariableOverrides,
   issues: RecipeIssue[],
-): { vars: Vars; raw: Vars; secretVars: Set<string> } {
+): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>> } {
   const defs = new Map<string, Def>();
   for (const { source, data } of layers) {
     const v = data.variables;
@@ -60,11 +61,16 @@ export function readVariables(
   const raw: Vars = {};
   for (const [name, { spec }] of defs) raw[name] = spec.default ?? (spec.required ? undefined : '');
 
+  /** Variables given from outside the recipe, and by what. */
+  const origin = new Map<string, string>();
   const byUpper = new Map([...defs.keys()].map((n) => [n.toUpperCase(), n]));
   for (const [key, value] of Object.entries(opts.env ?? {})) {
     const m = /^UMLBUILD_VAR_(.+)$/.exec(key);
     const name = m && byUpper.get(m[1]!.toUpperCase());
-    if (name && value !== undefined) raw[name] = coerce(value, defs.get(name)!.spec.default);
+    if (name && value !== undefined) {
+      raw[name] = coerce(value, defs.get(name)!.spec.default);
+      origin.set(name, key);
+    }
   }
   for (const [name, value] of Object.entries(opts.set ?? {})) {
     if (!defs.has(name)) {
@@ -72,6 +78,7 @@ export function readVariables(
       continue;
     }
     raw[name] = coerce(value, defs.get(name)!.spec.default);
+    origin.set(name, `--set ${name}`);
   }
 
   for (const [name, { spec, source }] of defs) {
@@ -82,8 +89,9 @@ export function readVariables(
     }
   }
 
-  const { vars, problems } = resolveVariables(raw);
+  const { vars, problems, uses } = resolveVariables(raw, new Set(origin.keys()));
   for (const p of problems) issues.push(defs.get(p.name)!.source.issue(['variables', p.name], p.message, { key: true }));
-  const secretVars = new Set([...defs].filter(([n, d]) => d.spec.secret ?? looksSecret(n)).map(([n]) => n));
-  return { vars, raw, secretVars };
+  const declared = new Set([...defs].filter(([n, d]) => d.spec.secret ?? looksSecret(n)).map(([n]) => n));
+  const secretVars = new Set([...defs.keys()].filter((n) => [...(uses.get(n) ?? [n])].some((d) => declared.has(d))));
+  return { vars, raw, secretVars, origin, uses };
 }

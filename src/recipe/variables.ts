@@ -2,7 +2,8 @@
  * Recipe variables: `${name}` in any option string or template. A string that
  * is exactly one `${name}` takes the variable's value with its type (so
  * `size: ${size}` may be a number); `$${` is a literal `${`. Using a variable
- * that is not defined is an error.
+ * that is not defined is an error. Values given from outside the recipe
+ * (`--set`, UMLBUILD_VAR_*) are literal: `${` in them is not expanded.
  */
 
 const REF = /\$\$\{|\$\{([^}]*)\}/g;
@@ -25,11 +26,15 @@ export function looksSecret(name: string): boolean {
   return /pass(word)?|secret|token|hash|key$/i.test(name);
 }
 
-function interpolateString(s: string, vars: Vars, problems: string[]): unknown {
+/** Called with the name of each variable a value refers to. */
+export type OnRef = (path: (string | number)[], name: string) => void;
+
+function interpolateString(s: string, vars: Vars, problems: string[], ref: (name: string) => void): unknown {
   const whole = /^\$\{([^}]*)\}$/.exec(s);
   if (whole) {
     const name = whole[1]!.trim();
     if (!(name in vars)) problems.push(undefinedMessage(name, vars));
+    else ref(name);
     return vars[name];
   }
   return s.replace(REF, (m, name?: string) => {
@@ -39,6 +44,7 @@ function interpolateString(s: string, vars: Vars, problems: string[]): unknown {
       problems.push(undefinedMessage(n, vars));
       return m;
     }
+    ref(n);
     const v = vars[n];
     return v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
   });
@@ -51,17 +57,17 @@ function undefinedMessage(name: string, vars: Vars): string {
 }
 
 /** Replace references everywhere inside `value` (objects, arrays, strings). */
-export function interpolate(value: unknown, vars: Vars, problems: InterpolationProblem[], path: (string | number)[] = []): unknown {
+export function interpolate(value: unknown, vars: Vars, problems: InterpolationProblem[], path: (string | number)[] = [], onRef?: OnRef): unknown {
   if (typeof value === 'string') {
     const found: string[] = [];
-    const out = interpolateString(value, vars, found);
+    const out = interpolateString(value, vars, found, (name) => onRef?.(path, name));
     for (const message of found) problems.push({ path, message });
     return out;
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, vars, problems, [...path, i]));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, vars, problems, [...path, i], onRef));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, vars, problems, [...path, k]);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, vars, problems, [...path, k], onRef);
     return out;
   }
   return value;
@@ -69,10 +75,13 @@ export function interpolate(value: unknown, vars: Vars, problems: InterpolationP
 
 /**
  * Resolve variables that refer to other variables, in any order. Reports
- * cycles and undefined references by variable name.
+ * cycles and undefined references by variable name. Names in `literal` keep
+ * their value as it is. `uses` maps each variable to every variable its
+ * value came from (itself included, transitively).
  */
-export function resolveVariables(raw: Vars): { vars: Vars; problems: { name: string; message: string }[] } {
+export function resolveVariables(raw: Vars, literal: ReadonlySet<string> = new Set()): { vars: Vars; problems: { name: string; message: string }[]; uses: Map<string, Set<string>> } {
   const vars: Vars = {};
+  const uses = new Map<string, Set<string>>();
   const problems: { name: string; message: string }[] = [];
   const state = new Map<string, 'busy' | 'done'>();
   const visit = (name: string, chain: string[]): void => {
@@ -84,6 +93,13 @@ export function resolveVariables(raw: Vars): { vars: Vars; problems: { name: str
     }
     state.set(name, 'busy');
     const value = raw[name];
+    const from = new Set([name]);
+    uses.set(name, from);
+    if (literal.has(name)) {
+      vars[name] = value;
+      state.set(name, 'done');
+      return;
+    }
     if (typeof value === 'string') {
       for (const m of value.matchAll(REF)) {
         const dep = (m[1] ?? '').trim();
@@ -91,10 +107,12 @@ export function resolveVariables(raw: Vars): { vars: Vars; problems: { name: str
       }
     }
     const found: InterpolationProblem[] = [];
-    vars[name] = interpolate(value, { ...raw, ...vars }, found);
+    vars[name] = interpolate(value, { ...raw, ...vars }, found, [], (_p, dep) => {
+      for (const d of uses.get(dep) ?? [dep]) from.add(d);
+    });
     for (const f of found) problems.push({ name, message: f.message });
     state.set(name, 'done');
   };
   for (const name of Object.keys(raw)) visit(name, []);
-  return { vars, problems };
+  return { vars, problems, uses };
 }

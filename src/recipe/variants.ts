@@ -21,6 +21,7 @@ import type { RecipeIssue } from '../errors.js';
 import { planStep, type PlannedStep } from './plan-step.js';
 import type { KeyPath, RecipeSource } from './source.js';
 import { interpolate, resolveVariables, type Vars } from './variables.js';
+import { checkStepInputs, VariableFlow, type VariableOrigins } from './flow.js';
 import { zodIssues } from './zod-issues.js';
 
 export const VARIANT_STEP_KINDS = ['template', 'overlay', 'run', 'echo', 'fail'] as const;
@@ -44,7 +45,8 @@ interface Layer {
   data: Record<string, unknown>;
 }
 
-export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue[]): PlannedVariant[] {
+/** `outside`: the recipe's variables given from outside (literal) and the secret ones. */
+export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue[], outside: VariableOrigins): PlannedVariant[] {
   const variantsLayer = [...layers].reverse().find((l) => l.data.variants !== undefined);
   if (!variantsLayer) return [];
   const sharedLayer = [...layers].reverse().find((l) => l.data.variant_steps !== undefined);
@@ -70,11 +72,14 @@ export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue
     for (const key of Object.keys(v.variables)) {
       if (!(key in rawVars)) issues.push(src.issue([...at, 'variables', key], `unknown variable "${key}" (the recipe defines: ${Object.keys(rawVars).sort().join(', ')})`, { key: true }));
     }
-    const resolved = resolveVariables({ ...rawVars, ...v.variables });
+    const resolved = resolveVariables({ ...rawVars, ...v.variables }, new Set([...outside.origin.keys()].filter((n) => !(n in v.variables))));
     for (const p of resolved.problems) issues.push(src.issue([...at, 'variables'], p.message));
+    const secretVars = new Set(Object.keys(resolved.vars).filter((n) => [...(resolved.uses.get(n) ?? [n])].some((d) => outside.secretVars.has(d))));
+    const flow = new VariableFlow({ ...outside, uses: resolved.uses, secretVars });
+    const firstIssue = issues.length;
     const resolveIn = (source: RecipeSource) => (path: KeyPath, value: unknown) => {
       const found: { path: KeyPath; message: string }[] = [];
-      const res = interpolate(value, resolved.vars, found);
+      const res = interpolate(value, resolved.vars, found, [], flow.onRef(source, path, 'any'));
       for (const f of found) issues.push(source.issue([...path, ...f.path], f.message));
       return res;
     };
@@ -88,6 +93,9 @@ export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue
       if (p) steps.push(p);
     });
     if (!steps.length) issues.push(src.issue(at, `variant ${v.name} changes nothing: give it steps, or variant_steps for all variants`));
+    checkStepInputs(flow, steps, resolved.vars, issues);
+    flow.annotate(issues, firstIssue);
+    issues.push(...flow.secretLeaks());
     out.push({ name: v.name, vars: resolved.vars, steps });
   });
   return out;

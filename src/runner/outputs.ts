@@ -4,6 +4,7 @@
  * an older good image survives.
  */
 import { RUN_ID } from '../host/run-id.js';
+import { EXIT, UserError } from '../errors.js';
 import { removeTree } from '../host/remove-tree.js';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -20,7 +21,9 @@ export interface OutputPaths {
 
 /** `ext` is the image's extension: `.img`, or what a pack step writes (`.tar.zst`, `.squashfs`). */
 export function outputPaths(outDir: string, output: string, ext = '.img'): OutputPaths {
-  const base = isAbsolute(output) ? output : resolve(outDir, output);
+  // The output is a file name in outDir (checked when the recipe is loaded): never a path elsewhere.
+  const base = resolve(outDir, output);
+  if (dirname(base) !== resolve(outDir) || isAbsolute(output)) throw new UserError(`output ${JSON.stringify(output)} is not a file name in ${outDir}`, EXIT.invalid);
   return { image: `${base}${ext}`, root: `${base}.root`, script: `${base}.sh`, manifest: `${base}.manifest.json` };
 }
 

@@ -4,6 +4,8 @@
  * destination), or a path to your own `.ejs` file (relative to the recipe).
  * Templates see every recipe variable, `fs_type` (from mkfs), `root_device`,
  * `root_options` and anything under `data`. An undefined name is an error.
+ * Nothing is HTML-escaped (`<%= %>` writes the value as it is); the values the
+ * built-in templates read are checked when the recipe is loaded (recipe/values).
  *
  * ```yaml
  * - step: template
@@ -21,6 +23,7 @@ import { z } from 'zod';
 import type { ImageEditContext, Step, StepContext, VerifyContext } from './types.js';
 import { NotEditable, type ImageEdit } from '../host/debugfs.js';
 import { guestPath, modeString } from './options.js';
+import { TEMPLATE_INPUTS } from '../recipe/values.js';
 
 export const BUILTIN: Record<string, string> = {
   fstab: '/etc/fstab',
@@ -65,10 +68,13 @@ export function templateLocals(ctx: Pick<StepContext, 'vars' | 'facts'>, data: R
   };
 }
 
-export async function renderTemplate(file: string, locals: Record<string, unknown>): Promise<string> {
+/** Files in a root tree are not HTML: `<%= x %>` writes x as it is unless `escape` says otherwise. */
+const asIs = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
+
+export async function renderTemplate(file: string, locals: Record<string, unknown>, escape: (v: unknown) => string = asIs): Promise<string> {
   const text = await readFile(file, 'utf8');
   try {
-    return await ejs.render(text, locals, { async: true, filename: file, strict: false });
+    return await ejs.render(text, locals, { async: true, filename: file, strict: false, escape });
   } catch (e) {
     const msg = (e as Error).message.split('\n').filter(Boolean).pop() ?? String(e);
     throw new Error(`template ${file}: ${msg}`);
@@ -80,6 +86,7 @@ export const template: Step<Options> = {
   summary: 'render an ejs template (fstab, hostname, hosts, interfaces, or your own) into the rootfs',
   schema,
   title: (o) => `Write ${o.dest ?? BUILTIN[o.template]} from ${o.template}`,
+  inputs: (o) => ({ schemas: o.template in BUILTIN ? (TEMPLATE_INPUTS[o.template] ?? {}) : {}, data: o.data }),
   async verify(o, ctx: VerifyContext) {
     const file = templateFile(o, ctx.recipeDir);
     try {

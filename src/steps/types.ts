@@ -17,6 +17,12 @@ export interface Step<O> {
   readonly hidden?: boolean;
   /** Option keys whose values are secrets (redacted in the plan). */
   readonly secretKeys?: readonly string[];
+  /**
+   * Variables the step reads by name (not through its options), each with
+   * the kind of value it must be, and the step's own values that override
+   * them: checked when the recipe is loaded.
+   */
+  inputs?(o: O): { schemas: Record<string, z.ZodType>; data: Record<string, unknown> };
   title(o: O): string;
   /** No side effects; every step verifies before any runs. */
   verify?(o: O, ctx: VerifyContext): Promise<void>;

@@ -1,8 +1,9 @@
 /**
  * Who `umlbuild test` logs in as: `--login USER[:PASSWORD]`, else
- * UMLBUILD_TEST_PASSWORD, else the recipe's `test.password` (the recipe is
- * read again with the build's variables and this environment, since the
- * manifest never holds a password).
+ * UMLBUILD_TEST_PASSWORD, else the recipe's `test.password`: handed over in
+ * memory by the build that just made the image (`--test`, so `--set`
+ * values count), or else read again from the recipe with the build's
+ * variables and this environment (the manifest never holds a password).
  */
 import { existsSync } from 'node:fs';
 import { UserError, EXIT } from '../errors.js';
@@ -10,10 +11,10 @@ import { registerSecret } from '../host/secrets.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { BuiltImage } from './target.js';
 
-export async function resolveLogin(img: BuiltImage, login: string | undefined, env: NodeJS.ProcessEnv): Promise<{ user: string; password: string }> {
+export async function resolveLogin(img: BuiltImage, login: string | undefined, env: NodeJS.ProcessEnv, built?: { password?: string }): Promise<{ user: string; password: string }> {
   const [givenUser, ...rest] = (login ?? '').split(':');
   const user = givenUser || img.test.user;
-  let password = rest.length ? rest.join(':') : env.UMLBUILD_TEST_PASSWORD;
+  let password = rest.length ? rest.join(':') : (env.UMLBUILD_TEST_PASSWORD ?? built?.password);
   if (password === undefined && img.recipeFile && existsSync(img.recipeFile)) {
     const set: Record<string, string> = {};
     for (const [k, v] of Object.entries(img.variables)) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { consoleArgs } from '../../src/launch/channels.js';
@@ -105,6 +106,40 @@ describe('launch script', function () {
       assert.deepEqual(o.stdout.split('\n'), ['mem=1G', 'umid=demo', 'ubd0=a.cow,b.img', "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'x=1', 'y=2']);
     } finally {
       await dir.remove();
+    }
+  });
+
+  it('quotes every value: newlines, $(...), backticks and quotes pass bash -n and run nothing (stand-in victim)', async () => {
+    const dir = await tempDir();
+    try {
+      const victim = join(dir.path, 'victim');
+      const evil = [`x\ntouch ${victim}\n`, `$(touch ${victim})`, `\`touch ${victim}\``, `it's "q" \\ ; touch ${victim}`];
+      const cfg = parse({ hostfs: '/srv', networks: [{ device: 'vec0', transport: 'tap', ifname: 'lo' }] });
+      // Past the schema (which refuses newlines), straight into the script: the quoting alone must hold.
+      const launch = { ...cfg, args: evil, tmpdir: evil[1]!, hostfs: evil.join(''), root: evil[3]!, disks: [{ file: evil.join(''), flags: [], read_only: false }] };
+      const image = join(dir.path, 'e.img');
+      await dir.write('e.img', 'x');
+      const text = await renderLaunchScript({ name: evil[0]!, image, umid: evil.join(''), launch, cow: join(dir.path, `${evil[2]}.cow`) });
+      const script = await dir.write('e.sh', text);
+      assert.equal((await exec('bash', ['-n', script])).exitCode, 0);
+      assert.equal((await exec('sh', ['-n', script])).exitCode, 0);
+      const linux = await dir.write('linux', fakeLinux);
+      await chmod(linux, 0o755);
+      const r = await exec('sh', [script], { env: { UML_LINUX: linux, UML_ALLOW_ROOT: '1', UML_TMPDIR: '' }, reject: false });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(existsSync(victim), false, 'a value ran as a command');
+      assert.ok(r.stdout.includes(`umid=${evil.join('')}`), r.stdout);
+      assert.ok(r.stdout.includes(`root=${evil[3]}`), r.stdout);
+      // UML_ARGS is split into words on purpose; each value still arrives as text.
+      assert.ok(r.stdout.includes(`$(touch`), r.stdout);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('refuses a newline in any launch string', () => {
+    for (const bad of [{ args: ['a\nb'] }, { hostfs: '/srv\nx' }, { tmpdir: '/t\n' }, { root: '/dev/ubda\nx' }, { disks: [{ file: 'd\n.img' }] }]) {
+      assert.match(errors(bad), /must be one line/);
     }
   });
 

@@ -28,4 +28,12 @@ describe('variables', () => {
     const { problems } = resolveVariables({ a: '${b}', b: '${a}' });
     assert.ok(problems.some((p) => /cycle: .*a -> b -> a|cycle: .*b -> a -> b/.test(p.message)), JSON.stringify(problems));
   });
+  it('keeps values given from outside literal and says which variables each one came from', () => {
+    const { vars, uses, problems } = resolveVariables({ pw: 'secret', host: '${pw}', fqdn: '${host}.example', label: 'l-${fqdn}' }, new Set(['host']));
+    assert.deepEqual(problems, []);
+    assert.equal(vars.host, '${pw}');
+    assert.equal(vars.fqdn, '${pw}.example');
+    assert.deepEqual([...uses.get('label')!].sort(), ['fqdn', 'host', 'label']);
+    assert.deepEqual([...resolveVariables({ pw: 'secret', host: '${pw}' }).uses.get('host')!].sort(), ['host', 'pw']);
+  });
 });
