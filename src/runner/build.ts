@@ -74,12 +74,16 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   for (const a of stale.actions) warn(`cleanup: ${a}`);
   for (const e of stale.errors) warn(`cleanup: ${e}`);
   await prepareOutputDir(final);
-  const lock = await acquireLock(join(dirname(final.image), `.${basename(final.image)}.lock`), { wait: false });
+  const lockFile = join(dirname(final.image), `.${basename(final.image)}.lock`);
+  const lock = await acquireLock(lockFile, { wait: false });
   if ('heldBy' in lock) throw new UserError(`another umlbuild (pid ${lock.heldBy}) is building ${final.image}: wait for it, or build into another --out`, EXIT.buildFailed);
+  const journal = new Journal();
+  const lockId = journal.add({ kind: 'lock', path: lockFile });
   try {
     return await buildLocked(plan, opts, final, partial, warn, started);
   } finally {
     await lock.release();
+    journal.forget(lockId);
   }
 }
 

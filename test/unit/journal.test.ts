@@ -49,7 +49,7 @@ describe('teardown journal (recovery after SIGKILL)', () => {
     await writeFile(join(tree, 'sub', 'f'), 'x');
     const partial = await dir.write('partial.img', 'x');
     const ns = pidNamespace();
-    const dead = { pid: 999999999, pidns: ns, started: 'then', argv: [], resources: [{ id: 1, kind: 'tree', path: tree }, { id: 2, kind: 'file', path: partial }, { id: 3, kind: 'loop', device: '/dev/loop0', file: '/nonexistent/image' }] };
+    const dead = { pid: 999999999, pidns: ns, started: 'then', argv: [], resources: [{ id: 1, kind: 'tree', path: tree }, { id: 2, kind: 'file', path: partial }, { id: 3, kind: 'loop', device: '/dev/loop0', file: join(dir.path, 'gone.img') }] };
     await writeFile(join(run, 'dead.json'), JSON.stringify(dead));
     const livePartial = await dir.write('live.img', 'x');
     await writeFile(join(run, 'live.json'), JSON.stringify({ ...dead, pid: process.pid, resources: [{ id: 1, kind: 'file', path: livePartial }] }));
