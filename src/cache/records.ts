@@ -43,8 +43,9 @@ const keyOf = (name: string) => name.replace(/^\./, '').split('.')[0]!;
  * lock a live build holds, and partial files a live build writes, are kept.
  */
 export async function pruneCacheDir(dir: string, warn: (line: string) => void): Promise<number> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'ENOENT') warn(`${dir} is ${e.code === 'ELOOP' ? 'a symbolic link' : e.code === 'ENOTDIR' ? 'not a directory' : `unreadable (${e.code})`}: left alone`);
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(async (e: NodeJS.ErrnoException) => {
+    const link = (await lstat(dir).catch(() => undefined))?.isSymbolicLink();
+    if (e.code !== 'ENOENT') warn(`${dir} is ${link ? 'a symbolic link' : e.code === 'ENOTDIR' ? 'not a directory' : `unreadable (${e.code})`}: left alone`);
     return undefined;
   });
   if (!fh) return 0;

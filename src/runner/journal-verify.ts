@@ -64,7 +64,7 @@ export async function untrustedResourcePath(path: unknown, owner: JournalOwner, 
   if (!(await noLinkAbove(path))) return 'there is a symbolic link on the way to it';
   if (kind === 'tree') {
     const st = await lstat(path).catch(() => undefined);
-    if (st && !st.isDirectory()) return 'it is not a directory';
+    if (st && !st.isDirectory()) return st.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a directory';
   }
   return undefined;
 }
