@@ -62,8 +62,15 @@ describe('hostile output, artifact, cache and journal directories', function () 
     await mkdir(tmp);
     env = { UMLBUILD_JOURNAL_DIR: journals, TMPDIR: tmp };
   });
+  const children: { kill(signal: 'SIGKILL'): unknown }[] = [];
   afterEach(async () => {
+    // Whatever a failed test left: its build, then anything mounted or attached below its directory.
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
     killLeftovers(dir.path);
+    await exec(BIN, ['cleanup'], { reject: false, env });
+    for (const m of (await exec('findmnt', ['-rn', '-o', 'TARGET'])).stdout.split('\n').filter((t) => t.startsWith(`${dir.path}/`)).reverse()) await exec('umount', ['-l', m], { reject: false });
+    for (const l of await loopsFor(dir.path)) await exec('losetup', ['-d', l.split(' ')[0]!], { reject: false });
     await dir?.remove();
   });
 
@@ -80,6 +87,7 @@ describe('hostile output, artifact, cache and journal directories', function () 
   /** Start umlbuild and resolve once `ready()` holds (polled), with the running child. */
   const startUntil = async (args: string[], ready: () => boolean | Promise<boolean>, what: string) => {
     const child = execa(BIN, [...args, '--renderer', 'verbose'], { reject: false, all: true, env });
+    children.push(child);
     let seen = '';
     child.all!.on('data', (d: Buffer) => void (seen += d.toString()));
     const t0 = Date.now();
