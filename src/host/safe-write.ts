@@ -13,6 +13,12 @@ import { RUN_ID } from './run-id.js';
 
 const NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+/** Where a temporary tree is recorded while it exists (the runner's journal), so `cleanup` removes it after a SIGKILL. */
+export interface TreeJournal {
+  add(r: { kind: 'tree'; path: string }): number;
+  forget(id: number): void;
+}
+
 /** `dir/.name.partial-<run id>` beside `dir/name`: umlbuild's partial naming, which cleanup recognises. */
 export function partialPath(final: string): string {
   return join(dirname(final), `.${basename(final)}.partial-${RUN_ID}`);

@@ -199,7 +199,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
     const t0 = Date.now();
     const log = (l: string) => warn(`hook after-image ${basename(h.script)}: ${l}`);
     try {
-      await runHook({ exec: (cmd, args, o) => exec(cmd, args, { signal, onLine: log, ...o }), log }, h.script, h.args, { image: final.image, outDir: dirname(final.image), recipe: plan.file, stage: 'after-image', vars: plan.vars });
+      await runHook({ exec: (cmd, args, o) => exec(cmd, args, { signal, onLine: log, ...o }), log, journal }, h.script, h.args, { image: final.image, outDir: dirname(final.image), recipe: plan.file, stage: 'after-image', vars: plan.vars });
     } catch (e) {
       throw new StepError(`hook after-image ${h.script}`, e);
     }

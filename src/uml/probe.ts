@@ -7,6 +7,7 @@
  * Probe lines of the form `UMLPROBE key=value` are returned as a map.
  */
 import { RUN_ID } from '../host/run-id.js';
+import type { TreeJournal } from '../host/safe-write.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dir } from 'tmp-promise';
@@ -26,7 +27,7 @@ export interface ProbeOptions {
   /** More read-only disks, ubd2 onwards (the probe is ubd1). */
   extraDisks?: string[];
   /** Where to record the temporary tree while it exists (the runner's journal), so cleanup finds it after a SIGKILL. */
-  journal?: { add(r: { kind: 'tree'; path: string }): number; forget(id: number): void };
+  journal?: TreeJournal;
 }
 
 export interface ProbeResult {
