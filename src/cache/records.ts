@@ -1,6 +1,6 @@
 /** The JSON records beside cache entries, shared by the bootstrap and base-image caches. */
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { alive, lockHolder } from '../host/lock-file.js';
@@ -11,10 +11,24 @@ export async function readRecords<T>(dir: string): Promise<T[]> {
   const out: T[] = [];
   for (const f of (await readdir(dir).catch(() => [] as string[])).sort()) {
     if (!f.endsWith('.json')) continue;
-    const record = await readFile(join(dir, f), 'utf8').then((t) => JSON.parse(t) as T, () => undefined);
+    const record = await readRecord<T>(join(dir, f));
     if (record) out.push(record);
   }
   return out;
+}
+
+/** A record, read without following a link or blocking on a FIFO; undefined when it is not a readable JSON file. */
+export async function readRecord<T>(file: string): Promise<T | undefined> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    if (!(await fh.stat()).isFile()) return undefined;
+    return JSON.parse(await fh.readFile('utf8')) as T;
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Write a record whole or not at all (temporary name, then rename). */

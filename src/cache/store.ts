@@ -10,11 +10,11 @@
  * Location: --cache-dir, else $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, rename, rm, stat } from 'node:fs/promises';
 import { acquireLock } from '../host/lock-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { anyLiveLock, ensureCacheDir, pruneCacheDir, readRecords, writeRecord } from './records.js';
+import { anyLiveLock, ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from './records.js';
 import { sha256File } from '../output/manifest.js';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -55,9 +55,11 @@ export class BootstrapCache {
 
   /** A complete, verified entry, or undefined (a corrupt one is removed). */
   async lookup(key: string): Promise<CacheEntryInfo | undefined> {
-    const info = await readFile(this.info(key), 'utf8').then((t) => JSON.parse(t) as CacheEntryInfo, () => undefined);
+    const info = await readRecord<CacheEntryInfo>(this.info(key));
     if (!info) return undefined;
-    const actual = await sha256File(this.tarball(key)).catch(() => undefined);
+    // A link or a FIFO planted as the tarball is no entry (and must not hang the read).
+    const regular = (await lstat(this.tarball(key)).catch(() => undefined))?.isFile();
+    const actual = regular ? await sha256File(this.tarball(key)).catch(() => undefined) : undefined;
     if (actual !== info.sha256) {
       await this.remove(key);
       return undefined;

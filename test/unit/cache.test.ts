@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { BootstrapCache, cacheKey, defaultCacheDir } from '../../src/cache/store.js';
 import { ImageCache } from '../../src/cache/images.js';
+import { exec } from '../../src/host/exec.js';
 import { tempDir, type TempDir } from '../helpers.js';
 
 describe('bootstrap cache', () => {
@@ -75,6 +76,18 @@ describe('bootstrap cache', () => {
     const old = new Date(Date.now() - 61000);
     await utimes(join(cache.dir, 'ns.lock'), old, old);
     await (await waiting)();
+  });
+
+  it('a FIFO or a link planted as a record or a tarball is no entry, and hangs nothing', async () => {
+    await mkdir(cache.dir, { recursive: true });
+    await exec('mkfifo', [join(cache.dir, 'f.json'), cache.tarball('g')]);
+    await writeFile(join(cache.dir, 'g.json'), '{"key":"g","sha256":"00"}');
+    await symlink('/dev/zero', cache.tarball('h'));
+    await writeFile(join(cache.dir, 'h.json'), '{"key":"h","sha256":"00"}');
+    assert.deepEqual((await cache.list()).map((e) => e.key), ['g', 'h']);
+    assert.equal(await cache.lookup('f'), undefined);
+    assert.equal(await cache.lookup('g'), undefined);
+    assert.equal(await cache.lookup('h'), undefined);
   });
 
   describe('prune', () => {
