@@ -62,7 +62,7 @@ export async function untrustedResourcePath(path: unknown, owner: JournalOwner, 
     return `neither below umlbuild's temporary directories nor one of its partial files (*.partial-${owner.pid}-*)`;
   }
   if (!(await noLinkAbove(path))) return 'there is a symbolic link on the way to it';
-  if (kind === 'tree') {
+  if (kind === 'tree' || kind === 'mount') {
     const st = await lstat(path).catch(() => undefined);
     if (st && !st.isDirectory()) return st.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a directory';
   }

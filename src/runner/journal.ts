@@ -13,10 +13,10 @@
  * ~/.cache/umlbuild/run (a rootless build is told its user's place in
  * UMLBUILD_JOURNAL_DIR); one `<run id>.json` per running umlbuild.
  */
-import { constants, mkdirSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { constants, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { lstat, open, readdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { privilege } from '../host/userns.js';
 import { exec } from '../host/exec.js';
 import { isMountPoint, unmount } from '../host/mount.js';
@@ -48,6 +48,20 @@ export function journalDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'umlbuild') : join(env.HOME || homedir(), '.cache', 'umlbuild', 'run');
 }
 
+/** A path with its directory's links resolved now (a link the user chose is fine; cleanup refuses one planted later). */
+function canonicalPath(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
+  }
+}
+
+function canonical(r: Resource): Resource {
+  if (r.kind === 'loop') return { ...r, file: canonicalPath(r.file) };
+  return 'path' in r ? { ...r, path: canonicalPath(r.path) } : r;
+}
+
 /** The one state per journal file of this process, shared by every Journal on it (build, variants, artifacts). */
 const states = new Map<string, { state: State; nextId: number }>();
 
@@ -74,7 +88,7 @@ export class Journal {
   /** Record a resource; returns the id to forget it by. */
   add(r: Resource): number {
     const id = this.shared.nextId++;
-    this.state.resources.push({ ...r, id });
+    this.state.resources.push({ ...canonical(r), id });
     this.save();
     return id;
   }

@@ -146,6 +146,16 @@ describe('teardown journal (recovery after SIGKILL)', () => {
     });
   });
 
+  it('records paths with the links above them resolved (an --out the user reached through a link stays cleanable)', async () => {
+    await mkdir(join(dir.path, 'real'));
+    await symlink(join(dir.path, 'real'), join(dir.path, 'link'));
+    const journal = new Journal(join(dir.path, 'canon'));
+    journal.add({ kind: 'file', path: join(dir.path, 'link', '.x.img.partial-1-abcdef') });
+    journal.add({ kind: 'loop', device: '/dev/loop9', file: join(dir.path, 'link', 'x.img') });
+    const state = JSON.parse(await readFile(journal.file, 'utf8')) as { resources: { path?: string; file?: string }[] };
+    assert.deepEqual(state.resources.map((r) => r.path ?? r.file), [join(dir.path, 'real', '.x.img.partial-1-abcdef'), join(dir.path, 'real', 'x.img')]);
+  });
+
   it('holds no argv: a password given on the command line is not in the journal', async () => {
     const argv = process.argv;
     process.argv = [...argv, '--set', 'root_password=SECRET-pw-1'];
