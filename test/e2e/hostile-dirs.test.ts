@@ -190,7 +190,10 @@ describe('hostile output, artifact, cache and journal directories', function () 
     const out = join(dir.path, 'out');
     const art = join(dir.path, 'art');
     const recipe = await dir.write('big.yml', tiny('\n  - step: run\n    chroot: false\n    command: head -c 48M /dev/urandom > "$ROOTFS/junk"'));
-    const { child } = await startUntil([recipe, '--out', out, '--artifacts', art, '--compress', 'xz', '--cache-dir', join(dir.path, 'cache')], async () => (await readdir(art).catch(() => [] as string[])).some((f) => /partial/.test(f)), 'a partial artifact');
+    const { child } = await startUntil([recipe, '--out', out, '--artifacts', art, '--compress', 'xz', '--cache-dir', join(dir.path, 'cache')], async () => {
+      const staging = (await readdir(art).catch(() => [] as string[])).find((f) => /partial/.test(f));
+      return Boolean(staging) && (await readdir(join(art, staging!)).catch(() => [] as string[])).length > 0;
+    }, 'a partial artifact');
     child.kill('SIGKILL');
     await child;
     killLeftovers(dir.path);
