@@ -226,8 +226,9 @@ export function program(): Command {
     .description('remove every cache entry')
     .option(cacheOption, cacheHelp)
     .action(async (o: { cacheDir?: string }) => {
-      const n = await store(o).prune();
-      const m = await images(o).prune();
+      const warn = (l: string) => void process.stderr.write(`umlbuild: warning: ${l}\n`);
+      const n = await store(o).prune(warn);
+      const m = await images(o).prune(warn);
       out(`removed ${n} bootstrap entries and ${m} base images from ${o.cacheDir ?? defaultCacheDir()}`);
     });
 

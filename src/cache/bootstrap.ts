@@ -14,7 +14,7 @@ const TAR_FLAGS = ['--zstd', '--numeric-owner', '--xattrs', '--xattrs-include=*'
 export async function cachedBootstrap(ctx: StepContext, fields: Record<string, unknown>, root: string, bootstrap: () => Promise<void>): Promise<void> {
   const cache = ctx.cache!;
   const key = cacheKey(fields);
-  const unlock = ctx.teardown.defer(`release the cache lock ${key}`, await cache.lock(key, ctx.signal));
+  const unlock = ctx.teardown.defer(`release the cache lock ${key}`, await cache.lock(key, ctx.signal), { resource: { kind: 'lock', path: cache.lockFile(key) } });
   try {
     const hit = ctx.refreshCache ? undefined : await cache.lookup(key);
     if (hit) {

@@ -7,10 +7,10 @@
  * size or mtime differs from its record is removed, never used (e2fsck
  * checks each copy as well).
  */
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { RUN_ID } from '../host/run-id.js';
 import { join } from 'node:path';
-import { emptyCacheDir, readRecords, writeRecord } from './records.js';
+import { ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from './records.js';
 import type { BuildFacts } from '../steps/types.js';
 
 export interface ImageEntry {
@@ -38,7 +38,7 @@ export class ImageCache {
   }
 
   async lookup(key: string): Promise<ImageEntry | undefined> {
-    const entry = await readFile(this.record(key), 'utf8').then((t) => JSON.parse(t) as ImageEntry, () => undefined);
+    const entry = await readRecord<ImageEntry>(this.record(key));
     if (!entry) return undefined;
     const st = await stat(this.image(key)).catch(() => undefined);
     if (!st || st.size !== entry.bytes || Math.abs(st.mtimeMs - entry.mtimeMs) > 1) {
@@ -59,7 +59,7 @@ export class ImageCache {
 
   /** A temporary name inside the cache for an entry being written. */
   async partial(key: string): Promise<string> {
-    await mkdir(this.dir, { recursive: true });
+    await ensureCacheDir(this.dir);
     return join(this.dir, `.${key}.img.partial-${RUN_ID}`);
   }
 
@@ -72,7 +72,8 @@ export class ImageCache {
     return readRecords<ImageEntry>(this.dir);
   }
 
-  prune(): Promise<number> {
-    return emptyCacheDir(this.dir);
+  /** Remove every entry but those a running build writes; never through a link (see pruneCacheDir). */
+  prune(warn: (line: string) => void = () => undefined): Promise<number> {
+    return pruneCacheDir(this.dir, warn);
   }
 }

@@ -10,11 +10,11 @@
  * Location: --cache-dir, else $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, rename, rm, stat } from 'node:fs/promises';
 import { acquireLock } from '../host/lock-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { emptyCacheDir, readRecords, writeRecord } from './records.js';
+import { anyLiveLock, ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from './records.js';
 import { sha256File } from '../output/manifest.js';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -42,9 +42,7 @@ export class BootstrapCache {
 
   /** Where debootstrap keeps downloaded .debs (shared by every entry). */
   async debsDir(): Promise<string> {
-    const dir = join(this.dir, '..', 'debs');
-    await mkdir(dir, { recursive: true });
-    return dir;
+    return ensureCacheDir(join(this.dir, '..', 'debs'));
   }
 
   tarball(key: string): string {
@@ -57,9 +55,11 @@ export class BootstrapCache {
 
   /** A complete, verified entry, or undefined (a corrupt one is removed). */
   async lookup(key: string): Promise<CacheEntryInfo | undefined> {
-    const info = await readFile(this.info(key), 'utf8').then((t) => JSON.parse(t) as CacheEntryInfo, () => undefined);
+    const info = await readRecord<CacheEntryInfo>(this.info(key));
     if (!info) return undefined;
-    const actual = await sha256File(this.tarball(key)).catch(() => undefined);
+    // A link or a FIFO planted as the tarball is no entry (and must not hang the read).
+    const regular = (await lstat(this.tarball(key)).catch(() => undefined))?.isFile();
+    const actual = regular ? await sha256File(this.tarball(key)).catch(() => undefined) : undefined;
     if (actual !== info.sha256) {
       await this.remove(key);
       return undefined;
@@ -84,16 +84,26 @@ export class BootstrapCache {
     return readRecords<CacheEntryInfo>(this.dir);
   }
 
-  /** Remove every entry, stray partial files and the kept .debs. */
-  async prune(): Promise<number> {
-    await rm(join(this.dir, '..', 'debs'), { force: true, recursive: true });
-    return emptyCacheDir(this.dir);
+  /**
+   * Remove every entry, stray partial files and the kept .debs, except what a
+   * running build holds (its entry; debs/ while any build holds a lock); never
+   * through a link (see pruneCacheDir).
+   */
+  async prune(warn: (line: string) => void = () => undefined): Promise<number> {
+    const debs = join(this.dir, '..', 'debs');
+    if (await anyLiveLock(this.dir)) warn(`${debs}: a running umlbuild may be using it: left alone`);
+    else await pruneCacheDir(debs, warn);
+    return pruneCacheDir(this.dir, warn);
+  }
+
+  lockFile(key: string): string {
+    return join(this.dir, `${key}.lock`);
   }
 
   /** Take the fill lock for `key`; waits while a live process holds it (see host/lock-file). */
   async lock(key: string, signal?: AbortSignal): Promise<() => Promise<void>> {
-    await mkdir(this.dir, { recursive: true });
-    const got = await acquireLock(join(this.dir, `${key}.lock`), { wait: true, signal });
+    await ensureCacheDir(this.dir);
+    const got = await acquireLock(this.lockFile(key), { wait: true, signal });
     if (!('release' in got)) throw new Error('lock not taken');
     return got.release;
   }

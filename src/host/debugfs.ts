@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { exec, type ExecOptions } from './exec.js';
+import type { TreeJournal } from './safe-write.js';
 
 export interface ImageStat {
   type: 'regular' | 'directory' | 'symlink' | 'other';
@@ -74,9 +75,10 @@ function checkLinkTarget(target: string): string {
  * exist already are left as they are (the caller leaves them out); any
  * error debugfs reports fails the edit.
  */
-export async function applyImageEdits(image: string, edits: ImageEdit[], opts: { epoch?: number; exec?: ExecOptions } = {}): Promise<void> {
+export async function applyImageEdits(image: string, edits: ImageEdit[], opts: { epoch?: number; exec?: ExecOptions; journal?: TreeJournal } = {}): Promise<void> {
   if (!edits.length) return;
   const staging = await tmpDir({ prefix: 'umlbuild-edits-', unsafeCleanup: true });
+  const journaled = opts.journal?.add({ kind: 'tree', path: staging.path });
   try {
     const staged = (i: number) => join(staging.path, String(i));
     for (const [i, e] of edits.entries()) if (e.kind === 'file') await writeFile(staged(i), e.content);
@@ -86,5 +88,6 @@ export async function applyImageEdits(image: string, edits: ImageEdit[], opts: {
     if (errors.length) throw new Error(`debugfs could not edit ${image}:\n${errors.slice(0, 15).join('\n')}`);
   } finally {
     await staging.cleanup();
+    if (journaled !== undefined) opts.journal!.forget(journaled);
   }
 }

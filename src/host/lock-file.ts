@@ -4,8 +4,8 @@
  * rootless build) cannot be looked up, so its lock counts only while the
  * holder keeps touching it (every 10 s; stale after 60 s).
  */
-import { readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { constants, readFileSync, readlinkSync } from 'node:fs';
+import { lutimes, mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export function pidNamespace(): string {
@@ -30,15 +30,30 @@ export function alive(pid: number): boolean {
   }
 }
 
+/**
+ * What a lock file says: holder pid, its pid namespace and when it was last
+ * touched. Read without following a link and without blocking (a FIFO
+ * planted as a lock cannot hang us); anything but a regular file is no lock.
+ */
+export async function readLock(file: string): Promise<{ pid: number; ns: string; mtimeMs: number } | undefined> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > 4096) return undefined;
+    const [pid, ns = ''] = (await fh.readFile('utf8')).split(' ');
+    return Number(pid) > 0 ? { pid: Number(pid), ns, mtimeMs: st.mtimeMs } : undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The holder's pid while the lock is live, else undefined (no lock, or a stale one). */
 export async function lockHolder(file: string): Promise<number | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const [pid, ns = ''] = text.split(' ');
-  if (!Number(pid)) return undefined;
-  if (ns === pidNamespace()) return alive(Number(pid)) ? Number(pid) : undefined;
-  const st = await stat(file).catch(() => undefined);
-  return st && Date.now() - st.mtimeMs <= 60000 ? Number(pid) : undefined;
+  const lock = await readLock(file).catch(() => undefined);
+  if (!lock) return undefined;
+  if (lock.ns === pidNamespace()) return alive(lock.pid) ? lock.pid : undefined;
+  return Date.now() - lock.mtimeMs <= 60000 ? lock.pid : undefined;
 }
 
 /**
@@ -53,7 +68,7 @@ export async function acquireLock(file: string, opts: { wait: boolean; signal?: 
       const fh = await open(file, 'wx');
       await fh.writeFile(`${process.pid} ${pidNamespace()}`);
       await fh.close();
-      const beat = setInterval(() => void utimes(file, new Date(), new Date()).catch(() => undefined), 10000);
+      const beat = setInterval(() => void lutimes(file, new Date(), new Date()).catch(() => undefined), 10000);
       beat.unref();
       return {
         release: () => {

@@ -2,9 +2,10 @@
  * Remove a temporary tree that may still have mounts below it (a killed
  * debootstrap leaves its /proc and /sys mounted in the target): unmount
  * those, deepest first, then `rm -rf --one-file-system`, which never crosses
- * into a mount it did not see.
+ * into a mount it did not see. A link in the tree's place is removed itself,
+ * never followed (and nothing is unmounted for it).
  */
-import { access } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { exec } from './exec.js';
 import { unmount } from './mount.js';
 
@@ -17,11 +18,17 @@ export async function mountsBelow(path: string): Promise<string[]> {
 }
 
 export async function removeTree(path: string, log: (line: string) => void = () => undefined): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return;
+  if (!st.isDirectory()) {
+    await rm(path, { force: true });
+    log(`removed ${path}`);
+    return;
+  }
   for (const m of await mountsBelow(path)) {
     await unmount(m);
     log(`unmounted ${m}`);
   }
-  if (await access(path).then(() => false, () => true)) return;
   await exec('rm', ['-rf', '--one-file-system', path], { signal: undefined });
   log(`removed ${path}`);
 }

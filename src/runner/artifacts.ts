@@ -3,12 +3,21 @@
  * (`<output>.img.zst` by default, or `.img.xz`, a sparse-aware `.img.tar`, or
  * the sparse `.img` itself), the launch script, the manifest, and SHA256SUMS
  * over them (`sha256sum -c SHA256SUMS` checks a download).
+ *
+ * DIR may hold anything, links planted by someone else included: every file is
+ * made in a fresh private directory inside DIR (journaled, so `cleanup`
+ * removes it after a SIGKILL), hashed there, and renamed to its name in DIR,
+ * which replaces a link instead of writing through it.
  */
-import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { exec } from '../host/exec.js';
+import { removeTree } from '../host/remove-tree.js';
+import { copyReplacing, makePrivateDir, partialPath, writeNew } from '../host/safe-write.js';
 import { sha256File } from '../output/manifest.js';
+import { Journal } from './journal.js';
 import type { OutputPaths } from './outputs.js';
+import { Teardown } from './teardown.js';
 
 export const COMPRESSIONS = ['zst', 'xz', 'tar', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -17,25 +26,30 @@ export async function writeArtifacts(outputs: OutputPaths, dir: string, compress
   await mkdir(dir, { recursive: true });
   const image = outputs.image;
   const name = basename(image);
-  const target = join(dir, compression === 'none' ? name : compression === 'tar' ? `${name}.tar` : `${name}.${compression}`);
-  const partial = `${target}.partial`;
+  const target = compression === 'none' ? name : compression === 'tar' ? `${name}.tar` : `${name}.${compression}`;
+  const journal = new Journal();
+  const teardown = new Teardown(undefined, journal);
+  const staging = partialPath(join(dir, target));
+  let failed = true;
   try {
-    if (compression === 'zst') await exec('zstd', ['-q', '-T0', '-f', '-o', partial, image], { signal });
-    else if (compression === 'xz') await exec('sh', ['-c', 'xz -T0 -c -- "$1" > "$2"', 'sh', image, partial], { signal });
-    else if (compression === 'tar') await exec('tar', ['--sparse', '-cf', partial, '-C', dirname(image), name], { signal });
-    else await exec('cp', ['--sparse=always', image, partial], { signal });
-    await rename(partial, target);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
+    await makePrivateDir(staging);
+    teardown.defer(`remove ${staging}`, () => removeTree(staging), { resource: { kind: 'tree', path: staging } });
+    const at = (f: string) => join(staging, f);
+    if (compression === 'zst') await exec('zstd', ['-q', '-T0', '-o', at(target), image], { signal });
+    else if (compression === 'xz') await exec('sh', ['-c', 'xz -T0 -c -- "$1" > "$2"', 'sh', image, at(target)], { signal });
+    else if (compression === 'tar') await exec('tar', ['--sparse', '-cf', at(target), '-C', dirname(image), name], { signal });
+    else await exec('cp', ['--sparse=always', image, at(target)], { signal });
+    const names = [target, basename(outputs.script), basename(outputs.manifest)];
+    await copyReplacing(outputs.script, at(names[1]!));
+    await copyReplacing(outputs.manifest, at(names[2]!));
+    const sums = await Promise.all(names.map(async (f) => `${await sha256File(at(f))}  ${f}\n`));
+    await writeNew(at('SHA256SUMS'), sums.join(''));
+    names.push('SHA256SUMS');
+    for (const f of names) await rename(at(f), join(dir, f));
+    failed = false;
+    return names.map((f) => join(dir, f));
+  } finally {
+    await teardown.unwind(failed);
+    journal.close();
   }
-  const files = [target];
-  for (const f of [outputs.script, outputs.manifest]) {
-    const to = join(dir, basename(f));
-    await copyFile(f, to);
-    files.push(to);
-  }
-  const sums = await Promise.all(files.map(async (f) => `${await sha256File(f)}  ${basename(f)}\n`));
-  await writeFile(join(dir, 'SHA256SUMS'), sums.join(''));
-  return [...files, join(dir, 'SHA256SUMS')];
 }

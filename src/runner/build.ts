@@ -76,12 +76,16 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   for (const a of stale.actions) warn(`cleanup: ${a}`);
   for (const e of stale.errors) warn(`cleanup: ${e}`);
   await prepareOutputDir(final);
-  const lock = await acquireLock(join(dirname(final.image), `.${basename(final.image)}.lock`), { wait: false });
+  const lockFile = join(dirname(final.image), `.${basename(final.image)}.lock`);
+  const lock = await acquireLock(lockFile, { wait: false });
   if ('heldBy' in lock) throw new UserError(`another umlbuild (pid ${lock.heldBy}) is building ${final.image}: wait for it, or build into another --out`, EXIT.buildFailed);
+  const journal = new Journal();
+  const lockId = journal.add({ kind: 'lock', path: lockFile });
   try {
     return await buildLocked(plan, opts, final, partial, warn, started);
   } finally {
     await lock.release();
+    journal.forget(lockId);
   }
 }
 
@@ -198,7 +202,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
     const t0 = Date.now();
     const log = (l: string) => warn(`hook after-image ${basename(h.script)}: ${l}`);
     try {
-      await runHook({ exec: (cmd, args, o) => exec(cmd, args, { signal, onLine: log, ...o }), log }, h.script, h.args, { image: final.image, outDir: dirname(final.image), recipe: plan.file, stage: 'after-image', vars: plan.vars });
+      await runHook({ exec: (cmd, args, o) => exec(cmd, args, { signal, onLine: log, ...o }), log, journal }, h.script, h.args, { image: final.image, outDir: dirname(final.image), recipe: plan.file, stage: 'after-image', vars: plan.vars });
     } catch (e) {
       throw new StepError(`hook after-image ${h.script}`, e);
     }

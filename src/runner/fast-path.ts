@@ -151,7 +151,7 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       run: async () => {
         try {
           const edits = await ps.step.imageEdits!(ps.options, editContext(ctx));
-          await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal } });
+          await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal }, journal: ctx.teardown.journal });
         } catch (e) {
           if (e instanceof NotEditable) throw new UserError(`${e.message}: this step cannot edit the packed image; build with --no-fast to run it on the tree`);
           throw e;

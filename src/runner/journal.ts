@@ -5,35 +5,40 @@
  * with SIGKILL (or a crash) can be cleaned up later: `umlbuild cleanup`, and
  * the start of every build, release what dead builds left — and only that:
  * a loop device is detached only while it still backs the recorded file, and
- * nothing that is not in a journal is touched.
+ * nothing that is not in a journal is touched. A journal holds no argv or
+ * environment (no secrets), and cleanup trusts a journal, and each resource in
+ * it, only as far as journal-verify.ts allows.
  *
  * Location: /run/umlbuild as root, else $XDG_RUNTIME_DIR/umlbuild or
  * ~/.cache/umlbuild/run (a rootless build is told its user's place in
  * UMLBUILD_JOURNAL_DIR); one `<run id>.json` per running umlbuild.
  */
-import { mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { constants, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { lstat, open, readdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { privilege } from '../host/userns.js';
 import { exec } from '../host/exec.js';
 import { isMountPoint, unmount } from '../host/mount.js';
 import { removeTree } from '../host/remove-tree.js';
 import { RUN_ID } from '../host/run-id.js';
-import { alive, pidNamespace } from '../host/lock-file.js';
+import { alive, pidNamespace, readLock } from '../host/lock-file.js';
+import { writeReplacingSync } from '../host/safe-write.js';
+import { ownNetns, untrustedJournalPath, untrustedResourcePath } from './journal-verify.js';
 
 export type Resource =
   | { kind: 'mount'; path: string }
   | { kind: 'loop'; device: string; file: string }
   | { kind: 'tree'; path: string }
   | { kind: 'file'; path: string }
+  /** A lock file this process holds: removed by cleanup once the process is gone. */
+  | { kind: 'lock'; path: string }
   | { kind: 'netns'; name: string };
 
 interface State {
   pid: number;
   pidns: string;
   started: string;
-  argv: string[];
   resources: (Resource & { id: number })[];
 }
 
@@ -43,25 +48,47 @@ export function journalDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'umlbuild') : join(env.HOME || homedir(), '.cache', 'umlbuild', 'run');
 }
 
+/** A path with its directory's links resolved now (a link the user chose is fine; cleanup refuses one planted later). */
+function canonicalPath(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
+  }
+}
+
+function canonical(r: Resource): Resource {
+  if (r.kind === 'loop') return { ...r, file: canonicalPath(r.file) };
+  return 'path' in r ? { ...r, path: canonicalPath(r.path) } : r;
+}
+
+/** The one state per journal file of this process, shared by every Journal on it (build, variants, artifacts). */
+const states = new Map<string, { state: State; nextId: number }>();
+
 /**
  * This process's journal. Written synchronously (temporary file + rename):
  * when defer() returns, the resource is on disk, so a SIGKILL right after
  * cannot lose it.
  */
 export class Journal {
-  private state: State;
-  private nextId = 1;
+  private readonly shared: { state: State; nextId: number };
   readonly file: string;
 
   constructor(readonly dir = journalDir()) {
     this.file = join(dir, `${RUN_ID}.json`);
-    this.state = { pid: process.pid, pidns: pidNamespace(), started: new Date().toISOString(), argv: process.argv.slice(2), resources: [] };
+    const shared = states.get(this.file) ?? { state: { pid: process.pid, pidns: pidNamespace(), started: new Date().toISOString(), resources: [] }, nextId: 1 };
+    states.set(this.file, shared);
+    this.shared = shared;
+  }
+
+  private get state(): State {
+    return this.shared.state;
   }
 
   /** Record a resource; returns the id to forget it by. */
   add(r: Resource): number {
-    const id = this.nextId++;
-    this.state.resources.push({ ...r, id });
+    const id = this.shared.nextId++;
+    this.state.resources.push({ ...canonical(r), id });
     this.save();
     return id;
   }
@@ -79,9 +106,7 @@ export class Journal {
   private save(): void {
     if (this.state.resources.length === 0) return void rmSync(this.file, { force: true });
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeReplacingSync(this.file, `${JSON.stringify(this.state, null, 2)}\n`, 0o600);
   }
 }
 
@@ -102,7 +127,25 @@ function killInside(path: string): number {
   return killed;
 }
 
-async function release(r: Resource, log: (line: string) => void): Promise<void> {
+/** Why cleanup may not act on `r` (see journal-verify.ts), or undefined when it may. */
+async function untrusted(r: Resource, state: State): Promise<string | undefined> {
+  switch (r.kind) {
+    case 'loop':
+      if (!/^\/dev\/loop\d+$/.test(String(r.device))) return 'not a loop device';
+      return untrustedResourcePath(r.file, state, 'file');
+    case 'netns':
+      return ownNetns(r.name, state) ? undefined : `not a network namespace of pid ${state.pid}`;
+    case 'mount':
+    case 'tree':
+    case 'file':
+    case 'lock':
+      return untrustedResourcePath(r.path, state, r.kind);
+    default:
+      return 'an unknown kind of resource';
+  }
+}
+
+async function release(r: Resource, state: State, log: (line: string) => void): Promise<void> {
   switch (r.kind) {
     case 'mount': {
       if (!(await isMountPoint(r.path))) return;
@@ -122,10 +165,18 @@ async function release(r: Resource, log: (line: string) => void): Promise<void> 
     case 'tree':
       return removeTree(r.path, log);
     case 'file': {
-      // lstat, not a read: a partial image is gigabytes.
+      // lstat, not a read: a partial image is gigabytes. rm removes a link itself, never its target.
       if (!(await lstat(r.path).catch(() => undefined))) return;
       await rm(r.path, { force: true });
       log(`removed ${r.path}`);
+      return;
+    }
+    case 'lock': {
+      // Only a lock that still names the dead process (a live one, or another's, stays).
+      const lock = await readLock(r.path).catch(() => undefined);
+      if (!lock || lock.pid !== state.pid || lock.ns !== state.pidns || alive(lock.pid)) return;
+      await rm(r.path, { force: true });
+      log(`removed the stale lock ${r.path}`);
       return;
     }
     case 'netns': {
@@ -144,13 +195,41 @@ export interface CleanupReport {
   errors: string[];
 }
 
-/** Release what dead builds recorded, newest first; leave live builds' journals alone. */
+/** A journal file, read without following a link or blocking; undefined when it is not a readable state. */
+async function readState(file: string): Promise<State | undefined> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const state = JSON.parse(await fh.readFile('utf8')) as State;
+    return Number.isInteger(state.pid) && state.pid > 0 && Array.isArray(state.resources) ? state : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Release what dead builds recorded, newest first; leave live builds' journals
+ * alone. Only journals in a directory of our own, that no one else can write,
+ * are read, and only resources that pass journal-verify.ts are released.
+ */
 export async function cleanupStale(dir = journalDir()): Promise<CleanupReport> {
   const report: CleanupReport = { builds: 0, actions: [], errors: [] };
+  const badDir = await untrustedJournalPath(dir, 'directory');
+  if (badDir) {
+    report.errors.push(`journal directory ${dir} not used: ${badDir}`);
+    return report;
+  }
   const ns = pidNamespace();
   for (const f of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort()) {
     const file = join(dir, f);
-    const state = await readFile(file, 'utf8').then((t) => JSON.parse(t) as State, () => undefined);
+    const badFile = await untrustedJournalPath(file, 'file');
+    if (badFile) {
+      report.errors.push(`journal ${file} not used: ${badFile}`);
+      continue;
+    }
+    const state = await readState(file);
     if (!state) continue;
     if (state.pidns === ns && alive(state.pid)) continue;
     if (state.pidns !== ns) continue; // a rootless build: its mounts died with its namespace; its files are its own to clean
@@ -159,7 +238,11 @@ export async function cleanupStale(dir = journalDir()): Promise<CleanupReport> {
     let ok = true;
     for (const r of [...state.resources].reverse()) {
       try {
-        await release(r, log);
+        const why = await untrusted(r, state);
+        if (why) {
+          ok = false;
+          report.errors.push(`journal ${file}: left alone ${JSON.stringify(r)}: ${why}`);
+        } else await release(r, state, log);
       } catch (e) {
         ok = false;
         report.errors.push(`could not release ${JSON.stringify(r)}: ${(e as Error).message}`);

@@ -3,13 +3,13 @@
  * only when everything succeeded, so a failed build leaves no half image and
  * an older good image survives.
  */
-import { RUN_ID } from '../host/run-id.js';
 import { EXIT, UserError } from '../errors.js';
+import { partialPath, writeNew } from '../host/safe-write.js';
 import { removeTree } from '../host/remove-tree.js';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { exec } from '../host/exec.js';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 
 export interface OutputPaths {
   image: string;
@@ -27,10 +27,8 @@ export function outputPaths(outDir: string, output: string, ext = '.img'): Outpu
   return { image: `${base}${ext}`, root: `${base}.root`, script: `${base}.sh`, manifest: `${base}.manifest.json` };
 }
 
-/** `dir/.name.partial-PID` beside `dir/name`. */
-export function partialPath(final: string): string {
-  return join(dirname(final), `.${basename(final)}.partial-${RUN_ID}`);
-}
+/** `dir/.name.partial-<run id>` beside `dir/name`. */
+export { partialPath };
 
 export function partialPaths(p: OutputPaths): OutputPaths {
   return { image: partialPath(p.image), root: partialPath(p.root), script: partialPath(p.script), manifest: partialPath(p.manifest) };
@@ -48,9 +46,9 @@ export async function removePartials(p: OutputPaths): Promise<void> {
 
 /** Write script and manifest beside the partial image (or root tree), then rename all three. */
 export async function commitOutputs(partial: OutputPaths, final: OutputPaths, script: string, manifest: string, hostfs = false): Promise<void> {
-  await writeFile(partial.script, script, { mode: 0o755 });
-  await chmod(partial.script, 0o755);
-  await writeFile(partial.manifest, manifest, { mode: 0o644 });
+  // Fresh names (O_EXCL|O_NOFOLLOW), renamed over the final ones: a planted link is replaced, never written through.
+  await writeNew(partial.script, script, 0o755);
+  await writeNew(partial.manifest, manifest, 0o644);
   if (hostfs) {
     // A directory cannot be renamed over a non-empty one: swap, then remove the old tree.
     const old = `${partial.root}.old`;

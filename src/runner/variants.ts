@@ -6,7 +6,8 @@
  * writes the COW file, so its format and the base's recorded mtime are UML's
  * own. The base image is only read.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { writeReplacing } from '../host/safe-write.js';
 import { basename, join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
@@ -73,7 +74,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
     }
     const payload = join(staging.path, 'payload.tar');
     await exec('tar', ['-C', tree, '--numeric-owner', '--owner=0', '--group=0', '-cf', payload, '.']);
-    const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M' });
+    const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M', journal });
     if (r.values.status !== 'applied') {
       throw new UserError(`variant ${v.name}: applying its changes in UML failed (${r.values.status ?? 'no report'}); last lines:\n${r.output.trim().split('\n').slice(-15).join('\n')}`);
     }
@@ -91,8 +92,8 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
       launch: { script: basename(scriptFile), ...plan.launch },
       test: { ...plan.test, password: undefined, hostname: (v.vars.hostname as string | undefined) ?? plan.test.hostname },
     };
-    await writeFile(scriptFile, script, { mode: 0o755 });
-    await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeReplacing(scriptFile, script, 0o755);
+    await writeReplacing(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
     await rename(cowPartial, cowFinal);
     failed = false;
     return { name: v.name, cow: cowFinal, script: scriptFile, manifest: manifestFile, allocated: sizes.allocated, seconds: (Date.now() - t0) / 1000 };
@@ -106,7 +107,5 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
 export async function recordVariants(manifestFile: string, variants: VariantOutput[]): Promise<void> {
   const m = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
   m.variants = variants.map((v) => ({ name: v.name, cow: basename(v.cow), script: basename(v.script), allocated: v.allocated, seconds: v.seconds }));
-  const tmp = partialPath(manifestFile);
-  await writeFile(tmp, `${JSON.stringify(m, null, 2)}\n`);
-  await rename(tmp, manifestFile);
+  await writeReplacing(manifestFile, `${JSON.stringify(m, null, 2)}\n`);
 }

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Step, StepContext } from './types.js';
+import type { TreeJournal } from '../host/safe-write.js';
 
 export const HOOK_STAGES = ['after-bootstrap', 'before-pack', 'after-image'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
@@ -54,12 +55,14 @@ export function hookEnv(h: { rootfs?: string; image: string; outDir: string; bui
 }
 
 /** Run a hook script with its environment; a scratch BUILD_DIR is made and removed around it. */
-export async function runHook(ctx: Pick<StepContext, 'exec' | 'log'>, script: string, args: string[], env: Omit<Parameters<typeof hookEnv>[0], 'buildDir'>): Promise<void> {
+export async function runHook(ctx: Pick<StepContext, 'exec' | 'log'> & { journal?: TreeJournal }, script: string, args: string[], env: Omit<Parameters<typeof hookEnv>[0], 'buildDir'>): Promise<void> {
   const buildDir = await mkdtemp(join(tmpdir(), 'umlbuild-hook-'));
+  const journaled = ctx.journal?.add({ kind: 'tree', path: buildDir });
   try {
     await ctx.exec(script, args, { env: hookEnv({ ...env, buildDir }), cwd: dirname(script) });
   } finally {
     await rm(buildDir, { recursive: true, force: true });
+    if (journaled !== undefined) ctx.journal!.forget(journaled);
   }
 }
 
@@ -74,6 +77,6 @@ export const hook: Step<Options> = {
     else if (!(statSync(file).mode & 0o111)) ctx.problem(`hook script ${file} is not executable (chmod +x)`, 'script');
   },
   async run(o, ctx) {
-    await runHook(ctx, hookScript(o, ctx.recipeDir), o.args, { rootfs: ctx.rootfs, image: ctx.image, outDir: dirname(ctx.image), recipe: ctx.recipeFile, stage: o.stage ?? 'step', vars: ctx.vars });
+    await runHook({ exec: ctx.exec, log: ctx.log, journal: ctx.teardown.journal }, hookScript(o, ctx.recipeDir), o.args, { rootfs: ctx.rootfs, image: ctx.image, outDir: dirname(ctx.image), recipe: ctx.recipeFile, stage: o.stage ?? 'step', vars: ctx.vars });
   },
 };

@@ -7,6 +7,7 @@
  * Probe lines of the form `UMLPROBE key=value` are returned as a map.
  */
 import { RUN_ID } from '../host/run-id.js';
+import type { TreeJournal } from '../host/safe-write.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dir } from 'tmp-promise';
@@ -25,6 +26,8 @@ export interface ProbeOptions {
   noCow?: boolean;
   /** More read-only disks, ubd2 onwards (the probe is ubd1). */
   extraDisks?: string[];
+  /** Where to record the temporary tree while it exists (the runner's journal), so cleanup finds it after a SIGKILL. */
+  journal?: TreeJournal;
 }
 
 export interface ProbeResult {
@@ -43,6 +46,7 @@ export function probeDisk(script: string): string {
 
 export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
   const tmp = await dir({ prefix: 'umlbuild-probe-', unsafeCleanup: true });
+  const journaled = o.journal?.add({ kind: 'tree', path: tmp.path });
   try {
     const probe = join(tmp.path, 'probe.sh');
     await writeFile(probe, probeDisk(o.script));
@@ -72,5 +76,6 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
     return { values, output: `${r.stdout}\n${r.stderr}`, seconds: (Date.now() - t0) / 1000 };
   } finally {
     await tmp.cleanup();
+    if (journaled !== undefined) o.journal!.forget(journaled);
   }
 }
