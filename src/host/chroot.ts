@@ -3,12 +3,12 @@
  * a policy-rc.d that keeps services from starting, and every mount released
  * when done (and registered on the teardown stack the moment it exists).
  */
-import { lstat, readFile, rm } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import type { Teardown } from '../runner/teardown.js';
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { mount, unmount } from './mount.js';
 import { privilege } from './userns.js';
-import { mkdirInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
+import { mkdirInRoot, removeInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
 
 const POLICY = '/usr/sbin/policy-rc.d';
 const POLICY_TEXT = '#!/bin/sh\n# umlbuild: no services start while the image is built\nexit 101\n';
@@ -45,9 +45,10 @@ export async function openChroot(root: string, teardown: Teardown, opts: ExecOpt
     const existing = await lstat(policyHost).then(() => readFile(policyHost), () => undefined);
     await writeFileInRoot(root, POLICY, POLICY_TEXT, { mode: 0o755 });
     entries.push(
+      // Resolved again when restoring: the commands that ran may have changed links in the tree.
       teardown.defer(`restore ${POLICY}`, async () => {
         if (existing) await writeFileInRoot(root, POLICY, existing, { mode: 0o755 });
-        else await rm(policyHost, { force: true });
+        else await removeInRoot(root, POLICY);
       }),
     );
   } catch (e) {

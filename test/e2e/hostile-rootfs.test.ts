@@ -211,4 +211,19 @@ describe('hostile root trees: every write of the build resolves inside the root'
     assert.match(allowed.listing, /^prw------- 0\/0 .* \.\/etc\/initctl$/m);
     await rm(src, { recursive: true });
   });
+
+  it('a command in the chroot that turns /usr/sbin into a link to a host directory: umlbuild removes its policy-rc.d inside the tree, not the host file', async () => {
+    const hostPolicy = join(victim, 'policy-rc.d');
+    await writeFile(hostPolicy, 'host policy\n');
+    const src = await tree(async (root) => {
+      await mkdir(join(root, 'bin'));
+      await exec('cp', [(await exec('sh', ['-c', 'command -v busybox'])).stdout.trim(), join(root, 'bin/busybox')]);
+      await symlink('busybox', join(root, 'bin/sh'));
+    });
+    const r = await build(`  - step: rootfs-dir\n    source: ${src}\n  - step: run\n    command: /bin/busybox rm -rf /usr/sbin && /bin/busybox ln -s ${victim} /usr/sbin\n`);
+    assert.equal(await readFile(hostPolicy, 'utf8'), 'host policy\n', 'the host file behind the link is still there');
+    assert.equal(r.exitCode, 0, r.log);
+    assert.match(r.listing, new RegExp(`^l\\S+ 0/0 .* \\./usr/sbin -> ${victim}$`, 'm'));
+    assert.doesNotMatch(r.listing, /policy-rc\.d/, 'the policy-rc.d umlbuild put in the tree is gone');
+  });
 });
