@@ -226,4 +226,16 @@ describe('hostile root trees: every write of the build resolves inside the root'
     assert.match(r.listing, new RegExp(`^l\\S+ 0/0 .* \\./usr/sbin -> ${victim}$`, 'm'));
     assert.doesNotMatch(r.listing, /policy-rc\.d/, 'the policy-rc.d umlbuild put in the tree is gone');
   });
+
+  it('debootstrap after a step that filled the tree stops before bootstrapping (it would unpack packages through the tree\'s links)', async () => {
+    const src = await tree(async (root) => {
+      await mkdir(join(root, 'usr'));
+      await symlink(victim, join(root, 'usr/bin'));
+    });
+    const r = await build(`  - step: rootfs-dir\n    source: ${src}\n  - step: debootstrap\n    suite: bookworm\n    variant: minbase\n    mirror: file://${dir.path}/no-mirror\n`);
+    await victimUnchanged();
+    assert.equal(r.exitCode, 1, r.log);
+    assert.match(r.stderr, /debootstrap: the rootfs is not empty \(etc, usr\): bootstrap into an empty tree/);
+    assert.doesNotMatch(r.log, /\$ debootstrap --/);
+  });
 });
