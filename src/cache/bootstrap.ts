@@ -8,6 +8,7 @@ import { RUN_ID } from '../host/run-id.js';
 import { rm } from 'node:fs/promises';
 import type { StepContext } from '../steps/types.js';
 import { cacheKey } from './store.js';
+import { stageIntoRoot } from '../host/stage-tree.js';
 
 const TAR_FLAGS = ['--zstd', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls'];
 
@@ -19,7 +20,10 @@ export async function cachedBootstrap(ctx: StepContext, fields: Record<string, u
     const hit = ctx.refreshCache ? undefined : await cache.lookup(key);
     if (hit) {
       ctx.log(`cache hit ${key} (${(hit.bytes / 2 ** 20).toFixed(0)} MiB, from ${hit.created}): unpacking instead of bootstrapping`);
-      await ctx.exec('tar', [...TAR_FLAGS, '-xpf', cache.tarball(key), '-C', root]);
+      // Into a fresh staging directory, then moved in with paths resolved inside the root: a
+      // forged entry writes nothing outside the tree. A bootstrap makes device nodes: kept.
+      const unpack = (dir: string) => ctx.exec('tar', [...TAR_FLAGS, '-xpf', cache.tarball(key), '-C', dir]).then(() => undefined);
+      await stageIntoRoot(root, unpack, { step: 'cache', topAttributes: true });
       return;
     }
     ctx.log(`cache ${ctx.refreshCache ? 'refresh' : 'miss'} ${key}: bootstrapping`);

@@ -5,13 +5,13 @@
  * Processes the commands left running in the root are killed (and named in a
  * warning) before those mounts go.
  */
-import { lstat, readFile, rm } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import type { Teardown } from '../runner/teardown.js';
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { mount, unmount } from './mount.js';
 import { privilege } from './userns.js';
 import { stopProcessesIn } from './procs.js';
-import { mkdirInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
+import { mkdirInRoot, removeInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
 
 const POLICY = '/usr/sbin/policy-rc.d';
 const POLICY_TEXT = '#!/bin/sh\n# umlbuild: no services start while the image is built\nexit 101\n';
@@ -50,9 +50,10 @@ export async function openChroot(root: string, teardown: Teardown, opts: ExecOpt
     const existing = await lstat(policyHost).then(() => readFile(policyHost), () => undefined);
     await writeFileInRoot(root, POLICY, POLICY_TEXT, { mode: 0o755 });
     entries.push(
+      // Resolved again when restoring: the commands that ran may have changed links in the tree.
       teardown.defer(`restore ${POLICY}`, async () => {
         if (existing) await writeFileInRoot(root, POLICY, existing, { mode: 0o755 });
-        else await rm(policyHost, { force: true });
+        else await removeInRoot(root, POLICY);
       }),
     );
   } catch (e) {

@@ -77,6 +77,8 @@ export interface WriteOptions {
   mode?: number;
   uid?: number;
   gid?: number;
+  /** Access and modification time, set on the open file (never through a link). */
+  time?: Date;
 }
 
 /** Write a file inside the root, following links only within it. */
@@ -90,6 +92,7 @@ export async function writeFileInRoot(root: string, path: string, content: strin
     await fh.writeFile(content);
     await fh.chmod(opts.mode ?? 0o644);
     if (opts.uid !== undefined) await fh.chown(opts.uid, opts.gid ?? opts.uid);
+    if (opts.time) await fh.utimes(opts.time, opts.time);
   } finally {
     await fh.close();
   }
@@ -105,4 +108,15 @@ export async function symlinkInRoot(root: string, path: string, target: string):
   await rm(host, { force: true });
   await symlink(target, host);
   return host;
+}
+
+/**
+ * Remove `path` inside the root (recursively, when a directory), resolving
+ * its parents inside the root at the moment of removal: a link at `path` is
+ * removed itself, and a link above it never leads the removal onto the host.
+ */
+export async function removeInRoot(root: string, path: string): Promise<void> {
+  const guest = await resolveGuestPath(root, path, false);
+  if (guest === '/') throw new Error(`refusing to remove the root ${root}`);
+  await rm(join(root, guest), { force: true, recursive: true });
 }

@@ -2,7 +2,8 @@
  * `debootstrap`: install a Debian base system into the rootfs. Without a
  * mirror, the host's own apt sources name it. Archived suites (buster) are
  * not on current mirrors: give an archive mirror. The mirror is checked for
- * the suite before anything is built.
+ * the suite before anything is built. The rootfs must be empty (a new
+ * filesystem's lost+found aside): the bootstrap never writes over a tree.
  *
  * ```yaml
  * - step: debootstrap
@@ -21,6 +22,8 @@
  * ```
  */
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { UserError } from '../errors.js';
 import { z } from 'zod';
 import { detectMirror } from '../host/mirror.js';
 import { cachedBootstrap } from '../cache/bootstrap.js';
@@ -98,6 +101,9 @@ export const debootstrap: Step<Options> = {
   },
   async run(o, ctx) {
     const root = ctx.requireRootfs();
+    // debootstrap would unpack its packages through links already in the tree: it starts from an empty one.
+    const present = (await readdir(root)).filter((n) => n !== 'lost+found');
+    if (present.length) throw new UserError(`${o.backend}: the rootfs is not empty (${present.slice(0, 5).join(', ')}${present.length > 5 ? ', ...' : ''}): bootstrap into an empty tree, before the steps that fill it`);
     const mirror = o.mirror || (await detectMirror(o.suite));
     if (!mirror) throw new Error('no mirror found in the host apt sources');
     ctx.facts.suite = o.suite;

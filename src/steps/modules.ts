@@ -2,7 +2,9 @@
  * `modules`: put the UML kernel's modules into /lib/modules/<version> of the
  * rootfs, from the Debian user-mode-linux package (/usr/lib/uml/modules) or
  * from a kernel build tree (`make modules_install`). Runs depmod when
- * modules.dep is missing.
+ * modules.dep is missing. cp, make and depmod write into a fresh staging
+ * directory that is then moved into the tree (host/stage-tree): links in the
+ * tree are resolved inside it, never followed onto the host.
  *
  * ```yaml
  * - step: modules
@@ -11,10 +13,10 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { mkdirInRoot, resolveInRoot } from '../host/rootfs-path.js';
+import { stageIntoRoot } from '../host/stage-tree.js';
 import type { Step } from './types.js';
 
 export const UML_MODULES = '/usr/lib/uml/modules';
@@ -62,20 +64,23 @@ export const modules: Step<Options> = {
   },
   async run(o, ctx) {
     const root = ctx.requireRootfs();
-    let version: string;
-    if (o.kernel_tree) {
-      const { stdout } = await ctx.exec('make', ['-s', '-C', o.kernel_tree, 'ARCH=um', 'kernelrelease']);
-      version = stdout.trim();
-      // modules_install writes under INSTALL_MOD_PATH/lib/modules: give it the resolved directory.
-      const usrOrRoot = (await resolveInRoot(root, '/lib')).slice(0, -'/lib'.length) || root;
-      await ctx.exec('make', ['-C', o.kernel_tree, 'ARCH=um', `INSTALL_MOD_PATH=${usrOrRoot}`, 'modules_install']);
-    } else {
-      version = (await pickVersion(o.from, o.version))!;
-      const dest = await mkdirInRoot(root, `/lib/modules/${version}`);
-      await ctx.exec('cp', ['-a', '--no-preserve=ownership', '-T', join(o.from, version), dest]);
-    }
-    const depFile = await resolveInRoot(root, `/lib/modules/${version}/modules.dep`);
-    if (!existsSync(depFile)) await ctx.exec('depmod', ['-b', root, version]);
+    let version = o.kernel_tree ? '' : (await pickVersion(o.from, o.version))!;
+    // cp, make and depmod write into a fresh staging directory, never through links in the tree.
+    await stageIntoRoot(
+      root,
+      async (staging) => {
+        if (o.kernel_tree) {
+          const { stdout } = await ctx.exec('make', ['-s', '-C', o.kernel_tree, 'ARCH=um', 'kernelrelease']);
+          version = stdout.trim();
+          await ctx.exec('make', ['-C', o.kernel_tree, 'ARCH=um', `INSTALL_MOD_PATH=${staging}`, 'modules_install']);
+        } else {
+          for (const d of ['lib', 'lib/modules']) await mkdir(join(staging, d)).then(() => chmod(join(staging, d), 0o755));
+          await ctx.exec('cp', ['-a', '--no-preserve=ownership', '-T', join(o.from, version), join(staging, 'lib/modules', version)]);
+        }
+        if (!existsSync(join(staging, 'lib/modules', version, 'modules.dep'))) await ctx.exec('depmod', ['-b', staging, version]);
+      },
+      { step: 'modules' },
+    );
     ctx.facts.kernelVersion = version;
   },
 };

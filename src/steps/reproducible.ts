@@ -17,7 +17,7 @@
 import { readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { resolveInRoot } from '../host/rootfs-path.js';
+import { removeInRoot, resolveInRoot } from '../host/rootfs-path.js';
 import type { Step, StepContext } from './types.js';
 
 const schema = z.object({ epoch: z.number().int().positive() }).strict();
@@ -96,7 +96,7 @@ export const reproducible: Step<Options> = {
     const root = ctx.requireRootfs();
     const inRoot = (p: string) => resolveInRoot(root, p);
     // A link is removed itself, never what it points to.
-    for (const p of REMOVE) await rm(await resolveInRoot(root, p, false), { force: true });
+    for (const p of REMOVE) await removeInRoot(root, p);
     /** Rewrite a file that exists, keeping its mode and owner. */
     const rewrite = async (p: string, change: (text: string) => string) => {
       const path = await inRoot(p);

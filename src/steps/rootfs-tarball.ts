@@ -3,22 +3,29 @@
  * OpenWRT or Buildroot rootfs.tar, a docker export, a previous umlbuild pack)
  * instead of bootstrapping one. Unpacks tar, tar.gz, tar.xz or tar.zst into
  * the rootfs (a directory or a mounted image) with owners, modes, xattrs and
- * device nodes kept. GNU tar refuses members that climb out with `..` and
- * creates links that point out of the tree only after everything else, so
- * a tarball cannot write through its own links onto the host.
+ * setuid files kept. tar unpacks into a fresh staging directory, never into
+ * the tree itself, and the result is moved into the tree with every path
+ * resolved inside the root (host/stage-tree): neither the tarball's links nor
+ * links already in the tree lead a write onto the host. Device nodes and
+ * fifos are refused unless the step says `allow: [devices]` (they would give
+ * whoever reaches the tree, or a guest booted on it with hostfs, the host's
+ * devices).
  *
  * ```yaml
  * - step: directory
  * - step: rootfs-tarball
  *   source: ${rootfs}          # a path, relative to the recipe
+ *   allow: [devices]           # optional: keep device nodes and fifos
  * ```
  */
 import { existsSync, statSync } from 'node:fs';
 import { sourcePath } from './source-path.js';
 import { z } from 'zod';
+import { rootfsAllow, ROOTFS_ALWAYS_ALLOWED } from './options.js';
+import { stageIntoRoot } from '../host/stage-tree.js';
 import type { Step } from './types.js';
 
-const schema = z.object({ source: z.string().min(1) }).strict();
+const schema = z.object({ source: z.string().min(1), allow: rootfsAllow }).strict();
 type Options = z.infer<typeof schema>;
 
 const COMPRESSION: [RegExp, string, string][] = [
@@ -49,7 +56,8 @@ export const rootfsTarball: Step<Options> = {
     const root = ctx.requireRootfs();
     const file = tarballPath(o, ctx.recipeDir);
     const flag = COMPRESSION.find(([re]) => re.test(file))?.[1] ?? '';
-    await ctx.exec('tar', [...(flag ? [flag] : []), '--numeric-owner', '--same-owner', '--preserve-permissions', '--xattrs', '--xattrs-include=*', '-xf', file, '-C', root]);
-    ctx.log(`unpacked ${file} into ${root}`);
+    const tar = (dir: string) => ctx.exec('tar', [...(flag ? [flag] : []), '--numeric-owner', '--same-owner', '--preserve-permissions', '--xattrs', '--xattrs-include=*', '-xf', file, '-C', dir]).then(() => undefined);
+    const count = await stageIntoRoot(root, tar, { step: 'rootfs-tarball', allow: [...ROOTFS_ALWAYS_ALLOWED, ...o.allow], topAttributes: true });
+    ctx.log(`unpacked ${file} into ${root} (${count} entries moved in)`);
   },
 };

@@ -14,7 +14,8 @@
  */
 import { RUN_ID } from '../host/run-id.js';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { removeInRoot } from '../host/rootfs-path.js';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { openChroot } from '../host/chroot.js';
@@ -59,11 +60,12 @@ export const run: Step<Options> = {
       if (o.argv) await session.run(o.argv[0]!, o.argv.slice(1));
       else if (o.command) await session.run('/bin/sh', ['-c', o.command]);
       else {
-        const host = await ctx.writeFile(inGuest, await readFile(scriptPath(o.script!, ctx.recipeDir)), { mode: 0o755 });
+        await ctx.writeFile(inGuest, await readFile(scriptPath(o.script!, ctx.recipeDir)), { mode: 0o755 });
         try {
           await session.run('/bin/sh', [inGuest]);
         } finally {
-          await rm(host, { force: true });
+          // Resolved again: the script may have changed links in the tree.
+          await removeInRoot(root, inGuest);
         }
       }
     } finally {

@@ -34,7 +34,7 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { stat, utimes } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { resolveInRoot, symlinkInRoot } from '../host/rootfs-path.js';
 import type { Step } from './types.js';
@@ -88,9 +88,8 @@ export const tuneUml: Step<z.infer<typeof schema>> = {
     // ConditionNeedsUpdate= is true while /usr is newer than these stamps.
     const usr = await stat(await resolveInRoot(root, '/usr'), { bigint: true });
     for (const dir of ['/etc', '/var']) {
-      const stamp = await ctx.writeFile(`${dir}/.updated`, `# written by umlbuild tune-uml (as systemd-update-done would)\nTIMESTAMP_NSEC=${usr.mtimeNs}\n`);
       const later = new Date(Number(usr.mtimeNs / 1000000n) + 1000);
-      await utimes(stamp, later, later);
+      await ctx.writeFile(`${dir}/.updated`, `# written by umlbuild tune-uml (as systemd-update-done would)\nTIMESTAMP_NSEC=${usr.mtimeNs}\n`, { time: later });
     }
     if (existsSync(await resolveInRoot(root, '/lib/systemd/system/networking.service'))) {
       await ctx.writeFile('/etc/systemd/system/networking.service.d/umlbuild-tune.conf', NETWORKING_DROPIN);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveInRoot, writeFileInRoot } from '../../src/host/rootfs-path.js';
+import { removeInRoot, resolveInRoot, writeFileInRoot } from '../../src/host/rootfs-path.js';
 import { tempDir, type TempDir } from '../helpers.js';
 
 describe('paths inside a rootfs', () => {
@@ -45,5 +45,36 @@ describe('paths inside a rootfs', () => {
     await symlink('b', join(root, 'a'));
     await symlink('a', join(root, 'b'));
     await assert.rejects(resolveInRoot(root, '/a/x'), /too many levels of symbolic links/);
+  });
+
+  it('sets the time of the written file, not of a host file behind a link', async () => {
+    const before = (await stat(outside)).mtimeMs;
+    await symlink(outside, join(root, 'etc/.updated'));
+    const t = new Date('2001-02-03T04:05:06Z');
+    const host = await writeFileInRoot(root, '/etc/.updated', 'stamp\n', { time: t });
+    assert.equal(host, join(root, outside));
+    assert.equal((await stat(host)).mtimeMs, t.getTime());
+    assert.equal((await stat(outside)).mtimeMs, before);
+  });
+
+  it('removeInRoot removes a link itself and resolves links above the path inside the root', async () => {
+    const hostDir = join(dir.path, 'host-dir');
+    await mkdir(hostDir);
+    await writeFile(join(hostDir, 'policy-rc.d'), 'host\n');
+    await symlink(join(hostDir, 'policy-rc.d'), join(root, 'etc/policy-rc.d'));
+    await removeInRoot(root, '/etc/policy-rc.d');
+    assert.equal(await lstat(join(root, 'etc/policy-rc.d')).catch(() => undefined), undefined);
+    // usr/sbin -> /host-dir (absolute, as a command in the chroot would make it): inside the root.
+    await mkdir(join(root, 'usr'), { recursive: true });
+    await symlink(hostDir, join(root, 'usr/sbin'));
+    await mkdir(join(root, hostDir), { recursive: true });
+    await writeFile(join(root, hostDir, 'policy-rc.d'), 'guest\n');
+    await removeInRoot(root, '/usr/sbin/policy-rc.d');
+    assert.deepEqual(await readdir(join(root, hostDir)), []);
+    assert.equal(await readFile(join(hostDir, 'policy-rc.d'), 'utf8'), 'host\n');
+    await symlink('../../../../../..', join(root, 'up'));
+    await assert.rejects(removeInRoot(root, '/up/..'), /refusing to remove the root/);
+    assert.ok((await lstat(join(root, 'etc'))).isDirectory());
+    assert.equal(await readFile(outside, 'utf8'), 'host data\n');
   });
 });
