@@ -189,3 +189,43 @@ describe('hostile COW files: merge and verify-cow', function () {
     assert.ok(!existsSync(join(t.d, 'out.img')));
   });
 });
+
+describe('hostile COW files: a tiny real build (mkfs.ext4 -d) and its output directory', function () {
+  this.timeout(180_000);
+  let dir: TempDir;
+  let recipe: string;
+  let out: string;
+  const build = (timeoutMs = 90_000) => run([recipe, '--out', out, '--renderer', 'simple'], timeoutMs);
+
+  before(async () => {
+    dir = await tempDir('umlbuild-hostile-cow-build-');
+    out = join(dir.path, 'out');
+    recipe = await dir.write(
+      'tiny.yml',
+      ['name: tiny', 'output: tiny', 'tune: none', 'steps:', '  - step: directory', '  - step: run', '    chroot: false', '    command: mkdir -p "$ROOTFS/etc" && echo hi > "$ROOTFS/etc/hi"', '  - step: pack', '    size: 8M', ''].join('\n'),
+    );
+    const r = await build();
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+  });
+  after(async () => {
+    await dir?.remove();
+  });
+
+  it('a FIFO named *.cow in the output directory does not hang a rebuild', async () => {
+    await exec('mkfifo', [join(out, 'stuck.cow')]);
+    const r = await build(60_000);
+    assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /built \S+tiny\.img/);
+    assert.ok((await lstat(join(out, 'stuck.cow'))).isFIFO(), 'the FIFO is left alone');
+  });
+
+  it('a real COW child (uml_mkcow) of the built image: merge accepts it, a rebuild refuses to replace the base', async () => {
+    const image = join(out, 'tiny.img');
+    await exec('uml_mkcow', [join(out, 'child.cow'), image]);
+    const m = await run(['merge', join(out, 'child.cow'), join(out, 'merged.img')]);
+    assert.equal(m.exitCode, 0, m.stdout + m.stderr);
+    assert.equal(await sha(join(out, 'merged.img')), await sha(image), 'an empty COW merges to a copy of the base');
+    const r = await build();
+    assertCleanRefusal(r, /refusing to replace \S+tiny\.img: COW files depend on it \(child\.cow\)/);
+  });
+});
