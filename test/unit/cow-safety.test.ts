@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, UserError } from '../../src/errors.js';
 import { exec } from '../../src/host/exec.js';
@@ -19,12 +19,20 @@ import { rejection, tempDir, type TempDir } from '../helpers.js';
 const within = <T>(p: Promise<T>, ms = 3000): Promise<T> =>
   Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`still blocked after ${ms} ms`)), ms).unref())]);
 
+let fifos: string[] = [];
+/** A FIFO, unblocked after the test (O_RDWR never blocks), so a regression fails a test instead of hanging the suite. */
+async function mkfifo(path: string): Promise<void> {
+  await exec('mkfifo', [path]);
+  fifos.push(path);
+}
+
 describe('COW safety', () => {
   let dir: TempDir;
   beforeEach(async () => {
     dir = await tempDir('umlbuild-cow-safety-');
   });
   afterEach(async () => {
+    for (const f of fifos.splice(0)) await (await open(f, 'r+')).close();
     await dir.remove();
   });
 
@@ -43,7 +51,7 @@ describe('COW safety', () => {
 
     it('readCowHeader never opens a FIFO or follows a link', async () => {
       const fifo = join(dir.path, 'fifo.cow');
-      await exec('mkfifo', [fifo]);
+      await mkfifo(fifo);
       assert.equal(await within(readCowHeader(fifo)), undefined);
       await writeFile(join(dir.path, 'real.cow'), forgeCow({ backingFile: '/x', mtime: 1, size: 512 }));
       await symlink(join(dir.path, 'real.cow'), join(dir.path, 'link.cow'));
@@ -54,7 +62,7 @@ describe('COW safety', () => {
 
   it('cowChildren (the build check before replacing a base) skips a FIFO named *.cow instead of blocking', async () => {
     const base = await dir.write('base.img', 'B'.repeat(4096));
-    await exec('mkfifo', [join(dir.path, 'a-fifo.cow')]);
+    await mkfifo(join(dir.path, 'a-fifo.cow'));
     await forgeCowOver(join(dir.path, 'child.cow'), base);
     assert.deepEqual(await within(cowChildren(base, dir.path)), [join(dir.path, 'child.cow')]);
   });
@@ -64,7 +72,7 @@ describe('COW safety', () => {
     await symlink(victim, join(dir.path, 'link.img'));
     await forgeCowOver(join(dir.path, 'a.cow'), join(dir.path, 'link.img'));
     assert.match((await checkCow(join(dir.path, 'a.cow'))).problem ?? '', /link\.img is a symbolic link, not a regular file \(refused\)/);
-    await exec('mkfifo', [join(dir.path, 'f.cow')]);
+    await mkfifo(join(dir.path, 'f.cow'));
     assert.match((await within(checkCow(join(dir.path, 'f.cow')))).problem ?? '', /f\.cow is a FIFO, not a COW file/);
   });
 
@@ -82,7 +90,7 @@ describe('COW safety', () => {
     });
 
     it('a FIFO or a link named *.manifest.json is refused, not opened', async () => {
-      await exec('mkfifo', [join(dir.path, 'base.manifest.json')]);
+      await mkfifo(join(dir.path, 'base.manifest.json'));
       const e = await rejection<UserError>(within(manifestFor(dir.path, 'base.img')));
       assert.match(e.message, /manifest \S+base\.manifest\.json is a FIFO, not a regular file: refused/);
       assert.equal(e.exitCode, EXIT.invalid);
@@ -122,7 +130,7 @@ describe('COW safety', () => {
     it('openRegularFile refuses links, FIFOs and directories; its /proc path reaches the opened file after a swap', async () => {
       const file = await dir.write('f', 'content');
       await symlink(file, join(dir.path, 'l'));
-      await exec('mkfifo', [join(dir.path, 'p')]);
+      await mkfifo(join(dir.path, 'p'));
       assert.match((await rejection(openRegularFile(join(dir.path, 'l'), 'base'))).message, /is a symbolic link/);
       assert.match((await rejection(within(openRegularFile(join(dir.path, 'p'), 'base')))).message, /is a FIFO/);
       assert.match((await rejection(openRegularFile(dir.path, 'base'))).message, /is a directory/);
