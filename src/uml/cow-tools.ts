@@ -16,7 +16,7 @@
  * base and the COW file.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { exec } from '../host/exec.js';
@@ -123,7 +123,8 @@ async function mergeInPlace(cow: string, cowFile: PinnedFile, base: CheckedBase,
   data.image = { ...data.image, apparent: st.size, allocated: st.blocks * 512, sha256: await sha256File(base.file.path) };
   if (Array.isArray(data.variants)) data.variants = (data.variants as { cow: string }[]).filter((v) => v.cow !== basename(cow));
   const tmp = partialPath(base.manifest.file);
-  await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`, { flag: 'wx' });
+  const mode = (await lstat(base.manifest.file)).mode & 0o666;
+  await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`, { flag: 'wx', mode });
   await rename(tmp, base.manifest.file);
   log(`merged ${basename(cow)} into ${base.name} (and removed the COW file, now part of the base)`);
   return base.name;

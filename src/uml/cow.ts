@@ -39,6 +39,7 @@ export function parseCowHeader(buf: Buffer): CowHeader | undefined {
   const size = buf.readBigUInt64BE(12);
   const sectorSize = buf.readUInt32BE(20);
   const alignment = buf.readUInt32BE(24);
+  if (!sectorSize || !alignment) return undefined;
   const path = buf.subarray(32, 32 + PATH_LEN);
   const end = path.indexOf(0);
   const bitmapOffset = roundUp(HEADER_LEN, alignment);

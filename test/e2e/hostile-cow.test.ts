@@ -227,5 +227,17 @@ describe('hostile COW files: a tiny real build (mkfs.ext4 -d) and its output dir
     assert.equal(await sha(join(out, 'merged.img')), await sha(image), 'an empty COW merges to a copy of the base');
     const r = await build();
     assertCleanRefusal(r, /refusing to replace \S+tiny\.img: COW files depend on it \(child\.cow\)/);
+    // Not a variant the manifest records: no in-place merge, even over a real umlbuild image.
+    assertCleanRefusal(await run(['merge', '--in-place', join(out, 'child.cow')]), /child\.cow is not recorded as a COW child of \S+tiny\.img in tiny\.manifest\.json/);
+    const before = (await stat(image)).mtimeMs;
+    await utimes(image, new Date(), new Date());
+    const broken = await run(['verify-cow', out]);
+    assert.equal(broken.exitCode, 1, broken.stdout);
+    assert.match(broken.stdout, /^BROKEN \S+child\.cow: mtime mismatch/m);
+    const fixed = await run(['verify-cow', '--fix-mtime', out]);
+    assert.equal(fixed.exitCode, 1, 'stuck.cow, a FIFO, is still reported');
+    assert.match(fixed.stdout, /content matches tiny\.manifest\.json; restored its mtime/);
+    assert.match(fixed.stdout, /^ok {5}\S+child\.cow/m);
+    assert.equal(Math.floor((await stat(image)).mtimeMs / 1000), Math.floor(before / 1000));
   });
 });

@@ -46,6 +46,8 @@ describe('COW safety', () => {
       assert.equal(parsed.dataOffset, 8192 + 2 ** 31 / 512 / 8);
       assert.deepEqual(forgeCow({ ...h, size: 4096 }).subarray(0, 4128), formatCowHeader({ ...h, size: 4096n }));
       assert.equal(parseCowHeader(Buffer.alloc(4128)), undefined, 'no magic');
+      assert.equal(parseCowHeader(formatCowHeader({ ...h, sectorSize: 0 })), undefined, 'sector size 0');
+      assert.equal(parseCowHeader(formatCowHeader({ ...h, alignment: 0 })), undefined, 'alignment 0');
       assert.throws(() => formatCowHeader({ ...h, backingFile: 'x'.repeat(4096) }), /too long/);
     });
 
