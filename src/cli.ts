@@ -255,10 +255,10 @@ export function program(): Command {
     });
 
   p.command('merge')
-    .description('merge a COW file with its base into a new image (uml_moo), or into the base with --in-place')
+    .description('merge a COW file with its base into a new image (uml_moo), or into the base with --in-place; the base must be an image umlbuild built (its manifest and sha256 beside it)')
     .argument('<cow>')
     .argument('[new-base]', 'the merged image to write (default: COW name with .img)')
-    .option('--in-place', 'merge into the base itself (refused while the base has other COW children)')
+    .option('--in-place', 'merge into the base itself (only a COW child its manifest records, and refused while the base has other COW children)')
     .action(async (cow: string, newBase: string | undefined, o: { inPlace?: boolean }) => {
       await mergeCow(cow, newBase, Boolean(o.inPlace), (l) => out(l));
     });

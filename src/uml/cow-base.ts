@@ -1,0 +1,124 @@
+/**
+ * The base image a COW file names, checked before merge or verify-cow touch
+ * it. A COW header is untrusted input: its backing path may name any file.
+ * So the base must be a regular file (not a link, FIFO or device) in a
+ * directory that also holds the umlbuild manifest naming it, with the sha256
+ * recorded there; an in-place merge also needs the COW file recorded as a
+ * child (a variant) in that manifest. The base is returned open ("pinned"),
+ * so what was checked is what gets written.
+ */
+import { readdir, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { EXIT, UserError } from '../errors.js';
+import { openRegularFile, type PinnedFile } from '../host/pinned-file.js';
+import { sha256File } from '../output/manifest.js';
+import type { CowHeader } from './cow.js';
+
+/** What merge and verify-cow read from an image's manifest (validated). */
+export interface BaseManifest {
+  file: string;
+  data: Record<string, unknown> & { image: Record<string, unknown> & { file: string; sha256?: string } };
+  /** The COW files recorded as its variants. */
+  children: string[];
+}
+
+/** A base that merge or verify-cow will not touch (a malformed manifest is a plain UserError). */
+export class BaseRefused extends UserError {
+  constructor(message: string) {
+    super(message, EXIT.invalid);
+    this.name = 'BaseRefused';
+  }
+}
+
+const MAX_MANIFEST = 16 << 20;
+
+async function readManifest(file: string): Promise<Record<string, unknown>> {
+  const bad = (why: string) => new UserError(`${file}: malformed umlbuild manifest: ${why}`, EXIT.invalid);
+  const f = await openRegularFile(file, 'manifest');
+  let text: string;
+  try {
+    if (f.stat.size > MAX_MANIFEST) throw bad(`${f.stat.size} bytes is too large`);
+    text = (await f.fh.readFile()).toString('utf8');
+  } finally {
+    await f.close();
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('not a JSON object');
+  return data as Record<string, unknown>;
+}
+
+function validate(file: string, data: Record<string, unknown>): BaseManifest {
+  const bad = (why: string) => new UserError(`${file}: malformed umlbuild manifest: ${why}`, EXIT.invalid);
+  const image = data.image as { file: string; sha256?: unknown };
+  if (image.sha256 !== undefined && (typeof image.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(image.sha256))) throw bad('image.sha256 is not a sha256 checksum');
+  const variants = data.variants ?? [];
+  if (!Array.isArray(variants) || !variants.every((v) => v && typeof v === 'object' && typeof (v as { cow?: unknown }).cow === 'string')) {
+    throw bad('variants must be a list of { name, cow, ... }');
+  }
+  return { file, data: data as BaseManifest['data'], children: variants.map((v: { cow: string }) => v.cow) };
+}
+
+/**
+ * The manifest in `dir` that describes the image `name` (a *.manifest.json
+ * without `kind` whose image.file is `name`). Any *.manifest.json there that
+ * is not a regular file or not a JSON object is a UserError naming it.
+ */
+export async function manifestFor(dir: string, name: string): Promise<BaseManifest | undefined> {
+  for (const f of (await readdir(dir)).sort()) {
+    if (!f.endsWith('.manifest.json') || f.startsWith('.')) continue;
+    const data = await readManifest(join(dir, f));
+    const image = data.image as { file?: unknown } | undefined;
+    if (!data.kind && image && typeof image === 'object' && image.file === name) return validate(join(dir, f), data);
+  }
+  return undefined;
+}
+
+export interface CheckedBase {
+  /** The base image, open; `path` reaches it for uml_moo. */
+  file: PinnedFile;
+  /** Its name: the real directory plus the name from the COW header. */
+  name: string;
+  manifest: BaseManifest;
+}
+
+/**
+ * Resolve the backing file named in `header`: a regular file, not a link (its
+ * directory may be reached through links), built by umlbuild (a manifest
+ * beside it with a sha256 that still matches). `cow` is the COW file's name,
+ * checked against the manifest's children when `inPlace`. Throws UserError;
+ * reads only.
+ */
+export async function checkBase(header: CowHeader, cow: string, inPlace: boolean): Promise<CheckedBase> {
+  const named = resolve(header.backingFile);
+  const leaf = basename(named);
+  if (!leaf || leaf === '.' || leaf === '..') throw new BaseRefused(`the COW file ${cow} names ${header.backingFile} as its backing file, which is not a file: refused`);
+  const dir = await realpath(dirname(named)).catch(() => {
+    throw new BaseRefused(`the backing file ${named} of ${cow} is missing`);
+  });
+  const name = join(dir, leaf);
+  const file = await openRegularFile(name, `the backing file named in ${cow},`).catch((e: Error) => {
+    throw new BaseRefused(e.message);
+  });
+  try {
+    const manifest = await manifestFor(dir, leaf);
+    if (!manifest) throw new BaseRefused(`${name}, the backing file named in ${cow}, has no umlbuild manifest beside it: not an image umlbuild built; refused`);
+    if (inPlace) {
+      const cowDir = await realpath(dirname(resolve(cow)));
+      if (cowDir !== dir || !manifest.children.includes(basename(cow))) {
+        throw new BaseRefused(`${cow} is not recorded as a COW child of ${name} in ${basename(manifest.file)}: refusing to merge it in place. Merge into a new image instead: umlbuild merge ${cow} NEW.img`);
+      }
+    }
+    const expected = manifest.data.image.sha256;
+    if (!expected) throw new BaseRefused(`${manifest.file} records no sha256 for ${name}: cannot tell it is the image umlbuild built; refused`);
+    if ((await sha256File(file.path)) !== expected) throw new BaseRefused(`${name} no longer has the content ${basename(manifest.file)} recorded (sha256 differs): refused`);
+    return { file, name, manifest };
+  } catch (e) {
+    await file.close();
+    throw e;
+  }
+}
