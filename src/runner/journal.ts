@@ -1,6 +1,6 @@
 /**
  * The teardown journal: what a running umlbuild holds (mounts, loop devices,
- * temporary trees and files, network namespaces), written to a state file as
+ * temporary trees and files, network namespaces, UML processes), written to a state file as
  * each is acquired and taken out as each is released, so that a build killed
  * with SIGKILL (or a crash) can be cleaned up later: `umlbuild cleanup`, and
  * the start of every build, release what dead builds left — and only that:
@@ -21,13 +21,16 @@ import { isMountPoint, unmount } from '../host/mount.js';
 import { removeTree } from '../host/remove-tree.js';
 import { RUN_ID } from '../host/run-id.js';
 import { alive, pidNamespace } from '../host/lock-file.js';
+import { killTree, runsWith, sameProcess } from '../host/process-id.js';
 
 export type Resource =
   | { kind: 'mount'; path: string }
   | { kind: 'loop'; device: string; file: string }
   | { kind: 'tree'; path: string }
   | { kind: 'file'; path: string }
-  | { kind: 'netns'; name: string };
+  | { kind: 'netns'; name: string }
+  /** A UML instance: identified by pid + start time + boot id (pid reuse), killed only while it runs `linux` with umid=UMID. */
+  | { kind: 'process'; pid: number; start: string; boot: string; umid: string };
 
 interface State {
   pid: number;
@@ -126,6 +129,13 @@ async function release(r: Resource, log: (line: string) => void): Promise<void> 
       if (!(await lstat(r.path).catch(() => undefined))) return;
       await rm(r.path, { force: true });
       log(`removed ${r.path}`);
+      return;
+    }
+    case 'process': {
+      if (!sameProcess(r) || !runsWith(r.pid, 'linux', `umid=${r.umid}`)) return;
+      killTree(r.pid);
+      for (let i = 0; i < 50 && sameProcess(r); i++) await new Promise((ok) => setTimeout(ok, 100));
+      log(`killed UML ${r.umid} (pid ${r.pid})`);
       return;
     }
     case 'netns': {
