@@ -27,6 +27,8 @@ export interface ExecOptions {
   reject?: boolean;
   /** Open file descriptors the command inherits as its fd 3, 4, ... (`/dev/fd/3`). */
   fds?: number[];
+  /** Called with the pid once the command started. */
+  onSpawn?: (pid: number) => void;
 }
 
 /** A long-running command with its stdin and stdout/stderr as pipes (UML consoles). */
@@ -114,6 +116,7 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
     ...(opts.fds ? { stdio: [opts.input !== undefined || opts.inputFile ? 'pipe' : 'ignore', 'pipe', 'pipe', ...opts.fds] as unknown as ExecaOptions['stdio'] } : {}),
   };
   const child = execa(cmd, args, options);
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   if (opts.onLine) {
     const out = splitLines(opts.onLine);
     const err = splitLines(opts.onLine);

@@ -15,8 +15,8 @@ export class GuestFiles {
   constructor(readonly who: RunAs | undefined) {}
 
   /** Open `path` for UML; returns the name UML opens it by. */
-  async add(path: string, what: string, directory = false): Promise<string> {
-    this.handles.push(await openForGuest(path, this.who, what, directory));
+  async add(path: string, what: string, directory = false, write = false): Promise<string> {
+    this.handles.push(await openForGuest(path, this.who, what, directory, write));
     return `/dev/fd/${2 + this.handles.length}`;
   }
 

@@ -87,7 +87,7 @@ export function asGuest(argv: readonly string[], who: RunAs | undefined, caps: r
  * Open a file (regular file or, with `dir`, a directory) for UML to inherit,
  * without following a link; refuse one `who` could not read by its mode.
  */
-export async function openForGuest(path: string, who: RunAs | undefined, what: string, dir = false): Promise<FileHandle> {
+export async function openForGuest(path: string, who: RunAs | undefined, what: string, dir = false, write = false): Promise<FileHandle> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | (dir ? constants.O_DIRECTORY : 0)).catch((e: NodeJS.ErrnoException) => {
     throw new UserError(`${what} ${path}: cannot open it (${e.code === 'ELOOP' ? 'it is a symbolic link' : e.code})`);
   });
@@ -95,10 +95,12 @@ export async function openForGuest(path: string, who: RunAs | undefined, what: s
     const st = await fh.stat();
     if (dir ? !st.isDirectory() : !st.isFile()) throw new UserError(`${what} ${path} is not a ${dir ? 'directory' : 'regular file'}`);
     if (who) {
-      const bits = st.uid === who.uid ? 0o400 : st.gid === who.gid ? 0o040 : 0o004;
-      if (!(st.mode & bits)) {
+      const shift = st.uid === who.uid ? 6 : st.gid === who.gid ? 3 : 0;
+      const need = (write ? 6 : 4) << shift;
+      if ((st.mode & need) !== need) {
         const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-        throw new UserError(`${what} ${path} is not readable by ${who.name}, the user UML runs as (mode ${mode}, owner ${st.uid}); make it readable by others (chmod o+r), or run umlbuild as the user who owns it`);
+        const how = write ? 'writable' : 'readable';
+        throw new UserError(`${what} ${path} is not ${how} by ${who.name}, the user UML runs as (mode ${mode}, owner ${st.uid}); make it ${how} by that user (without widening it for others: chown or an ACL), or run umlbuild as the user who owns it`);
       }
     }
     return fh;
