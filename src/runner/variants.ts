@@ -17,7 +17,7 @@ import type { Plan } from '../recipe/load.js';
 import type { PlannedVariant } from '../recipe/variants.js';
 import { bootProbe } from '../uml/probe.js';
 import { createContext } from './context.js';
-import { imageSizes } from '../output/manifest.js';
+import { imageSizes, sha256Text } from '../output/manifest.js';
 import { partialPath } from './outputs.js';
 import { Teardown } from './teardown.js';
 import { Journal } from './journal.js';
@@ -88,7 +88,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
       image: { file: basename(baseImage) },
       cow: { file: basename(cowFinal), ...sizes },
       umid: v.name,
-      launch: { script: basename(scriptFile), ...plan.launch },
+      launch: { script: basename(scriptFile), script_sha256: sha256Text(script), ...plan.launch },
       test: { ...plan.test, password: undefined, hostname: (v.vars.hostname as string | undefined) ?? plan.test.hostname },
     };
     await writeFile(scriptFile, script, { mode: 0o755 });

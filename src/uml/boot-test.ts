@@ -92,7 +92,7 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     const root = img.hostfsRoot ? { backing: await files.add(img.hostfsRoot, 'hostfs root', true), cow: undefined } : await layer(img.image, img.cow, 'root.cow', 'image');
     const disks = [];
     for (const [i, d] of img.launch.disks.entries()) {
-      const l = await layer(d.file, d.cow, `disk${i + 1}.cow`, 'disk');
+      const l = await layer(img.diskFiles[i]!.file, img.diskFiles[i]!.cow, `disk${i + 1}.cow`, 'disk');
       disks.push({ ...d, file: l.backing, cow: l.cow });
     }
     // hostfs confined to a path that cannot exist unless a share is declared (no "-o ../.." out of it either).

@@ -91,6 +91,7 @@ const manifestLaunch = launchSchema
 
 export const manifestSchema = z.object({
   kind: z.literal('cow-variant').optional(),
+  variant: z.string().regex(/^[\w.+-]+$/).optional(),
   recipe: z.object({ name: z.string().regex(/^[\w.+-]+$/).optional(), file: hostPath.optional() }).loose().optional(),
   image: z.object({ file: fileName, kind: z.literal('hostfs').optional() }).loose(),
   cow: z.object({ file: fileName }).loose().optional(),

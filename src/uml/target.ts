@@ -25,7 +25,10 @@ export interface BuiltImage {
   umid: string;
   recipeFile?: string;
   variables: Record<string, unknown>;
+  /** As recorded (disk names relative to the manifest's directory). */
   launch: LaunchConfig;
+  /** launch.disks resolved and checked: files (not links) in the manifest's directory. */
+  diskFiles: { file: string; cow?: string }[];
   test: TestConfig;
 }
 
@@ -58,9 +61,9 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   const image = await outputFile(manifestFile, dir, m.image.file, 'image', hostfs);
   const cow = m.kind === 'cow-variant' && m.cow ? await outputFile(manifestFile, dir, m.cow.file, 'COW file') : undefined;
   const { script, script_sha256: scriptSha256, ...launch } = m.launch;
-  const disks = [];
+  const diskFiles = [];
   for (const d of launch.disks) {
-    disks.push({ ...d, file: await outputFile(manifestFile, dir, d.file, 'disk'), cow: d.cow === undefined ? undefined : await outputFile(manifestFile, dir, d.cow, 'disk COW file') });
+    diskFiles.push({ file: await outputFile(manifestFile, dir, d.file, 'disk'), cow: d.cow === undefined ? undefined : await outputFile(manifestFile, dir, d.cow, 'disk COW file') });
   }
   return {
     image,
@@ -69,11 +72,12 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
     manifestFile,
     script: join(dir, script),
     scriptSha256,
-    name: m.recipe?.name ?? 'uml',
+    name: (m.kind === 'cow-variant' ? m.variant : m.recipe?.name) ?? 'uml',
     umid: m.umid ?? m.recipe?.name ?? 'uml',
     recipeFile: m.recipe?.file,
     variables: m.variables,
-    launch: { ...launch, disks },
+    launch,
+    diskFiles,
     test: m.test,
   };
 }
