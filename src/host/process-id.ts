@@ -43,12 +43,12 @@ export function sameProcess(p: ProcessIdentity): boolean {
   return Boolean(f && f[2] !== 'Z' && f[21] === p.start && bootId() === p.boot);
 }
 
-/** Whether `pid` runs the program `name` with the argument `arg` (e.g. linux, umid=X). */
-export function runsWith(pid: number, name: string, arg: string): boolean {
+/** Whether `pid` runs a program whose file name matches `name` with the argument `arg` (e.g. /usr/bin/linux.uml, umid=X). */
+export function runsWith(pid: number, name: RegExp, arg: string): boolean {
   try {
     const exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return basename(exe) === name && argv.includes(arg);
+    return name.test(basename(exe)) && argv.includes(arg);
   } catch {
     return false;
   }

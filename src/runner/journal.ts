@@ -132,7 +132,7 @@ async function release(r: Resource, log: (line: string) => void): Promise<void> 
       return;
     }
     case 'process': {
-      if (!sameProcess(r) || !runsWith(r.pid, 'linux', `umid=${r.umid}`)) return;
+      if (!sameProcess(r) || !runsWith(r.pid, /^linux(\.uml)?$/, `umid=${r.umid}`)) return;
       killTree(r.pid);
       for (let i = 0; i < 50 && sameProcess(r); i++) await new Promise((ok) => setTimeout(ok, 100));
       log(`killed UML ${r.umid} (pid ${r.pid})`);

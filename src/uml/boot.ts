@@ -14,7 +14,9 @@ import { EXIT, UserError } from '../errors.js';
 import { exec, spawn } from '../host/exec.js';
 import { renderLaunchScript } from '../launch/script.js';
 import { sha256Text } from '../output/manifest.js';
-import { asGuest, guestUser } from './guest.js';
+import { asGuest, guestUser, type RunAs } from './guest.js';
+import { giveToGuest } from './guest-files.js';
+import { dir as tmpDir } from 'tmp-promise';
 import type { BuiltImage } from './target.js';
 
 /** The launch script's text, if it is the one umlbuild generated for this manifest. */
@@ -43,8 +45,9 @@ export async function bootInteractive(img: BuiltImage, extra: string[], o: { cow
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('UML_') && v !== undefined) env[k] = v;
   if (o.cow) env.UML_UBD0 = `${resolve(o.cow)},${img.image}`;
   if (o.user) env.UML_USER = o.user;
-  else if (!o.allowRoot && !env.UML_USER && !img.launch.user) {
-    const guest = await guestUser();
+  let guest: RunAs | undefined;
+  if (!o.user && !o.allowRoot && !env.UML_USER && !img.launch.user) {
+    guest = await guestUser();
     if (guest) {
       env.UML_USER = guest.name;
       // The script opens files by path: say so plainly when that user cannot reach them.
@@ -60,7 +63,17 @@ export async function bootInteractive(img: BuiltImage, extra: string[], o: { cow
   }
   if (o.allowRoot) env.UML_ALLOW_ROOT = '1';
   if (process.env.TERM) env.TERM = process.env.TERM;
-  const run = spawn('sh', ['-c', text, img.script, ...extra], { env, inherit: true });
-  const r = await run.exited;
-  return r.exitCode ?? (r.signal ? 1 : 0);
+  // UML keeps its mconsole socket in $HOME/.uml: give the guest user a home of its own for this boot.
+  const home = guest ? await tmpDir({ prefix: 'umlbuild-boot-', unsafeCleanup: true }) : undefined;
+  try {
+    if (home && guest) {
+      await giveToGuest(home.path, guest);
+      env.HOME = home.path;
+    }
+    const run = spawn('sh', ['-c', text, img.script, ...extra], { env, inherit: true });
+    const r = await run.exited;
+    return r.exitCode ?? (r.signal ? 1 : 0);
+  } finally {
+    await home?.cleanup();
+  }
 }
