@@ -22,7 +22,7 @@ import { launchSchema } from '../launch/schema.js';
 /** A file of the output: a plain name in the manifest's directory. */
 const fileName = z
   .string()
-  .regex(/^[^/\0]+$/, 'must be a file name in the manifest\'s directory (no "/")')
+  .regex(/^[\w.+@,-]+$/, 'must be a file name in the manifest\'s directory (letters, digits, . + @ , - _; no "/")')
   .refine((n) => n !== '.' && n !== '..', 'must be a file name, not "." or ".."');
 const hostPath = z.string().regex(/^\/[\w.+@/-]*$/, 'an absolute path').refine((p) => !p.split('/').includes('..'), 'no ".." in the path');
 
