@@ -64,7 +64,7 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
   const result: BootTestResult = { checks, ok: false };
   try {
     // The guest is untrusted: UML runs as an unprivileged user (guest.ts), files reach it as descriptors.
-    const who = img.hostfsRoot ? await treeOwner(img.hostfsRoot) : await guestUser();
+    const who = img.hostfsRoot ? await treeOwner(img.hostfsRoot, img.manifestFile) : await guestUser();
     const files = new GuestFiles(who);
     teardown.defer('close the files handed to UML', () => files.close());
     const tmp = await tmpDir({ prefix: 'umlbuild-test-', unsafeCleanup: true });

@@ -17,7 +17,7 @@
  */
 import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { HostError, UserError } from '../errors.js';
+import { EXIT, HostError, UserError } from '../errors.js';
 import { exec } from '../host/exec.js';
 import { isRoot } from '../host/tools.js';
 
@@ -54,11 +54,11 @@ export async function guestUser(): Promise<RunAs | undefined> {
  * writes into the tree with its rights: `build --owner USER`). A tree owned by
  * root is refused: its guest would write the host as root.
  */
-export async function treeOwner(tree: string): Promise<RunAs | undefined> {
+export async function treeOwner(tree: string, manifestFile: string): Promise<RunAs | undefined> {
   if (!isRoot()) return undefined;
   const st = await stat(tree);
   if (st.uid === 0) {
-    throw new UserError(`${tree} belongs to root: a hostfs root is booted as its owner, and umlbuild does not run guests as root; build it with --owner USER (the user who will run UML)`);
+    throw new UserError(`${manifestFile}: its hostfs root ${tree} belongs to root: a hostfs root is booted as its owner, and umlbuild does not run guests as root; build it with --owner USER (the user who will run UML)`, EXIT.invalid);
   }
   return (await lookupUser(String(st.uid))) ?? { name: String(st.uid), uid: st.uid, gid: st.gid };
 }

@@ -10,6 +10,7 @@ import { UserError, EXIT } from '../errors.js';
 import type { LaunchConfig } from '../launch/schema.js';
 import type { TestConfig } from '../recipe/schema.js';
 import { checkManifest } from './manifest-schema.js';
+import { treeOwner } from './guest.js';
 
 export interface BuiltImage {
   image: string;
@@ -59,6 +60,8 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   const dir = resolve(manifestFile, '..');
   const hostfs = m.image.kind === 'hostfs';
   const image = await outputFile(manifestFile, dir, m.image.file, 'image', hostfs);
+  // Booted as its owner: refused up front when that is root.
+  if (hostfs) await treeOwner(image, manifestFile);
   const cow = m.kind === 'cow-variant' && m.cow ? await outputFile(manifestFile, dir, m.cow.file, 'COW file') : undefined;
   const { script, script_sha256: scriptSha256, ...launch } = m.launch;
   const diskFiles = [];

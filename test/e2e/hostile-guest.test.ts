@@ -139,6 +139,7 @@ echo done >>$log
       await mkdir(crafted);
       await link(join(out, 'busybox.img'), join(crafted, 'busybox.img'));
       await symlink(victim, join(crafted, 'link.img'));
+      await mkdir(join(crafted, 'tree.root'));
       genuine = JSON.parse(await readFile(join(out, 'busybox.manifest.json'), 'utf8')) as Record<string, unknown>;
     });
 
@@ -159,6 +160,7 @@ echo done >>$log
       ['a host hostfs share /', () => launch({ hostfs: '/' }), /launch\.hostfs/],
       ['an image outside the output', () => ({ ...genuine, image: { file: '../victim/victim.txt' } }), /image\.file/],
       ['an image that is a link', () => ({ ...genuine, image: { file: 'link.img' } }), /link\.img is a symbolic link/],
+      ['a hostfs root tree owned by root (its guest would write as root)', () => ({ ...genuine, image: { file: 'tree.root', kind: 'hostfs' } }), /tree\.root belongs to root/],
       ['a launch script outside the output', () => launch({ script: '../hook.sh' }), /launch\.script/],
       ['a malformed launch section', () => ({ ...genuine, launch: 'ubd1=/dev/sda' }), /launch/],
     ];
