@@ -46,7 +46,8 @@ export async function bootInteractive(img: BuiltImage, extra: string[], o: { cow
   if (o.cow) env.UML_UBD0 = `${resolve(o.cow)},${img.image}`;
   if (o.user) env.UML_USER = o.user;
   let guest: RunAs | undefined;
-  if (!o.user && !o.allowRoot && !env.UML_USER && !img.launch.user) {
+  // Not the manifest's launch.user: a manifest handed over could name anybody.
+  if (!o.user && !o.allowRoot && !env.UML_USER) {
     guest = await guestUser();
     if (guest) {
       env.UML_USER = guest.name;
