@@ -4,6 +4,7 @@ import { findTool, isRoot, packageFor } from './host/tools.js';
 import { rootlessSupport } from './host/userns.js';
 import { pickVersion, UML_MODULES } from './steps/modules.js';
 import { detectMirror } from './host/mirror.js';
+import { GUEST_USER, lookupUser } from './uml/guest.js';
 
 export interface DoctorReport {
   lines: string[];
@@ -29,6 +30,8 @@ export async function doctor(): Promise<DoctorReport> {
   if (root) {
     lines.push('ok      root privileges');
     lines.push(`${loop ? 'ok     ' : 'MISSING'} loop devices (/dev/loop-control)`);
+    const guest = await lookupUser(GUEST_USER);
+    lines.push(guest ? `ok      UML guests run as ${GUEST_USER} (uid ${guest.uid}, gid ${guest.gid})` : `note    UML guests will run as the system user ${GUEST_USER} (created on first boot)`);
   } else {
     const support = await rootlessSupport();
     rootless = support.ok && Boolean(mm);

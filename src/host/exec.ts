@@ -25,6 +25,10 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Return the result instead of throwing on a non-zero exit. */
   reject?: boolean;
+  /** Open file descriptors the command inherits as its fd 3, 4, ... (`/dev/fd/3`). */
+  fds?: number[];
+  /** Called with the pid once the command started. */
+  onSpawn?: (pid: number) => void;
 }
 
 /** A long-running command with its stdin and stdout/stderr as pipes (UML consoles). */
@@ -34,7 +38,7 @@ export interface Spawned {
   exited: Promise<{ exitCode?: number; signal?: string }>;
 }
 
-export function spawn(cmd: string, args: readonly string[], opts: Pick<ExecOptions, 'env' | 'cwd' | 'onCommand'> & { inherit?: boolean } = {}): Spawned {
+export function spawn(cmd: string, args: readonly string[], opts: Pick<ExecOptions, 'env' | 'cwd' | 'onCommand' | 'fds'> & { inherit?: boolean } = {}): Spawned {
   opts.onCommand?.(commandLine(cmd, args));
   const child = execa(cmd, args, {
     cwd: opts.cwd,
@@ -42,7 +46,7 @@ export function spawn(cmd: string, args: readonly string[], opts: Pick<ExecOptio
     extendEnv: false,
     reject: false,
     buffer: false,
-    stdio: opts.inherit ? 'inherit' : 'pipe',
+    stdio: [...(opts.inherit ? ['inherit', 'inherit', 'inherit'] : ['pipe', 'pipe', 'pipe']), ...(opts.fds ?? [])] as unknown as ExecaOptions['stdio'],
   });
   const exited = child.then(
     (r) => ({ exitCode: r.exitCode, signal: r.signal }),
@@ -108,9 +112,11 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
     cancelSignal: opts.signal,
     forceKillAfterDelay: 5000,
     ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
-    ...(opts.input !== undefined ? { input: opts.input } : opts.inputFile ? { inputFile: opts.inputFile } : { stdin: 'ignore' }),
+    ...(opts.input !== undefined ? { input: opts.input } : opts.inputFile ? { inputFile: opts.inputFile } : opts.fds ? {} : { stdin: 'ignore' }),
+    ...(opts.fds ? { stdio: [opts.input !== undefined || opts.inputFile ? 'pipe' : 'ignore', 'pipe', 'pipe', ...opts.fds] as unknown as ExecaOptions['stdio'] } : {}),
   };
   const child = execa(cmd, args, options);
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   if (opts.onLine) {
     const out = splitLines(opts.onLine);
     const err = splitLines(opts.onLine);

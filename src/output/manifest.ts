@@ -68,6 +68,10 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+export function sha256Text(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 export async function imageSizes(file: string): Promise<{ apparent: number; allocated: number }> {
   const st = await stat(file);
   return { apparent: st.size, allocated: st.blocks * 512 };
@@ -87,6 +91,8 @@ export interface ManifestInput {
   imageFile?: string;
   imageName: string;
   scriptName: string;
+  /** The launch script's sha256: `umlbuild boot` runs only the script umlbuild wrote. */
+  scriptSha256?: string;
   facts: BuildFacts;
   timings: StepTiming[];
   version: string;
@@ -105,7 +111,7 @@ export async function buildManifest(m: ManifestInput): Promise<string> {
     variables: publicVariables(m.plan),
     image,
     umid: m.plan.umid,
-    launch: { script: m.scriptName, ...m.plan.launch },
+    launch: { script: m.scriptName, script_sha256: m.scriptSha256, ...m.plan.launch },
     test: { ...m.plan.test, password: undefined },
     bootstrap: m.facts.suite ? { suite: m.facts.suite, mirror: m.facts.mirror } : undefined,
     kernel: { modules: m.facts.kernelVersion },

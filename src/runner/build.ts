@@ -13,7 +13,7 @@ import { fastTasks, splitForFastPath, stepTask } from './fast-path.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../launch/script.js';
-import { buildManifest, type StepTiming } from '../output/manifest.js';
+import { buildManifest, sha256Text, type StepTiming } from '../output/manifest.js';
 import type { Plan } from '../recipe/load.js';
 import { createContext } from './context.js';
 import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removePartials, type OutputPaths } from './outputs.js';
@@ -169,6 +169,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
         imageFile: hostfs ? undefined : partial.image,
         imageName: basename(hostfs ? final.root : final.image),
         scriptName: basename(final.script),
+        scriptSha256: sha256Text(script),
         facts: ctx.facts,
         timings,
         version: VERSION,

@@ -1,6 +1,6 @@
 /**
  * The teardown journal: what a running umlbuild holds (mounts, loop devices,
- * temporary trees and files, network namespaces), written to a state file as
+ * temporary trees and files, network namespaces, UML processes), written to a state file as
  * each is acquired and taken out as each is released, so that a build killed
  * with SIGKILL (or a crash) can be cleaned up later: `umlbuild cleanup`, and
  * the start of every build, release what dead builds left — and only that:
@@ -23,6 +23,7 @@ import { isMountPoint, unmount } from '../host/mount.js';
 import { removeTree } from '../host/remove-tree.js';
 import { RUN_ID } from '../host/run-id.js';
 import { alive, pidNamespace, readLock } from '../host/lock-file.js';
+import { killTree, runsWith, sameProcess } from '../host/process-id.js';
 import { writeReplacingSync } from '../host/safe-write.js';
 import { ownNetns, untrustedJournalPath, untrustedResourcePath } from './journal-verify.js';
 
@@ -33,7 +34,9 @@ export type Resource =
   | { kind: 'file'; path: string }
   /** A lock file this process holds: removed by cleanup once the process is gone. */
   | { kind: 'lock'; path: string }
-  | { kind: 'netns'; name: string };
+  | { kind: 'netns'; name: string }
+  /** A UML instance: identified by pid + start time + boot id (pid reuse), killed only while it runs `linux` with umid=UMID. */
+  | { kind: 'process'; pid: number; start: string; boot: string; umid: string };
 
 interface State {
   pid: number;
@@ -135,6 +138,9 @@ async function untrusted(r: Resource, state: State): Promise<string | undefined>
       return untrustedResourcePath(r.file, state, 'file');
     case 'netns':
       return ownNetns(r.name, state) ? undefined : `not a network namespace of pid ${state.pid}`;
+    case 'process':
+      // Only a UML instance this run started: its umid carries the run id (`…-<pid>-<hex>…`).
+      return Number.isInteger(r.pid) && typeof r.umid === 'string' && r.umid.includes(`-${state.pid}-`) ? undefined : `not a UML instance of pid ${state.pid}`;
     case 'mount':
     case 'tree':
     case 'file':
@@ -177,6 +183,13 @@ async function release(r: Resource, state: State, log: (line: string) => void): 
       if (!lock || lock.pid !== state.pid || lock.ns !== state.pidns || alive(lock.pid)) return;
       await rm(r.path, { force: true });
       log(`removed the stale lock ${r.path}`);
+      return;
+    }
+    case 'process': {
+      if (!sameProcess(r) || !runsWith(r.pid, /^linux(\.uml)?$/, `umid=${r.umid}`)) return;
+      killTree(r.pid);
+      for (let i = 0; i < 50 && sameProcess(r); i++) await new Promise((ok) => setTimeout(ok, 100));
+      log(`killed UML ${r.umid} (pid ${r.pid})`);
       return;
     }
     case 'netns': {

@@ -18,7 +18,7 @@ import type { Plan } from '../recipe/load.js';
 import type { PlannedVariant } from '../recipe/variants.js';
 import { bootProbe } from '../uml/probe.js';
 import { createContext } from './context.js';
-import { imageSizes } from '../output/manifest.js';
+import { imageSizes, sha256Text } from '../output/manifest.js';
 import { partialPath } from './outputs.js';
 import { Teardown } from './teardown.js';
 import { Journal } from './journal.js';
@@ -74,7 +74,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
     }
     const payload = join(staging.path, 'payload.tar');
     await exec('tar', ['-C', tree, '--numeric-owner', '--owner=0', '--group=0', '-cf', payload, '.']);
-    const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M', journal });
+    const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M' });
     if (r.values.status !== 'applied') {
       throw new UserError(`variant ${v.name}: applying its changes in UML failed (${r.values.status ?? 'no report'}); last lines:\n${r.output.trim().split('\n').slice(-15).join('\n')}`);
     }
@@ -89,7 +89,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
       image: { file: basename(baseImage) },
       cow: { file: basename(cowFinal), ...sizes },
       umid: v.name,
-      launch: { script: basename(scriptFile), ...plan.launch },
+      launch: { script: basename(scriptFile), script_sha256: sha256Text(script), ...plan.launch },
       test: { ...plan.test, password: undefined, hostname: (v.vars.hostname as string | undefined) ?? plan.test.hostname },
     };
     await writeReplacing(scriptFile, script, 0o755);

@@ -2,7 +2,9 @@
  * `umlbuild test`: boot a built image under UML on a throw-away COW layer,
  * log in on the console, run checks, and shut down through the management
  * console. Nothing it did not start is touched; its COW file, uml_dir and
- * network namespace are removed.
+ * network namespace are removed. The guest is untrusted: UML runs as an
+ * unprivileged user (as root: umlbuild-guest, or a hostfs tree's owner) with
+ * hostfs confined, and the UML process is journalled for `umlbuild cleanup`.
  */
 import { RUN_ID } from '../host/run-id.js';
 import { Journal } from '../runner/journal.js';
@@ -17,6 +19,10 @@ import { Teardown } from '../runner/teardown.js';
 import { UmlConsole } from './console.js';
 import { stopUml } from './mconsole.js';
 import { createNetns, provideInterfaces, type Netns } from './netns.js';
+import { asGuest, guestUser, treeOwner, type GuestCap } from './guest.js';
+import { GuestFiles, giveToGuest } from './guest-files.js';
+import { processIdentity } from '../host/process-id.js';
+import { NO_HOSTFS } from '../recipe/load.js';
 import type { BuiltImage } from './target.js';
 
 export interface Check {
@@ -57,26 +63,50 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
   };
   const result: BootTestResult = { checks, ok: false };
   try {
+    // The guest is untrusted: UML runs as an unprivileged user (guest.ts), files reach it as descriptors.
+    const who = img.hostfsRoot ? await treeOwner(img.hostfsRoot, img.manifestFile) : await guestUser();
+    const files = new GuestFiles(who);
+    teardown.defer('close the files handed to UML', () => files.close());
     const tmp = await tmpDir({ prefix: 'umlbuild-test-', unsafeCleanup: true });
     teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup(), { resource: { kind: 'tree', path: tmp.path } });
+    await giveToGuest(tmp.path, who);
     const umid = `${img.umid}-test-${RUN_ID}`;
     let netns: Netns | undefined;
     let networks: Network[] = [];
+    let caps: GuestCap[] = [];
     if (o.isolateNetwork && isRoot() && img.launch.networks.length) {
       netns = await createNetns(`umlbuild-${RUN_ID}`, teardown);
-      networks = await provideInterfaces(netns, img.launch.networks);
+      ({ usable: networks, caps } = await provideInterfaces(netns, img.launch.networks, who));
     }
-    // A throw-away layer: a fresh COW over the image, or a copy of a variant's own COW.
-    const cow = join(tmp.path, 'root.cow');
-    if (img.cow) await exec('cp', ['--sparse=always', '--preserve=timestamps', img.cow, cow]);
-    // A hostfs root cannot have a COW layer: the guest writes into the tree itself.
-    const args = launchArgs(img.launch, { image: img.image, cow, hostfsRoot: img.hostfsRoot, umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
-    const argv = netns ? netns.wrap(['linux', ...args]) : ['linux', ...args];
+    // Throw-away layers: a fresh COW over the image (and each disk), or a copy of a variant's own COW.
+    const layer = async (file: string, own: string | undefined, name: string, what: string) => {
+      const backing = await files.add(file, what);
+      const cow = join(tmp.path, name);
+      if (own) {
+        await exec('cp', ['--sparse=always', '--preserve=timestamps', '--no-dereference', own, cow]);
+        await giveToGuest(cow, who);
+      }
+      return { backing, cow };
+    };
+    // A hostfs root cannot have a COW layer: the guest writes into the tree itself, as its owner.
+    const root = img.hostfsRoot ? { backing: await files.add(img.hostfsRoot, 'hostfs root', true), cow: undefined } : await layer(img.image, img.cow, 'root.cow', 'image');
+    const disks = [];
+    for (const [i, d] of img.launch.disks.entries()) {
+      const l = await layer(img.diskFiles[i]!.file, img.diskFiles[i]!.cow, `disk${i + 1}.cow`, 'disk');
+      disks.push({ ...d, file: l.backing, cow: l.cow });
+    }
+    // hostfs confined to a path that cannot exist unless a share is declared (no "-o ../.." out of it either).
+    const cfg = { ...img.launch, disks, hostfs: img.hostfsRoot ? undefined : (img.launch.hostfs ?? NO_HOSTFS) };
+    const args = launchArgs(cfg, { image: root.backing, cow: root.cow, hostfsRoot: img.hostfsRoot ? root.backing : undefined, umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
+    const linux = asGuest(['linux', ...args], who, caps);
+    const argv = netns ? netns.wrap(linux) : linux;
     const t0 = Date.now();
-    const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`) });
+    const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`), fds: files.fds, env: { TMPDIR: tmp.path } });
     const kernel: string[] = [];
     uml.child.stderr?.on('data', (d: Buffer) => kernel.push(...d.toString().split('\n')) && kernel.splice(0, Math.max(0, kernel.length - 40)));
-    teardown.defer('stop UML', () => stopUml(uml, { socket: join(tmp.path, umid, 'mconsole'), netns: netns?.name }));
+    // Journalled with its start time: `umlbuild cleanup` stops it after a SIGKILL of this process, and never a stranger with its pid.
+    const id = processIdentity(uml.child.pid!);
+    teardown.defer('stop UML', () => stopUml(uml, { socket: join(tmp.path, umid, 'mconsole'), netns: netns?.name }), id ? { resource: { kind: 'process', ...id, umid } } : {});
     const con = new UmlConsole(uml.child.stdout!, uml.child.stdin!);
     const onAbort = () => con.abort(o.signal!.reason as Error);
     o.signal?.addEventListener('abort', onAbort);

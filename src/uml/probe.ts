@@ -5,13 +5,24 @@
  * (`ubd1r=`), which /bin/sh runs as a script: `init=/bin/sh -- /dev/ubdb`.
  *
  * Probe lines of the form `UMLPROBE key=value` are returned as a map.
+ *
+ * As root, UML runs as the unprivileged umlbuild-guest (guest.ts) with hostfs
+ * confined; the image and disks reach it as inherited descriptors, its COW
+ * layer lives in a directory of its own (a kept one is copied in and out,
+ * naming the image by its real path), and the process is journalled.
+ * `noCow` writes the image in place: its mode must let that user write it.
  */
 import { RUN_ID } from '../host/run-id.js';
-import type { TreeJournal } from '../host/safe-write.js';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { lstat, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { dir } from 'tmp-promise';
 import { exec } from '../host/exec.js';
+import { processIdentity } from '../host/process-id.js';
+import { NO_HOSTFS } from '../recipe/load.js';
+import { Journal } from '../runner/journal.js';
+import { asGuest, guestUser } from './guest.js';
+import { GuestFiles, giveToGuest, recordCowBacking } from './guest-files.js';
 
 export interface ProbeOptions {
   image: string;
@@ -26,8 +37,6 @@ export interface ProbeOptions {
   noCow?: boolean;
   /** More read-only disks, ubd2 onwards (the probe is ubd1). */
   extraDisks?: string[];
-  /** Where to record the temporary tree while it exists (the runner's journal), so cleanup finds it after a SIGKILL. */
-  journal?: TreeJournal;
 }
 
 export interface ProbeResult {
@@ -45,37 +54,72 @@ export function probeDisk(script: string): string {
 }
 
 export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
+  // The guest is untrusted: as root, UML runs as umlbuild-guest (guest.ts) and gets its files as descriptors.
+  const who = await guestUser();
+  const journal = new Journal();
   const tmp = await dir({ prefix: 'umlbuild-probe-', unsafeCleanup: true });
-  const journaled = o.journal?.add({ kind: 'tree', path: tmp.path });
+  const tmpEntry = journal.add({ kind: 'tree', path: tmp.path });
+  const files = new GuestFiles(who);
+  let umlEntry: number | undefined;
   try {
+    await giveToGuest(tmp.path, who);
     const probe = join(tmp.path, 'probe.sh');
     await writeFile(probe, probeDisk(o.script));
+    const image = await files.add(o.image, 'image', false, o.noCow);
+    const extra: string[] = [];
+    for (const d of o.extraDisks ?? []) extra.push(await files.add(d, 'disk'));
+    // Writes land in a COW in the guest's directory; a kept one is copied in and out.
+    const cow = join(tmp.path, 'root.cow');
+    if (o.cow && !o.noCow && (await lstat(o.cow).catch(() => undefined))) {
+      await exec('cp', ['--sparse=always', '--preserve=timestamps', '--no-dereference', o.cow, cow]);
+      await giveToGuest(cow, who);
+    }
     const umid = `umlbuild-probe-${RUN_ID}-${Date.now() % 100000}`;
     const t0 = Date.now();
-    const r = await exec(
-      o.linux ?? 'linux',
+    const argv = asGuest(
       [
+        o.linux ?? 'linux',
         `mem=${o.mem ?? '256M'}`,
         `umid=${umid}`,
         `uml_dir=${tmp.path}`,
-        o.noCow ? `ubd0=${o.image}` : `ubd0=${o.cow ?? join(tmp.path, 'root.cow')},${o.image}`,
+        o.noCow ? `ubd0=${image}` : `ubd0=${cow},${image}`,
         `ubd1r=${probe}`,
-        ...(o.extraDisks ?? []).map((d, i) => `ubd${i + 2}r=${d}`),
+        ...extra.map((d, i) => `ubd${i + 2}r=${d}`),
         'root=/dev/ubda',
         'rw',
         'con=null',
         'con0=null,fd:1',
+        `hostfs=${NO_HOSTFS}`,
         'init=/bin/sh',
         '--',
         '/dev/ubdb',
       ],
-      { timeoutMs: o.timeoutMs ?? 60000, reject: false },
+      who,
     );
+    const r = await exec(argv[0]!, argv.slice(1), {
+      timeoutMs: o.timeoutMs ?? 60000,
+      reject: false,
+      fds: files.fds,
+      env: { TMPDIR: tmp.path },
+      onSpawn: (pid) => {
+        const id = processIdentity(pid);
+        if (id) umlEntry = journal.add({ kind: 'process', ...id, umid });
+      },
+    });
+    if (o.cow && !o.noCow && existsSync(cow)) {
+      await recordCowBacking(cow, resolve(o.image));
+      const partial = `${o.cow}.partial-${RUN_ID}`;
+      await exec('cp', ['--sparse=always', '--preserve=timestamps', cow, partial]);
+      await rename(partial, o.cow);
+    }
     const values: Record<string, string> = {};
     for (const m of r.stdout.matchAll(/^UMLPROBE (\w+)=(.*)$/gm)) values[m[1]!] = m[2]!.trim();
     return { values, output: `${r.stdout}\n${r.stderr}`, seconds: (Date.now() - t0) / 1000 };
   } finally {
+    if (umlEntry !== undefined) journal.forget(umlEntry);
+    await files.close();
     await tmp.cleanup();
-    if (journaled !== undefined) o.journal!.forget(journaled);
+    journal.forget(tmpEntry);
+    journal.close();
   }
 }

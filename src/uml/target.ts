@@ -1,10 +1,16 @@
-/** Find the image and manifest that `umlbuild test` / `boot` were pointed at. */
+/**
+ * Find the image and manifest that `umlbuild test` / `boot` were pointed at.
+ * The manifest is checked (manifest-schema.ts); every file it names must be a
+ * file (not a link) in its own directory.
+ */
 import { existsSync, statSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError, EXIT } from '../errors.js';
-import { launchSchema, type LaunchConfig } from '../launch/schema.js';
-import { testSchema, type TestConfig } from '../recipe/schema.js';
+import type { LaunchConfig } from '../launch/schema.js';
+import type { TestConfig } from '../recipe/schema.js';
+import { checkManifest } from './manifest-schema.js';
+import { treeOwner } from './guest.js';
 
 export interface BuiltImage {
   image: string;
@@ -14,11 +20,16 @@ export interface BuiltImage {
   hostfsRoot?: string;
   manifestFile: string;
   script: string;
+  /** The launch script's sha256 as recorded at build time. */
+  scriptSha256?: string;
   name: string;
   umid: string;
   recipeFile?: string;
   variables: Record<string, unknown>;
+  /** As recorded (disk names relative to the manifest's directory). */
   launch: LaunchConfig;
+  /** launch.disks resolved and checked: files (not links) in the manifest's directory. */
+  diskFiles: { file: string; cow?: string }[];
   test: TestConfig;
 }
 
@@ -34,7 +45,7 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
     if (manifests.length > 1) {
       // A base and its COW variants: the directory means the base.
       const bases: string[] = [];
-      for (const f of manifests) if (!(JSON.parse(await readFile(join(path, f), 'utf8')) as { kind?: string }).kind) bases.push(f);
+      for (const f of manifests) if (!(await readFile(join(path, f), 'utf8').then((t) => (JSON.parse(t) as { kind?: unknown }).kind, () => 'unreadable'))) bases.push(f);
       manifests = bases;
     }
     if (manifests.length !== 1) {
@@ -45,34 +56,41 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
     manifestFile = path.replace(/\.(img|cow)$/, '') + '.manifest.json';
     if (!existsSync(manifestFile)) throw new UserError(`${target}: no manifest beside it (${manifestFile}); was it built by umlbuild?`, EXIT.invalid);
   }
-  const m = JSON.parse(await readFile(manifestFile, 'utf8')) as {
-    recipe?: { name?: string; file?: string };
-    kind?: string;
-    image?: { file?: string; kind?: string };
-    cow?: { file?: string };
-    umid?: string;
-    variables?: Record<string, unknown>;
-    launch?: Record<string, unknown> & { script?: string };
-    test?: Record<string, unknown>;
-  };
+  const m = checkManifest(manifestFile, await readFile(manifestFile, 'utf8'));
   const dir = resolve(manifestFile, '..');
-  const image = join(dir, m.image?.file ?? '');
-  if (!m.image?.file || !existsSync(image)) throw new UserError(`${manifestFile}: its image ${image} is missing`);
-  const { script, ...launch } = m.launch ?? {};
-  const hostfsRoot = m.image?.kind === 'hostfs' ? image : undefined;
-  const cow = m.kind === 'cow-variant' && m.cow?.file ? join(dir, m.cow.file) : undefined;
-  if (cow && !existsSync(cow)) throw new UserError(`${manifestFile}: its COW file ${cow} is missing`);
+  const hostfs = m.image.kind === 'hostfs';
+  const image = await outputFile(manifestFile, dir, m.image.file, 'image', hostfs);
+  // Booted as its owner: refused up front when that is root.
+  if (hostfs) await treeOwner(image, manifestFile);
+  const cow = m.kind === 'cow-variant' && m.cow ? await outputFile(manifestFile, dir, m.cow.file, 'COW file') : undefined;
+  const { script, script_sha256: scriptSha256, ...launch } = m.launch;
+  const diskFiles = [];
+  for (const d of launch.disks) {
+    diskFiles.push({ file: await outputFile(manifestFile, dir, d.file, 'disk'), cow: d.cow === undefined ? undefined : await outputFile(manifestFile, dir, d.cow, 'disk COW file') });
+  }
   return {
     image,
     cow,
-    hostfsRoot,
+    hostfsRoot: hostfs ? image : undefined,
     manifestFile,
-    script: join(dir, script ?? ''),
-    name: m.recipe?.name ?? 'uml',
+    script: join(dir, script),
+    scriptSha256,
+    name: (m.kind === 'cow-variant' ? m.variant : m.recipe?.name) ?? 'uml',
     umid: m.umid ?? m.recipe?.name ?? 'uml',
     recipeFile: m.recipe?.file,
-    variables: m.variables ?? {},
-    launch: launchSchema.parse(launch),
-    test: testSchema.parse(m.test ?? {}),
+    variables: m.variables,
+    launch,
+    diskFiles,
+    test: m.test,
   };
+}
+
+/** A file (or the hostfs root directory) of the output, beside the manifest: it must exist and not be a link. */
+async function outputFile(manifestFile: string, dir: string, name: string, what: string, directory = false): Promise<string> {
+  const path = join(dir, name);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) throw new UserError(`${manifestFile}: its ${what} ${path} is missing`);
+  if (st.isSymbolicLink()) throw new UserError(`${manifestFile}: its ${what} ${path} is a symbolic link; umlbuild boots only files it made`, EXIT.invalid);
+  if (directory ? !st.isDirectory() : !st.isFile()) throw new UserError(`${manifestFile}: its ${what} ${path} is not a ${directory ? 'directory' : 'regular file'}`, EXIT.invalid);
+  return path;
 }

@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, stat, utimes } from 'node:fs/promises';
+import { chown, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec, type ExecResult } from '../../src/host/exec.js';
 import { sha256File } from '../../src/output/manifest.js';
 import { bootProbe } from '../../src/uml/probe.js';
+import { guestUser } from '../../src/uml/guest.js';
 import { readCowHeader } from '../../src/uml/cow.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { watchCmdlines, loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
@@ -281,6 +282,9 @@ describe('bookworm recipe, built and booted for real', function () {
     const copy = join(dir.path, 'trim.img');
     const cow = join(dir.path, 'trim.cow');
     await exec('cp', ['--sparse=always', image, copy]);
+    // Booted in place: UML runs as the unprivileged guest user, who must be able to write it.
+    const guest = await guestUser();
+    if (guest) await chown(copy, guest.uid, guest.gid);
     const allocated = async (f: string) => (await stat(f)).blocks * 512;
     const write = 'dd if=/dev/urandom of=/big bs=1M count=64 2>/dev/null; sync; echo UMLPROBE wrote=yes';
     const trim = 'rm /big; sync; echo "UMLPROBE trim=$(fstrim -v / 2>&1)"';

@@ -1,0 +1,60 @@
+/**
+ * The files a guest's UML reads, handed over as inherited descriptors: each
+ * is opened here (no link followed, readable by the guest user by its own
+ * mode) and UML opens it again as /dev/fd/N. The COW layers UML writes live
+ * in a private directory owned by the guest user.
+ */
+import { chown, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { COW_MAGIC } from './cow.js';
+import { openForGuest, type RunAs } from './guest.js';
+
+export class GuestFiles {
+  private handles: FileHandle[] = [];
+
+  constructor(readonly who: RunAs | undefined) {}
+
+  /** Open `path` for UML; returns the name UML opens it by. */
+  async add(path: string, what: string, directory = false, write = false): Promise<string> {
+    this.handles.push(await openForGuest(path, this.who, what, directory, write));
+    return `/dev/fd/${2 + this.handles.length}`;
+  }
+
+  /** The descriptors, in order: they become UML's fd 3, 4, ... */
+  get fds(): number[] {
+    return this.handles.map((h) => h.fd);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.handles.splice(0).map((h) => h.close()));
+  }
+}
+
+/** Give a file or directory this run created to the user UML runs as. */
+export async function giveToGuest(path: string, who: RunAs | undefined): Promise<void> {
+  if (who) await chown(path, who.uid, who.gid);
+}
+
+const PATH_AT = 32;
+const PATH_LEN = 4096;
+
+/**
+ * UML records the backing file of a new COW as it resolved it: /proc/PID/fd/N
+ * for an inherited one. Put the real path back so the COW names its base.
+ */
+export async function recordCowBacking(cow: string, backing: string): Promise<void> {
+  const fh = await open(cow, 'r+');
+  try {
+    const head = Buffer.alloc(PATH_AT + PATH_LEN);
+    await fh.read(head, 0, head.length, 0);
+    if (head.readUInt32BE(0) !== COW_MAGIC) return;
+    const recorded = head.subarray(PATH_AT, PATH_AT + PATH_LEN).toString('utf8').replace(/\0[\s\S]*$/, '');
+    if (!/^\/(proc\/\d+|dev)\/fd\/\d+$/.test(recorded)) return;
+    const field = Buffer.alloc(PATH_LEN);
+    if (Buffer.byteLength(backing) >= PATH_LEN) throw new Error(`${backing}: path too long for a COW header`);
+    field.write(backing);
+    await fh.write(field, 0, PATH_LEN, PATH_AT);
+  } finally {
+    await fh.close();
+  }
+}
