@@ -64,22 +64,26 @@ describe('guests are untrusted', () => {
     };
 
     it('cleanup kills the recorded process (and its children) while it is the same one', async () => {
-      const child = execa(linux, ['-e', 'fork or sleep 100; sleep 100', 'umid=unit-a'], { reject: false });
+      const child = execa(linux, ['-e', 'fork or sleep 100; sleep 100', 'umid=unit-999999999-a'], { reject: false });
       const id = processIdentity(child.pid!)!;
-      const report = await cleanupStale(await journal([{ id: 1, kind: 'process', ...id, umid: 'unit-a' }]));
+      const report = await cleanupStale(await journal([{ id: 1, kind: 'process', ...id, umid: 'unit-999999999-a' }]));
       await child;
       assert.equal(sameProcess(id), false);
-      assert.match(report.actions.join('\n'), /killed UML unit-a/);
+      assert.match(report.actions.join('\n'), /killed UML unit-999999999-a/);
     });
 
     it('cleanup leaves alone a process whose start time, or umid, is not the recorded one (pid reuse)', async () => {
-      const child = execa(linux, ['-e', 'sleep 100', 'umid=unit-b'], { reject: false });
+      const child = execa(linux, ['-e', 'sleep 100', 'umid=unit-999999999-b'], { reject: false });
       try {
         const id = processIdentity(child.pid!)!;
-        await cleanupStale(await journal([{ id: 1, kind: 'process', ...id, start: String(Number(id.start) - 1), umid: 'unit-b' }]));
+        await cleanupStale(await journal([{ id: 1, kind: 'process', ...id, start: String(Number(id.start) - 1), umid: 'unit-999999999-b' }]));
         assert.equal(sameProcess(id), true);
         await cleanupStale(await journal([{ id: 1, kind: 'process', ...id, umid: 'unit-other' }]));
         assert.equal(sameProcess(id), true);
+        // The right process, but its umid is not one of the dead run's (a crafted journal naming another's UML).
+        const report = await cleanupStale(await journal([{ id: 1, kind: 'process', ...id, umid: 'unit-b' }]));
+        assert.equal(sameProcess(id), true);
+        assert.match(report.errors.concat(report.actions).join('\n'), /not a UML instance of pid 999999999/);
       } finally {
         child.kill('SIGKILL');
         await child;
