@@ -9,7 +9,6 @@
 import { RUN_ID } from '../host/run-id.js';
 import { Journal } from '../runner/journal.js';
 import { join } from 'node:path';
-import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
 import { exec, spawn } from '../host/exec.js';
 import { isRoot } from '../host/tools.js';
@@ -20,7 +19,7 @@ import { UmlConsole } from './console.js';
 import { stopUml } from './mconsole.js';
 import { createNetns, provideInterfaces, type Netns } from './netns.js';
 import { asGuest, guestUser, treeOwner, type GuestCap } from './guest.js';
-import { GuestFiles, giveToGuest } from './guest-files.js';
+import { GuestFiles, giveToGuest, guestTempDir } from './guest-files.js';
 import { processIdentity } from '../host/process-id.js';
 import { NO_HOSTFS } from '../recipe/load.js';
 import type { BuiltImage } from './target.js';
@@ -67,9 +66,8 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     const who = img.hostfsRoot ? await treeOwner(img.hostfsRoot, img.manifestFile) : await guestUser();
     const files = new GuestFiles(who);
     teardown.defer('close the files handed to UML', () => files.close());
-    const tmp = await tmpDir({ prefix: 'umlbuild-test-', unsafeCleanup: true });
+    const tmp = await guestTempDir('umlbuild-test-', who);
     teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup(), { resource: { kind: 'tree', path: tmp.path } });
-    await giveToGuest(tmp.path, who);
     const umid = `${img.umid}-test-${RUN_ID}`;
     let netns: Netns | undefined;
     let networks: Network[] = [];

@@ -15,8 +15,7 @@ import { exec, spawn } from '../host/exec.js';
 import { renderLaunchScript } from '../launch/script.js';
 import { sha256Text } from '../output/manifest.js';
 import { asGuest, guestUser, type RunAs } from './guest.js';
-import { giveToGuest } from './guest-files.js';
-import { dir as tmpDir } from 'tmp-promise';
+import { guestTempDir } from './guest-files.js';
 import type { BuiltImage } from './target.js';
 
 /** The launch script's text, if it is the one umlbuild generated for this manifest. */
@@ -65,12 +64,9 @@ export async function bootInteractive(img: BuiltImage, extra: string[], o: { cow
   if (o.allowRoot) env.UML_ALLOW_ROOT = '1';
   if (process.env.TERM) env.TERM = process.env.TERM;
   // UML keeps its mconsole socket in $HOME/.uml: give the guest user a home of its own for this boot.
-  const home = guest ? await tmpDir({ prefix: 'umlbuild-boot-', unsafeCleanup: true }) : undefined;
+  const home = guest ? await guestTempDir('umlbuild-boot-', guest) : undefined;
   try {
-    if (home && guest) {
-      await giveToGuest(home.path, guest);
-      env.HOME = home.path;
-    }
+    if (home) env.HOME = home.path;
     const run = spawn('sh', ['-c', text, img.script, ...extra], { env, inherit: true });
     const r = await run.exited;
     return r.exitCode ?? (r.signal ? 1 : 0);

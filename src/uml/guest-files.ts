@@ -4,8 +4,11 @@
  * mode) and UML opens it again as /dev/fd/N. The COW layers UML writes live
  * in a private directory owned by the guest user.
  */
-import { chown, open } from 'node:fs/promises';
+import { chown, open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
+import { dir, type DirectoryResult } from 'tmp-promise';
 import { COW_MAGIC } from './cow.js';
 import { openForGuest, type RunAs } from './guest.js';
 
@@ -28,6 +31,27 @@ export class GuestFiles {
   async close(): Promise<void> {
     await Promise.all(this.handles.splice(0).map((h) => h.close()));
   }
+}
+
+/** Whether every directory from `path` up to / lets any user pass (o+x). */
+async function searchableByAll(path: string): Promise<boolean> {
+  for (let p = path; ; p = dirname(p)) {
+    const st = await stat(p).catch(() => undefined);
+    if (!st || !(st.mode & 0o001)) return false;
+    if (p === '/') return true;
+  }
+}
+
+/**
+ * A private directory for a guest's uml_dir and COW files, owned by the user
+ * UML runs as: in $TMPDIR when that user can reach it, else in /tmp (a TMPDIR
+ * under a 0700 home would lock the guest out of its own directory).
+ */
+export async function guestTempDir(prefix: string, who: RunAs | undefined): Promise<DirectoryResult> {
+  const base = who && !(await searchableByAll(tmpdir())) ? '/tmp' : tmpdir();
+  const tmp = await dir({ prefix, tmpdir: base, unsafeCleanup: true });
+  await giveToGuest(tmp.path, who);
+  return tmp;
 }
 
 /** Give a file or directory this run created to the user UML runs as. */

@@ -16,13 +16,12 @@ import { RUN_ID } from '../host/run-id.js';
 import { existsSync } from 'node:fs';
 import { lstat, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { dir } from 'tmp-promise';
 import { exec } from '../host/exec.js';
 import { processIdentity } from '../host/process-id.js';
 import { NO_HOSTFS } from '../recipe/load.js';
 import { Journal } from '../runner/journal.js';
 import { asGuest, guestUser } from './guest.js';
-import { GuestFiles, giveToGuest, recordCowBacking } from './guest-files.js';
+import { GuestFiles, giveToGuest, guestTempDir, recordCowBacking } from './guest-files.js';
 
 export interface ProbeOptions {
   image: string;
@@ -57,12 +56,11 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
   // The guest is untrusted: as root, UML runs as umlbuild-guest (guest.ts) and gets its files as descriptors.
   const who = await guestUser();
   const journal = new Journal();
-  const tmp = await dir({ prefix: 'umlbuild-probe-', unsafeCleanup: true });
+  const tmp = await guestTempDir('umlbuild-probe-', who);
   const tmpEntry = journal.add({ kind: 'tree', path: tmp.path });
   const files = new GuestFiles(who);
   let umlEntry: number | undefined;
   try {
-    await giveToGuest(tmp.path, who);
     const probe = join(tmp.path, 'probe.sh');
     await writeFile(probe, probeDisk(o.script));
     const image = await files.add(o.image, 'image', false, o.noCow);

@@ -54,6 +54,8 @@ describe('hostile output, artifact, cache and journal directories', function () 
   });
   beforeEach(async () => {
     dir = await tempDir('hostile-', '/var/tmp');
+    // A TMPDIR the guest user can reach, so its probe trees stay in it (guest-files.ts falls back to /tmp otherwise).
+    await chmod(dir.path, 0o755);
     victims = join(dir.path, 'victims');
     journals = join(dir.path, 'journals');
     tmp = join(dir.path, 'tmp');

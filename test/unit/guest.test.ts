@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { RecipeError } from '../../src/errors.js';
@@ -7,12 +7,37 @@ import { pidNamespace } from '../../src/host/lock-file.js';
 import { processIdentity, sameProcess } from '../../src/host/process-id.js';
 import { cleanupStale } from '../../src/runner/journal.js';
 import { asGuest } from '../../src/uml/guest.js';
+import { guestTempDir } from '../../src/uml/guest-files.js';
 import { checkManifest, kernelArgProblem } from '../../src/uml/manifest-schema.js';
 import { tempDir, type TempDir } from '../helpers.js';
 
 const GOOD = { recipe: { name: 'x' }, image: { file: 'x.img' }, umid: 'x', launch: { script: 'x.sh', mem: '64M', args: ['quiet', 'loglevel=3', 'systemd.unit=multi-user.target', 'hostfs=/proc/umlbuild-no-hostfs'] } };
 
 describe('guests are untrusted', () => {
+  describe('the guest\'s temporary directory', () => {
+    it('lives in $TMPDIR when the guest user can reach it, else in /tmp, and belongs to that user', async () => {
+      const t = await tempDir('guest-tmp-', '/var/tmp');
+      const saved = process.env.TMPDIR;
+      const who = { name: 'nobody', uid: 65534, gid: 65534 };
+      try {
+        process.env.TMPDIR = t.path;
+        await chmod(t.path, 0o700);
+        const locked = await guestTempDir('umlbuild-unit-', who);
+        assert.ok(locked.path.startsWith('/tmp/umlbuild-unit-'), locked.path);
+        assert.equal((await stat(locked.path)).uid, 65534);
+        await locked.cleanup();
+        await chmod(t.path, 0o755);
+        const open = await guestTempDir('umlbuild-unit-', who);
+        assert.ok(open.path.startsWith(`${t.path}/umlbuild-unit-`), open.path);
+        await open.cleanup();
+      } finally {
+        if (saved === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = saved;
+        await t.remove();
+      }
+    });
+  });
+
   describe('manifest checks', () => {
     it('accepts what umlbuild writes', () => {
       const m = checkManifest('m.json', JSON.stringify(GOOD));
