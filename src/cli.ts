@@ -95,7 +95,7 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
   const rootless = privilege() === 'user' ? await verifyPlan(plan, rootlessSupport) : { userns: false };
   if (o.dryRun) {
     if (!rootless.userns) await verifyPlan(plan);
-    out(planText(plan, o.out));
+    out(await planText(plan, o.out));
     if (rootless.userns) out(`\nruns rootless: in a user namespace (${(await rootlessSupport()).detail})`);
     return;
   }

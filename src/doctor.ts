@@ -1,9 +1,10 @@
 /** `umlbuild doctor`: what this host has and lacks for building and booting. */
 import { existsSync } from 'node:fs';
-import { findTool, isRoot, packageFor } from './host/tools.js';
+import { findTool, HOST_FILES, HOST_TOOLS, isRoot } from './host/tools.js';
 import { rootlessSupport } from './host/userns.js';
 import { pickVersion, UML_MODULES } from './steps/modules.js';
 import { detectMirror } from './host/mirror.js';
+import { archiveDefaults } from './host/archive.js';
 import { GUEST_USER, lookupUser } from './uml/guest.js';
 
 export interface DoctorReport {
@@ -12,20 +13,43 @@ export interface DoctorReport {
   ok: boolean;
 }
 
-const NEEDED = ['debootstrap', 'mkfs.ext4', 'e2fsck', 'losetup', 'mount', 'chroot', 'tar', 'zstd', 'depmod', 'dpkg-query', 'linux', 'uml_mconsole'];
+/** Every tool of HOST_TOOLS, one line per package: ok, MISSING (needed) or note (optional). */
+async function toolLines(lines: string[], missing: string[]): Promise<void> {
+  const byPackage = new Map<string, { tools: string[]; absent: string[]; optional: boolean; for: Set<string> }>();
+  for (const [tool, h] of Object.entries(HOST_TOOLS)) {
+    const e = byPackage.get(h.package) ?? { tools: [], absent: [], optional: true, for: new Set<string>() };
+    e.tools.push(tool);
+    if (!h.optional) e.optional = false;
+    if (!(await findTool(tool))) {
+      e.absent.push(tool);
+      e.for.add(h.for);
+    }
+    byPackage.set(h.package, e);
+  }
+  for (const [pkg, e] of byPackage) {
+    if (!e.absent.length) lines.push(`ok      ${pkg}: ${e.tools.join(' ')}`);
+    else {
+      lines.push(`${e.optional ? 'note   ' : 'MISSING'} ${pkg}: ${e.absent.join(' ')} missing (${[...e.for].join('; ')}${e.optional ? '; optional' : ''})`);
+      if (!e.optional) missing.push(pkg);
+    }
+  }
+  for (const [file, h] of Object.entries(HOST_FILES)) {
+    const there = existsSync(file);
+    lines.push(`${there ? 'ok     ' : 'MISSING'} ${h.package}: ${file}${there ? '' : ` missing (${h.for})`}`);
+    if (!there) missing.push(h.package);
+  }
+}
 
 export async function doctor(): Promise<DoctorReport> {
   const lines: string[] = [];
   const missing: string[] = [];
-  for (const tool of NEEDED) {
-    const path = await findTool(tool);
-    lines.push(`${path ? 'ok     ' : 'MISSING'} ${tool}${path ? ` (${path})` : ` (package ${packageFor(tool)})`}`);
-    if (!path) missing.push(packageFor(tool));
-  }
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const nodeOk = major > 20 || (major === 20 && minor >= 19);
+  lines.push(`${nodeOk ? 'ok     ' : 'MISSING'} node ${process.versions.node} (umlbuild needs 20.19 or later)`);
+  await toolLines(lines, missing);
   const root = isRoot();
   const loop = existsSync('/dev/loop-control');
   const mm = await findTool('mmdebstrap');
-  lines.push(`${mm ? 'ok     ' : 'note   '} mmdebstrap${mm ? ` (${mm})` : ' (package mmdebstrap; needed for backend: mmdebstrap and rootless builds)'}`);
   let rootless = false;
   if (root) {
     lines.push('ok      root privileges');
@@ -43,7 +67,9 @@ export async function doctor(): Promise<DoctorReport> {
   if (!modules) missing.push('user-mode-linux');
   const mirror = await detectMirror();
   lines.push(`${mirror ? 'ok     ' : 'note   '} mirror from host apt sources: ${mirror ?? 'none found (recipes must set mirror)'}`);
+  const archive = await archiveDefaults();
+  lines.push(`${archive.mirror ? 'ok     ' : 'note   '} archived suites (buster): mirror ${archive.mirror ? `${archive.mirror.value} (${archive.mirror.from})` : `none found (${archive.problem}; set mirror)`}`);
   const unique = [...new Set(missing)];
   if (unique.length) lines.push('', `install: apt-get install ${unique.join(' ')}`);
-  return { lines, missingPackages: unique, ok: unique.length === 0 && ((root && loop) || rootless) };
+  return { lines, missingPackages: unique, ok: nodeOk && unique.length === 0 && ((root && loop) || rootless) };
 }

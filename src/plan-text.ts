@@ -12,14 +12,16 @@ function hideKeys(value: unknown, keys: readonly string[]): unknown {
   return value;
 }
 
-export function planText(plan: Plan, outDir: string): string {
+/** The plan as YAML; each step with a `resolved` hook shows what this host decided for it (mirror, keyring) and why. */
+export async function planText(plan: Plan, outDir: string): Promise<string> {
+  const resolved = await Promise.all(plan.steps.map((s) => s.step.resolved?.(s.options)));
   const doc = {
     recipe: plan.file,
     name: plan.name,
     output: `${outDir}/${plan.output}.img`,
     variables: publicVariables(plan),
     launch: plan.launch,
-    steps: plan.steps.map((s) => ({ step: s.kind, title: s.title, ...(hideKeys(s.options, s.step.secretKeys ?? []) as object) })),
+    steps: plan.steps.map((s, i) => ({ step: s.kind, title: s.title, ...(hideKeys(s.options, s.step.secretKeys ?? []) as object), ...(resolved[i] ? { resolved: resolved[i] } : {}) })),
   };
   return redact(stringify(doc, { lineWidth: 0 }));
 }

@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import { ImageCache } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
 import { applyImageEdits, NotEditable, readImageFile, statImageFile } from '../host/debugfs.js';
-import { detectMirror } from '../host/mirror.js';
+import { bootstrapSource } from '../steps/bootstrap-source.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
 import type { ImageEditContext, StepContext } from '../steps/types.js';
@@ -78,7 +78,8 @@ async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Pr
     const o = ps.options as Record<string, unknown>;
     if (ps.kind === 'debootstrap') {
       const tool = String(o.backend ?? 'debootstrap');
-      inputs.push({ mirror: o.mirror || (await detectMirror(String(o.suite))), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() });
+      const src = await bootstrapSource(o as { suite: string; mirror?: string; keyring?: string; archived?: boolean });
+      inputs.push({ mirror: src.mirror?.value, ...(src.keyring && !o.keyring ? { keyring: src.keyring.value } : {}), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() });
     } else if (ps.kind === 'modules') {
       // The contents of the modules copied (of a kernel tree: what modules_install takes).
       inputs.push({ modules: o.kernel_tree ? await treeDigest(String(o.kernel_tree), { include: (rel) => KERNEL_TREE_INPUTS.test(rel) }) : await treeDigest(String(o.from)) });

@@ -1,7 +1,9 @@
 /**
  * `debootstrap`: install a Debian base system into the rootfs. Without a
- * mirror, the host's own apt sources name it. Archived suites (buster) are
- * not on current mirrors: give an archive mirror. The mirror is checked for
+ * mirror, the host's own apt sources name it. Archived suites (`archived:
+ * true`: buster) are not on current mirrors: they default to Debian's archive
+ * and the removed-keys keyring, as debootstrap's own scripts for archived
+ * releases declare them (steps/bootstrap-source). The mirror is checked for
  * the suite before anything is built. The rootfs must be empty (a new
  * filesystem's lost+found aside): the bootstrap never writes over a tree.
  *
@@ -15,6 +17,7 @@
  *   exclude: []
  *   arch: amd64               # optional, default: the host's
  *   keyring: /usr/share/keyrings/debian-archive-keyring.gpg   # optional
+ *   archived: false           # true: the suite left the current mirrors (archive mirror and keyring by default)
  *   backend: debootstrap      # or mmdebstrap (faster; several mirrors, hooks; rootless builds)
  *   mirrors: []               # mmdebstrap: more apt sources ("deb URL suite comp" or URLs)
  *   hooks:                    # mmdebstrap: shell commands run at its hook points ("$1" = the tree)
@@ -25,7 +28,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { z } from 'zod';
-import { detectMirror } from '../host/mirror.js';
+import { bootstrapSource, describe } from './bootstrap-source.js';
 import { cachedBootstrap } from '../cache/bootstrap.js';
 import { debootstrapArgs, mmdebstrapArgs, unsupported, type BootstrapOptions } from './bootstrap-args.js';
 import type { Step } from './types.js';
@@ -44,7 +47,7 @@ const schema = z
     exclude: z.array(word).default([]),
     arch: word.optional(),
     keyring: z.string().optional(),
-    /** A suite that has left the current mirrors (needs a mirror from the user). */
+    /** A suite that has left the current mirrors: Debian's archive and its keyring by default. */
     archived: z.boolean().default(false),
     extra_args: z.array(z.string()).default([]),
     backend: z.enum(['debootstrap', 'mmdebstrap']).default('debootstrap'),
@@ -86,36 +89,35 @@ export const debootstrap: Step<Options> = {
     await ctx.requireTool(o.backend);
     await ctx.requireTool('zstd');
     for (const [key, why] of unsupported(o as BootstrapOptions)) ctx.problem(why, key);
-    if (o.keyring && !existsSync(o.keyring)) ctx.problem(`keyring ${o.keyring} does not exist`, 'keyring');
-    if (o.archived && !o.mirror) {
-      ctx.problem(`${o.suite} is archived and no longer on current Debian mirrors: give an archive mirror (set the recipe's mirror variable)`, 'mirror');
-      return;
-    }
-    const mirror = o.mirror || (await detectMirror(o.suite));
-    if (!mirror) {
-      ctx.problem('no mirror given and none found in /etc/apt/sources.list or /etc/apt/sources.list.d/*.sources', 'mirror');
-      return;
-    }
-    const problem = await releaseReachable(mirror, o.suite);
-    if (problem) ctx.problem(problem, 'mirror');
+    const src = await bootstrapSource(o);
+    if (src.keyring && !existsSync(src.keyring.value)) ctx.problem(`keyring ${src.keyring.value} (${src.keyring.from}) does not exist${o.keyring ? '' : ' (package debian-archive-keyring)'}`, 'keyring');
+    if (!src.mirror) return ctx.problem(src.problem ?? 'no mirror', 'mirror');
+    const problem = await releaseReachable(src.mirror.value, o.suite);
+    if (problem) ctx.problem(`${problem} (mirror from ${src.mirror.from}${o.mirror ? '' : '; --set mirror=URL gives another'})`, 'mirror');
+  },
+  async resolved(o) {
+    const src = await bootstrapSource(o);
+    return { mirror: describe(src.mirror, `none: ${src.problem}`), keyring: describe(src.keyring, `${o.backend}'s default`) };
   },
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     // debootstrap would unpack its packages through links already in the tree: it starts from an empty one.
     const present = (await readdir(root)).filter((n) => n !== 'lost+found');
     if (present.length) throw new UserError(`${o.backend}: the rootfs is not empty (${present.slice(0, 5).join(', ')}${present.length > 5 ? ', ...' : ''}): bootstrap into an empty tree, before the steps that fill it`);
-    const mirror = o.mirror || (await detectMirror(o.suite));
-    if (!mirror) throw new Error('no mirror found in the host apt sources');
+    const src = await bootstrapSource(o);
+    if (!src.mirror) throw new UserError(src.problem ?? 'no mirror');
+    const mirror = src.mirror.value;
     ctx.facts.suite = o.suite;
     ctx.facts.mirror = mirror;
-    const argv = (o.backend === 'mmdebstrap' ? mmdebstrapArgs : debootstrapArgs)(o as BootstrapOptions, mirror, root);
+    const options = { ...o, keyring: src.keyring?.value };
+    const argv = (o.backend === 'mmdebstrap' ? mmdebstrapArgs : debootstrapArgs)(options as BootstrapOptions, mirror, root);
     if (!ctx.cache) return void (await ctx.exec(o.backend, argv));
     // debootstrap keeps downloaded .debs in the cache too, so a cold bootstrap of another variant does not fetch them again.
     const extra = o.backend === 'debootstrap' ? [`--cache-dir=${await ctx.cache.debsDir()}`] : [];
     const bootstrap = () => ctx.exec(o.backend, [...extra, ...argv]).then(() => undefined);
     const { stdout: version } = await ctx.exec(o.backend, ['--version']);
     const { stdout: arch } = o.arch ? { stdout: o.arch } : await ctx.exec('dpkg', ['--print-architecture']);
-    const { archived: _archived, ...fields } = o;
+    const { archived: _archived, ...fields } = options;
     await cachedBootstrap(ctx, { ...fields, tool: version.trim(), arch: arch.trim(), mirror }, root, bootstrap);
   },
 };

@@ -24,6 +24,8 @@ export interface Step<O> {
    */
   inputs?(o: O): { schemas: Record<string, z.ZodType>; data: Record<string, unknown> };
   title(o: O): string;
+  /** What the step will use that only this host decides (a mirror, a keyring), each with where it came from: `--dry-run` shows it. */
+  resolved?(o: O): Promise<Record<string, string>>;
   /** No side effects; every step verifies before any runs. */
   verify?(o: O, ctx: VerifyContext): Promise<void>;
   /** Register teardown the moment a resource exists. */
