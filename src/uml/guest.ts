@@ -19,7 +19,7 @@ import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { EXIT, HostError, UserError } from '../errors.js';
 import { exec } from '../host/exec.js';
-import { isRoot } from '../host/tools.js';
+import { isRoot, requireTools } from '../host/tools.js';
 
 export const GUEST_USER = 'umlbuild-guest';
 
@@ -38,6 +38,7 @@ export async function lookupUser(nameOrId: string): Promise<RunAs | undefined> {
 /** The dedicated guest user, created if missing; undefined when umlbuild is not root (no change of user). */
 export async function guestUser(): Promise<RunAs | undefined> {
   if (!isRoot()) return undefined;
+  await requireTools(['getent', 'useradd', 'setpriv'], `running UML as the system user ${GUEST_USER}`);
   const found = await lookupUser(GUEST_USER);
   if (found) return found;
   const shell = '/usr/sbin/nologin';

@@ -4,6 +4,7 @@
  * raw transport). Nothing in it is connected to any other network.
  */
 import { exec } from '../host/exec.js';
+import { requireTools } from '../host/tools.js';
 import type { Network } from '../launch/transports.js';
 import type { Teardown } from '../runner/teardown.js';
 import type { GuestCap, RunAs } from './guest.js';
@@ -17,6 +18,7 @@ export interface Netns {
 const ip = (...args: string[]) => exec('ip', args);
 
 export async function createNetns(name: string, teardown: Teardown): Promise<Netns> {
+  await requireTools(['ip'], 'a private network namespace for UML (umlbuild test as root; --no-network does without)');
   await ip('netns', 'add', name);
   teardown.defer(`delete network namespace ${name}`, async () => void (await ip('netns', 'delete', name)), { resource: { kind: 'netns', name } });
   await ip('-n', name, 'link', 'set', 'lo', 'up');
