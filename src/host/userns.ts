@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { exec, spawn } from './exec.js';
-import { findTool } from './tools.js';
+import { findTool, packageFor } from './tools.js';
 import { journalDir } from '../runner/journal.js';
 
 export type Privilege = 'root' | 'userns-root' | 'user';
@@ -56,7 +56,7 @@ export function rootlessSupport(): Promise<RootlessSupport> {
 async function checkRootless(): Promise<RootlessSupport> {
   const { username, uid } = userInfo();
   for (const tool of ['unshare', 'newuidmap', 'newgidmap']) {
-    if (!(await findTool(tool))) return { ok: false, detail: `${tool} is missing (package ${tool === 'unshare' ? 'util-linux' : 'uidmap'})` };
+    if (!(await findTool(tool))) return { ok: false, detail: `${tool} is missing (package ${packageFor(tool)})` };
   }
   const max = await readFile('/proc/sys/user/max_user_namespaces', 'utf8').catch(() => '0');
   if (Number(max) === 0) return { ok: false, detail: 'user namespaces are disabled (sysctl user.max_user_namespaces = 0)' };

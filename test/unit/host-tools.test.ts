@@ -1,0 +1,169 @@
+/**
+ * Three lists that must agree: the host tools the code runs (found by
+ * scanning src/), the table doctor and the error messages use
+ * (src/host/tools.ts), and the packages README.md's install line names (which
+ * .ci/run installs). A tool called but not in the table, a package the table
+ * needs but the README does not install, or a stale entry fails here.
+ */
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { exec } from '../../src/host/exec.js';
+import { findTool, HOST_FILES, HOST_TOOLS, optionalPackages, requiredPackages } from '../../src/host/tools.js';
+import { PROJECT } from '../helpers.js';
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await sources(p)));
+    else if (e.name.endsWith('.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+/**
+ * Calls whose command is not a literal, by file and first argument, with the
+ * tools each can run. A new such call must be added here (and its tools to
+ * the table); user commands (run, hook) run what the recipe says.
+ */
+const DYNAMIC: Record<string, string[]> = {
+  'src/runner/context.ts exec(cmd': [], // ctx.exec itself: its callers are scanned
+  'src/runner/fast-path.ts exec(tool': ['debootstrap', 'mmdebstrap'],
+  'src/runner/fast-path.ts exec(cmd': [], // passes ctx.exec on
+  'src/runner/build.ts exec(cmd': [], // hooks: the user's script
+  'src/steps/debootstrap.ts exec(o.backend': ['debootstrap', 'mmdebstrap'],
+  'src/steps/pack.ts exec(argv[0]!': ['mksquashfs', 'tar', 'zstd'],
+  'src/steps/debootstrap.ts requireTool(o.backend': ['debootstrap', 'mmdebstrap'],
+  'src/steps/mkfs.ts exec(`mkfs.${o.fs}`': ['mkfs.ext2', 'mkfs.ext3', 'mkfs.ext4', 'mkfs.btrfs', 'mkfs.xfs'],
+  'src/steps/mkfs.ts requireTool(`mkfs.${o.fs}`': ['mkfs.ext2', 'mkfs.ext3', 'mkfs.ext4', 'mkfs.btrfs', 'mkfs.xfs'],
+  'src/steps/pack.ts exec(`mkfs.${o.fs}`': ['mkfs.ext2', 'mkfs.ext3', 'mkfs.ext4'],
+  'src/steps/pack.ts requireTool(`mkfs.${o.fs}`': ['mkfs.ext2', 'mkfs.ext3', 'mkfs.ext4'],
+  "src/steps/pack.ts requireTool(o.fs === 'tar.zst' ? 'zstd' : 'tar'": ['zstd', 'tar'],
+  'src/runner/verify.ts findTool(tool': [], // requireTool's implementation: its callers are scanned
+  'src/doctor.ts findTool(tool': [], // every tool of the table
+  'src/host/userns.ts findTool(tool': ['unshare', 'newuidmap', 'newgidmap'],
+  'src/steps/run.ts exec(cmd!': ['sh'], // chroot: false runs /bin/sh or the recipe's argv
+  'src/steps/hook.ts exec(script': [], // the user's script
+  'src/uml/boot.ts exec(cmd!': ['setpriv', 'test'], // asGuest(['test', ...])
+  'src/uml/mconsole.ts exec(cmd!': ['ip', 'uml_mconsole'],
+  'src/uml/boot-test.ts spawn(argv[0]!': ['ip', 'setpriv', 'linux'], // netns wrap, asGuest, the launch argv
+  'src/uml/probe.ts exec(argv[0]!': ['ip', 'setpriv', 'linux'],
+};
+
+/** Tools run by what umlbuild writes or ships, not by a call in src/*.ts. */
+const SCRIPTS: Record<string, string[]> = {
+  'src/templates/launch.sh.ejs': ['sh', 'dirname', 'basename', 'id', 'setpriv', 'getcap', 'grep', 'taskset', 'linux'],
+  'recipes/busybox.yml': ['busybox', 'ldd', 'mkdir', 'cp', 'ln'],
+};
+
+interface Found {
+  literal: Map<string, string[]>;
+  dynamic: Set<string>;
+}
+
+async function scan(): Promise<Found> {
+  const literal = new Map<string, string[]>();
+  const dynamic = new Set<string>();
+  const note = (tool: string, where: string) => literal.set(tool, [...(literal.get(tool) ?? []), where]);
+  for (const file of await sources(join(PROJECT, 'src'))) {
+    const rel = relative(PROJECT, file);
+    if (rel === 'src/host/exec.ts' || rel === 'src/host/tools.ts') continue;
+    const text = await readFile(file, 'utf8');
+    // exec(/spawn( as functions or ctx./session./opts. methods, not RegExp#exec; requireTool(s)/findTool.
+    const call = /(?<![\w/.])((?:ctx\.)?(?:exec|spawn))\(\s*|(?:requireTool|findTool)\(\s*|requireTools\(\s*\[/g;
+    for (const m of text.matchAll(call)) {
+      const rest = text.slice(m.index + m[0].length);
+      const lit = /^(['"])([^'"$]+)\1/.exec(rest);
+      if (m[0].startsWith('requireTools')) {
+        for (const t of /^([^\]]*)\]/.exec(rest)![1]!.matchAll(/'([^']+)'/g)) note(t[1]!, rel);
+      } else if (lit) note(lit[2]!, rel);
+      else if (/^\w+\??:/.test(rest)) continue; // a declaration: exec(cmd: string, ...)
+      else dynamic.add(`${rel} ${m[0].replace(/^ctx\.|\s+$/g, '')}${/^[^,)]+/.exec(rest)![0]}`);
+    }
+    // Argument vectors built for a dynamic call above (asGuest, the netns wrapper, mconsole).
+    for (const m of text.matchAll(/\[\s*'(setpriv|ip|uml_mconsole)',/g)) note(m[1]!, rel);
+    for (const m of text.matchAll(/^\s*'(setpriv)',$/gm)) note(m[1]!, rel);
+  }
+  return { literal, dynamic };
+}
+
+function readmeInstallLine(readme: string, prefix: string): string[] {
+  const line = readme.split('\n').find((l) => l.startsWith(`${prefix}apt-get install -y `));
+  assert.ok(line, `README.md has a line starting "${prefix}apt-get install -y"`);
+  return line.slice(prefix.length).replace(/^apt-get install -y /, '').split('&&')[0]!.trim().split(/\s+/);
+}
+
+describe('host tools: the code, doctor and the README agree', () => {
+  let found: Found;
+  before(async () => {
+    found = await scan();
+  });
+
+  it('every tool the code runs by name is in the table', () => {
+    const missing = [...found.literal].filter(([t]) => !HOST_TOOLS[t]).map(([t, w]) => `${t} (${[...new Set(w)].join(', ')})`);
+    assert.deepEqual(missing, [], 'add these to HOST_TOOLS in src/host/tools.ts, with their Debian package');
+  });
+
+  it('every call with a computed command is accounted for, and its tools are in the table', () => {
+    assert.deepEqual([...found.dynamic].sort(), Object.keys(DYNAMIC).sort(), 'a new exec/spawn with a computed command: add it to DYNAMIC here with the tools it can run');
+    for (const [site, tools] of Object.entries(DYNAMIC)) for (const t of tools) assert.ok(HOST_TOOLS[t], `${t} (${site}) is in the table`);
+  });
+
+  it('the tools the launch script and the busybox recipe run are in the table', async () => {
+    for (const [file, tools] of Object.entries(SCRIPTS)) {
+      const text = await readFile(join(PROJECT, file), 'utf8');
+      for (const t of tools) {
+        assert.match(text, new RegExp(`(^|[\\s"$(|/])${t.replace('.', '\\.')}\\b`, 'm'), `${file} runs ${t}`);
+        assert.ok(HOST_TOOLS[t], `${t} (${file}) is in the table`);
+      }
+    }
+  });
+
+  it('the table has no tool nothing runs', () => {
+    const used = new Set([...found.literal.keys(), ...Object.values(DYNAMIC).flat(), ...Object.values(SCRIPTS).flat()]);
+    assert.deepEqual(Object.keys(HOST_TOOLS).filter((t) => !used.has(t)), []);
+  });
+
+  it("README's install line names exactly the table's needed packages, its optional line the others", async () => {
+    const readme = await readFile(join(PROJECT, 'README.md'), 'utf8');
+    assert.deepEqual(readmeInstallLine(readme, '').sort(), requiredPackages());
+    assert.deepEqual(readmeInstallLine(readme, '# optional, for other step options: ').sort(), optionalPackages());
+    assert.ok(requiredPackages().includes('kmod') && requiredPackages().includes('iproute2') && requiredPackages().includes('openssl'));
+  });
+
+  it('.ci/run installs the packages of the README lines', async () => {
+    const ci = await readFile(join(PROJECT, '.ci/run'), 'utf8');
+    assert.match(ci, /readme_packages ''\)/);
+    assert.match(ci, /readme_packages '# optional, for other step options:'\)/);
+    // Its extraction, run on the README, gives the same lists the test parsed.
+    const fn = /readme_packages\(\) \{\n([\s\S]*?)\n\}/.exec(ci)![0];
+    const r = await exec('bash', ['-c', `${fn}\nreadme_packages ''; readme_packages '# optional, for other step options:'`], { cwd: PROJECT });
+    const [req, opt] = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).sort());
+    assert.deepEqual(req, requiredPackages());
+    assert.deepEqual(opt, optionalPackages());
+  });
+
+  it("each installed tool's package is the one dpkg says provides it", async () => {
+    // Merged /usr: dpkg may know a file under /bin or /sbin; /usr/bin/linux is an alternative (readlink -f).
+    const names = new Map<string, string[]>();
+    for (const tool of Object.keys(HOST_TOOLS)) {
+      const path = await findTool(tool);
+      if (!path) continue;
+      const real = (await exec('readlink', ['-f', path])).stdout.trim();
+      names.set(tool, [...new Set([path, real, ...[path, real].map((p) => p.replace(/^\/usr\//, '/'))])]);
+    }
+    const r = await exec('dpkg', ['-S', ...new Set([...names.values()].flat()), ...Object.keys(HOST_FILES)], { reject: false });
+    const owners = new Map<string, string[]>();
+    for (const line of r.stdout.split('\n')) {
+      const m = /^([^:]+(?::[\w-]+)?(?:, [^:]+)*): (\/\S+)$/.exec(line);
+      if (m && !line.startsWith('diversion')) owners.set(m[2]!, m[1]!.split(', ').map((o) => o.split(':')[0]!));
+    }
+    for (const [tool, paths] of names) {
+      const pkgs = paths.flatMap((p) => owners.get(p) ?? []);
+      assert.ok(pkgs.includes(HOST_TOOLS[tool]!.package), `${tool} (${paths[0]}) belongs to ${pkgs.join(', ') || 'no package'}, the table says ${HOST_TOOLS[tool]!.package}`);
+    }
+    assert.ok(names.size >= 40, `checked ${names.size} tools`);
+    for (const [file, h] of Object.entries(HOST_FILES)) assert.deepEqual(owners.get(file), [h.package]);
+  });
+});
