@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { exec } from '../../src/host/exec.js';
-import { findTool, HOST_FILES, HOST_TOOLS, optionalPackages, requiredPackages } from '../../src/host/tools.js';
+import { findTool, HOST_FILES, HOST_TOOLS, optionalPackages, requiredPackages, requireTools } from '../../src/host/tools.js';
+import { HostError } from '../../src/errors.js';
 import { PROJECT } from '../helpers.js';
+import { doctor } from '../../src/doctor.js';
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -118,6 +120,30 @@ describe('host tools: the code, doctor and the README agree', () => {
         assert.ok(HOST_TOOLS[t], `${t} (${file}) is in the table`);
       }
     }
+  });
+
+  it('doctor checks every tool of the table, by package, and the archive defaults', async () => {
+    const r = await doctor();
+    for (const pkg of new Set(Object.values(HOST_TOOLS).map((h) => h.package))) {
+      const tools = Object.entries(HOST_TOOLS).filter(([, h]) => h.package === pkg).map(([t]) => t);
+      assert.match(r.lines.join('\n'), new RegExp(`^(ok {6}${pkg}: ${tools.join(' ')}|(MISSING|note   ) ${pkg}: .* missing \\(.*\\))$`, 'm'), pkg);
+    }
+    assert.match(r.lines.join('\n'), /^ok {6}iproute2: ip$/m);
+    assert.match(r.lines.join('\n'), /^ok {6}openssl: openssl$/m);
+    assert.match(r.lines.join('\n'), /^ok {6}util-linux: .*\bsetpriv\b/m);
+    assert.match(r.lines.join('\n'), /^ok {6}archived suites \(buster\): mirror \S+ \(default_mirror in /m);
+  });
+
+  it('umlbuild test and boot check their tools before use (exit 3, with the package)', async () => {
+    const e = await requireTools(['ip', 'umlbuild-no-such-tool'], 'a stand-in command').then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof HostError);
+    assert.equal(e.exitCode, 3);
+    assert.match(e.message, /^missing host tool umlbuild-no-such-tool \(package umlbuild-no-such-tool\), needed by a stand-in command\n {2}install: apt-get install umlbuild-no-such-tool$/);
+    // The network namespace (ip) and the guest user (getent, useradd, setpriv) are checked where they are made.
+    assert.deepEqual(found.literal.get('ip')?.includes('src/uml/netns.ts'), true);
+    for (const t of ['getent', 'useradd', 'setpriv']) assert.ok(found.literal.get(t)?.includes('src/uml/guest.ts'), t);
+    assert.match(await readFile(join(PROJECT, 'src/uml/netns.ts'), 'utf8'), /createNetns\([^)]*\)[^{]*\{\n\s+await requireTools\(\['ip'\]/);
+    assert.match(await readFile(join(PROJECT, 'src/uml/guest.ts'), 'utf8'), /if \(!isRoot\(\)\) return undefined;\n\s+await requireTools\(\['getent', 'useradd', 'setpriv'\]/);
   });
 
   it('the table has no tool nothing runs', () => {
