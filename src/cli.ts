@@ -26,10 +26,10 @@ import { bootInteractive } from './uml/boot.js';
 import { mergeCow, verifyCows } from './uml/cow-tools.js';
 import { BootstrapCache, defaultCacheDir } from './cache/store.js';
 
-function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
-  // At the last '=': commands often hold one (VAR=x, rc=$?), patterns seldom do.
-  const i = value.lastIndexOf('=');
-  if (i <= 0) throw new RecipeError([{ file: '--set', path: value, message: 'use --set key=value' }]);
+export function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
+  // At the first '=': names hold none, values may (passwords, URLs with ?a=b). The argument is not shown: it may hold a secret.
+  const i = value.indexOf('=');
+  if (i <= 0) throw new RecipeError([{ file: '--set', path: '', message: `use --set key=value (${i < 0 ? 'no "=" in the argument' : 'no name before "="'}; the argument is not shown)` }]);
   return { ...prev, [value.slice(0, i)]: value.slice(i + 1) };
 }
 

@@ -134,7 +134,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 
-  const { vars, raw: rawVars, secretVars, origin, uses } = readVariables(layers, opts, issues);
+  const { vars, raw: rawVars, secretVars, origin, uses, warnings: varWarnings } = readVariables(layers, opts, issues);
   for (const name of secretVars) registerSecret(vars[name]);
   const firstFieldIssue = issues.length;
   const flow = new VariableFlow({ secretVars, uses, origin });
@@ -170,7 +170,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const parsedLaunch = launchSchema.safeParse(launchInput);
   if (!parsedLaunch.success) issues.push(...zodIssues(launchLayer.source, ['launch'], parsedLaunch.error));
   const launch = parsedLaunch.success ? parsedLaunch.data : launchSchema.parse({});
-  const warnings = launch.networks.flatMap(networkWarnings);
+  const warnings = [...varWarnings, ...launch.networks.flatMap(networkWarnings)];
 
   const testLayer = lastSetting(layers, 'test');
   const parsedTest = testSchema.safeParse(testLayer ? resolveIn(testLayer, ['test'], testLayer.data.test, ['password']) : {});
