@@ -57,9 +57,9 @@ export type VariableSpec = z.infer<typeof variableSpec>;
 
 export const SPEC_KEYS: ReadonlySet<string> = new Set(Object.keys(variableSpec.shape));
 
-/** Problems between the keys of a merged spec: [key, message]. */
-export function specProblems(spec: VariableSpec): [keyof VariableSpec, string][] {
-  const out: [keyof VariableSpec, string][] = [];
+/** Problems between the keys of a merged spec: [key, message, key below it]. */
+export function specProblems(spec: VariableSpec): [keyof VariableSpec, string, string?][] {
+  const out: [keyof VariableSpec, string, string?][] = [];
   const t = spec.type;
   if (t === 'enum' && !spec.values) out.push(['type', 'type enum needs values: [the allowed values]']);
   if (spec.values && t !== 'enum') out.push(['values', 'values: is for type: enum']);
@@ -69,7 +69,7 @@ export function specProblems(spec: VariableSpec): [keyof VariableSpec, string][]
   for (const k of ['min', 'max'] as const) if (spec[k] !== undefined && t !== 'integer') out.push([k, `${k}: is for type: integer`]);
   if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) out.push(['min', 'min is greater than max']);
   if (spec.requires && spec.values) {
-    for (const k of Object.keys(spec.requires)) if (!spec.values.map(String).includes(k)) out.push(['requires', `requires: "${k}" is not one of the values (${spec.values.join(', ')})`]);
+    for (const k of Object.keys(spec.requires)) if (!spec.values.map(String).includes(k)) out.push(['requires', `"${k}" is not one of the values (${spec.values.join(', ')})`, k]);
   }
   return out;
 }

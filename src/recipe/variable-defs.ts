@@ -68,9 +68,10 @@ function readDefs(layers: { source: RecipeSource; data: Record<string, unknown> 
   for (const [name, d] of defs) {
     if (d.broken) continue;
     const where = (k: string) => d.at.get(k) ?? { source: d.source, path: ['variables', name] };
-    for (const [key, message] of specProblems(d.spec)) {
+    for (const [key, message, below] of specProblems(d.spec)) {
       const w = where(key);
-      issues.push(w.source.issue(w.path, message, { key: true }));
+      issues.push(w.source.issue(below ? [...w.path, below] : w.path, message, { key: true }));
+      d.broken = true;
     }
     for (const [value, names] of Object.entries(d.spec.requires ?? {})) {
       const w = where('requires');
