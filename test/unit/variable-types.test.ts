@@ -69,10 +69,14 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
     }
   });
 
-  it('umlbuild validate --set root_password=s3cr=tPassw0rd is accepted; a typo in the name prints no part of the value', async () => {
+  it('umlbuild validate --set root_password=s3cr=tPassw0rd and --set url=...?a=b are accepted; a typo in the name prints no part of the value', async () => {
     const file = await dir.write('r.yml', 'name: r\nvariables: {root_password: {default: x, secret: true}}\nsteps:\n  - step: echo\n    message: hi\n');
     const ok = await cli(['validate', file, '--set', 'root_password=s3cr=tPassw0rd']);
     assert.equal(ok.exitCode, 0, ok.stderr);
+    const url = await dir.write('u.yml', 'name: u\nvariables: {url: ""}\nsteps:\n  - step: echo\n    message: "${url}"\n');
+    const dry = await cli([url, '--dry-run', '--out', join(dir.path, 'out'), '--set', 'url=http://m.invalid/debian?a=b&c=d']);
+    assert.equal(dry.exitCode, 0, dry.stderr);
+    assert.match(dry.stdout, /message: http:\/\/m\.invalid\/debian\?a=b&c=d$/m);
     const bad = await cli(['validate', file, '--set', 'root_pasword=s3cr=tPassw0rd']);
     assert.equal(bad.exitCode, 2);
     assert.match(bad.stderr, /--set: root_pasword: unknown variable "root_pasword" .*did you mean "root_password"\?/);
