@@ -38,6 +38,9 @@ export function coerce(value: string, like: unknown): unknown {
   return value;
 }
 
+/** Type problems of variables' values, by variable name. */
+export type ValueCheck = (values: Vars, given: ReadonlySet<string>) => { name: string; message: string }[];
+
 const isEmpty = (v: unknown) => v === undefined || v === null || v === '';
 
 function readDefs(layers: { source: RecipeSource; data: Record<string, unknown> }[], issues: RecipeIssue[]): Map<string, Def> {
@@ -85,7 +88,7 @@ export function readVariables(
   layers: { source: RecipeSource; data: Record<string, unknown> }[],
   opts: VariableOverrides,
   issues: RecipeIssue[],
-): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>>; warnings: string[] } {
+): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>>; warnings: string[]; checkValues: ValueCheck } {
   const defs = readDefs(layers, issues);
   const warnings: string[] = [];
   const raw: Vars = {};
@@ -130,8 +133,11 @@ export function readVariables(
   const { vars, problems, uses } = resolveVariables(raw, new Set(origin.keys()));
   for (const p of problems) issues.push(defs.get(p.name)!.source.issue(['variables', p.name], p.message, { key: true }));
   const secretVars = new Set([...defs.keys()].filter((n) => [...(uses.get(n) ?? [n])].some((d) => declared.has(d))));
-  checkTypes(defs, vars, { origin, uses, secretVars }, issues);
-  return { vars, raw, secretVars, origin, uses, warnings };
+  const o = { origin, uses, secretVars };
+  for (const p of typeProblems(defs, vars, secretVars, (n) => origin.has(n))) issues.push(valueIssue(p.name, defs.get(p.name)!, o, p.message));
+  /** The same checks on a variant's values (`given`: the names it sets). */
+  const checkValues = (values: Vars, given: ReadonlySet<string>) => typeProblems(defs, values, secretVars, (n) => given.has(n) || origin.has(n));
+  return { vars, raw, secretVars, origin, uses, warnings, checkValues };
 }
 
 interface Origins {
@@ -149,23 +155,29 @@ function valueIssue(name: string, def: Def, o: Origins, message: string): Recipe
   return w.source.issue(w.path, `${message}${from.length ? ` (made from ${from.join(', ')})` : ''}`);
 }
 
-/** Each typed variable's value is of its type (converted in place); a value that requires others has them set. */
-function checkTypes(defs: Map<string, Def>, vars: Vars, o: Origins, issues: RecipeIssue[]): void {
-  const shown = (name: string, v: unknown) => (o.secretVars.has(name) ? 'its value (secret, not shown)' : JSON.stringify(v)?.slice(0, 80));
+/**
+ * Each typed variable's value is of its type (converted in place); a value
+ * that requires others has them set. `given`: names whose value was given
+ * (an empty value of a variable without default and not given is not set).
+ */
+function typeProblems(defs: ReadonlyMap<string, Def>, vars: Vars, secret: ReadonlySet<string>, given: (name: string) => boolean): { name: string; message: string }[] {
+  const out: { name: string; message: string }[] = [];
+  const shown = (name: string, v: unknown) => (secret.has(name) ? 'its value (secret, not shown)' : JSON.stringify(v)?.slice(0, 80));
   for (const [name, def] of defs) {
     const { spec } = def;
     const v = vars[name];
     if (!spec.type || def.broken || v === undefined) continue;
-    if (v === '' && spec.default === undefined && !o.origin.has(name)) continue; // not set, and nothing says it must be
+    if (v === '' && spec.default === undefined && !given(name)) continue;
     const c = convert(spec, v);
     if (c) vars[name] = c.value;
-    else issues.push(valueIssue(name, def, o, `variable "${name}" must be ${describeType(spec)}; ${shown(name, v)} is not`));
+    else out.push({ name, message: `variable "${name}" must be ${describeType(spec)}; ${shown(name, v)} is not` });
   }
   for (const [name, def] of defs) {
     const list = def.spec.requires?.[String(vars[name])];
     const missing = (list ?? []).filter((n) => defs.has(n) && isEmpty(vars[n]));
     if (!missing.length) continue;
-    const what = o.secretVars.has(name) ? 'has a value that' : `is ${JSON.stringify(vars[name])}, which`;
-    issues.push(valueIssue(name, def, o, `variable "${name}" ${what} requires ${missing.map((n) => `"${n}"`).join(' and ')}: give ${missing.length > 1 ? 'them' : 'it'} with ${missing.map((n) => `--set ${n}=...`).join(' ')}`));
+    const what = secret.has(name) ? 'has a value that' : `is ${JSON.stringify(vars[name])}, which`;
+    out.push({ name, message: `variable "${name}" ${what} requires ${missing.map((n) => `"${n}"`).join(' and ')}: give ${missing.length > 1 ? 'them' : 'it'} with ${missing.map((n) => `--set ${n}=...`).join(' ')}` });
   }
+  return out;
 }

@@ -12,6 +12,7 @@ import { collectSet } from '../../src/cli.js';
 import { RecipeError } from '../../src/errors.js';
 import { exec } from '../../src/host/exec.js';
 import { loadRecipe } from '../../src/recipe/load.js';
+import { verifyPlan } from '../../src/runner/verify.js';
 import { closest } from '../../src/recipe/var-types.js';
 import { BIN, PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';
 
@@ -188,5 +189,35 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
       const e = await rejection<RecipeError>(loadRecipe(join(PROJECT, 'recipes', r), { set: { network: 'static', rootfs: '/x' }, env: {} }));
       assert.match(e.message, /--set network: variable "network" is "static", which requires "address" and "netmask"/, r);
     }
+  });
+
+  it('a step check on a value given with --set or UMLBUILD_VAR_* (found after loading) names the flag', async () => {
+    const missing = join(dir.path, 'no-such-tree');
+    const plan = await loadRecipe(join(PROJECT, 'recipes/from-dir.yml'), { set: { rootfs: missing }, env: {} });
+    const e1 = await rejection<RecipeError>(verifyPlan(plan));
+    assert.match(e1.message, /from-dir\.yml:\d+:\d+: steps\[1\]\.source: directory \S+no-such-tree does not exist \(value of variable "rootfs"; given by --set rootfs\)/);
+    const viaEnv = await loadRecipe(join(PROJECT, 'recipes/from-dir.yml'), { env: { UMLBUILD_VAR_ROOTFS: missing } });
+    const e2 = await rejection<RecipeError>(verifyPlan(viaEnv));
+    assert.match(e2.message, /does not exist \(value of variable "rootfs"; given by UMLBUILD_VAR_ROOTFS\)/);
+  });
+
+  it('a variant\'s values are checked by the types too, at the variant', async () => {
+    const file = await dir.write('v.yml', [
+      TYPED,
+      'variant_steps:',
+      '  - step: echo',
+      '    message: "${network} ${count}"',
+      'variants:',
+      '  - name: a',
+      '    variables: { network: static, count: 3 }',
+      '  - name: b',
+      '    variables: { network: bogus, count: "99" }',
+      '',
+    ].join('\n'));
+    const err = await rejection<RecipeError>(loadRecipe(file));
+    assert.match(err.message, /v\.yml:\d+:\d+: variants\[0\]\.variables\.network: variable "network" is "static", which requires "address" and "netmask"/);
+    assert.match(err.message, /variants\[1\]\.variables\.network: variable "network" must be one of dhcp, static, none; "bogus" is not/);
+    assert.match(err.message, /variants\[1\]\.variables\.count: variable "count" must be a whole number >= 1 and <= 8; "99" is not/);
+    assert.doesNotMatch(err.message, /variants\[0\]\.variables\.count/);
   });
 });
