@@ -136,10 +136,10 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 
-  const { vars, raw: rawVars, secretVars, origin, uses, warnings: varWarnings, checkValues } = readVariables(layers, opts, issues);
+  const { vars, raw: rawVars, secretVars, origin, uses, warnings: varWarnings, checkValues, invalid } = readVariables(layers, opts, issues);
   for (const name of secretVars) registerSecret(vars[name]);
   const firstFieldIssue = issues.length;
-  const flow = new VariableFlow({ secretVars, uses, origin });
+  const flow = new VariableFlow({ secretVars, uses, origin, invalid });
 
   const resolveIn = (layer: Layer, path: KeyPath, value: unknown, secretKeys: readonly string[] | 'any' = []): unknown => {
     const found: { path: KeyPath; message: string }[] = [];

@@ -88,7 +88,7 @@ export function readVariables(
   layers: { source: RecipeSource; data: Record<string, unknown> }[],
   opts: VariableOverrides,
   issues: RecipeIssue[],
-): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>>; warnings: string[]; checkValues: ValueCheck } {
+): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>>; warnings: string[]; checkValues: ValueCheck; invalid: Set<string> } {
   const defs = readDefs(layers, issues);
   const warnings: string[] = [];
   const raw: Vars = {};
@@ -134,10 +134,14 @@ export function readVariables(
   for (const p of problems) issues.push(defs.get(p.name)!.source.issue(['variables', p.name], p.message, { key: true }));
   const secretVars = new Set([...defs.keys()].filter((n) => [...(uses.get(n) ?? [n])].some((d) => declared.has(d))));
   const o = { origin, uses, secretVars };
-  for (const p of typeProblems(defs, vars, secretVars, (n) => origin.has(n))) issues.push(valueIssue(p.name, defs.get(p.name)!, o, p.message));
+  const invalid = new Set<string>();
+  for (const p of typeProblems(defs, vars, secretVars, (n) => origin.has(n))) {
+    issues.push(valueIssue(p.name, defs.get(p.name)!, o, p.message));
+    if (!p.requires) invalid.add(p.name);
+  }
   /** The same checks on a variant's values (`given`: the names it sets). */
   const checkValues = (values: Vars, given: ReadonlySet<string>) => typeProblems(defs, values, secretVars, (n) => given.has(n) || origin.has(n));
-  return { vars, raw, secretVars, origin, uses, warnings, checkValues };
+  return { vars, raw, secretVars, origin, uses, warnings, checkValues, invalid };
 }
 
 interface Origins {
@@ -160,8 +164,8 @@ function valueIssue(name: string, def: Def, o: Origins, message: string): Recipe
  * that requires others has them set. `given`: names whose value was given
  * (an empty value of a variable without default and not given is not set).
  */
-function typeProblems(defs: ReadonlyMap<string, Def>, vars: Vars, secret: ReadonlySet<string>, given: (name: string) => boolean): { name: string; message: string }[] {
-  const out: { name: string; message: string }[] = [];
+function typeProblems(defs: ReadonlyMap<string, Def>, vars: Vars, secret: ReadonlySet<string>, given: (name: string) => boolean): { name: string; message: string; requires?: true }[] {
+  const out: { name: string; message: string; requires?: true }[] = [];
   const shown = (name: string, v: unknown) => (secret.has(name) ? 'its value (secret, not shown)' : JSON.stringify(v)?.slice(0, 80));
   for (const [name, def] of defs) {
     const { spec } = def;
@@ -177,7 +181,7 @@ function typeProblems(defs: ReadonlyMap<string, Def>, vars: Vars, secret: Readon
     const missing = (list ?? []).filter((n) => defs.has(n) && isEmpty(vars[n]));
     if (!missing.length) continue;
     const what = secret.has(name) ? 'has a value that' : `is ${JSON.stringify(vars[name])}, which`;
-    out.push({ name, message: `variable "${name}" ${what} requires ${missing.map((n) => `"${n}"`).join(' and ')}: give ${missing.length > 1 ? 'them' : 'it'} with ${missing.map((n) => `--set ${n}=...`).join(' ')}` });
+    out.push({ name, requires: true, message: `variable "${name}" ${what} requires ${missing.map((n) => `"${n}"`).join(' and ')}: give ${missing.length > 1 ? 'them' : 'it'} with ${missing.map((n) => `--set ${n}=...`).join(' ')}` });
   }
   return out;
 }

@@ -220,4 +220,9 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
     assert.match(err.message, /variants\[1\]\.variables\.count: variable "count" must be a whole number >= 1 and <= 8; "99" is not/);
     assert.doesNotMatch(err.message, /variants\[0\]\.variables\.count/);
   });
+
+  it('a value refused by its type is told once, not again at every field it fills', async () => {
+    const err = await rejection<RecipeError>(loadRecipe(join(PROJECT, 'recipes/busybox.yml'), { set: { hostname: 'a_b', size: 'lots' }, env: {} }));
+    assert.deepEqual(err.issues.map((i) => i.file), ['--set hostname', '--set size']);
+  });
 });
