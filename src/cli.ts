@@ -154,7 +154,7 @@ export function program(): Command {
     .description('build the image a recipe describes (the default command)')
     .argument('<recipe>', 'recipe file (YAML)')
     .option('-o, --out <dir>', 'output directory', '.')
-    .option('-s, --set <key=value>', 'set a recipe variable (repeatable)', collectSet, {})
+    .option('-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)', collectSet, {})
     .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')
     .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
@@ -195,7 +195,7 @@ export function program(): Command {
   p.command('validate')
     .description('check a recipe and the host without side effects')
     .argument('<recipe>')
-    .option('-s, --set <key=value>', 'set a recipe variable (repeatable)', collectSet, {})
+    .option('-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)', collectSet, {})
     .action(async (recipe: string, o: { set: Record<string, string> }) => {
       const plan = await loadRecipe(recipe, { set: o.set, env: process.env });
       for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
