@@ -56,13 +56,13 @@ function readDefs(layers: { source: RecipeSource; data: Record<string, unknown> 
       let broken = prev?.broken;
       if (value && typeof value === 'object' && !Array.isArray(value)) {
         const parsed = variableSpec.safeParse(value);
-        if (!Object.keys(value).some((k) => SPEC_KEYS.has(k))) {
-          issues.push(source.issue(base, `a variable is a value or a mapping of ${[...SPEC_KEYS].join(', ')}`));
-          (spec = {}), (broken = true);
-        } else if (!parsed.success) {
-          issues.push(...zodIssues(source, base, parsed.error));
-          (spec = {}), (broken = true);
-        } else spec = parsed.data;
+        if (parsed.success) spec = parsed.data;
+        else {
+          const isSpec = Object.keys(value).some((k) => SPEC_KEYS.has(k));
+          issues.push(...(isSpec ? zodIssues(source, base, parsed.error) : [source.issue(base, `a variable is a value or a mapping of ${[...SPEC_KEYS].join(', ')}`)]));
+          spec = {};
+          broken = true;
+        }
         for (const k of Object.keys(spec)) at.set(k, { source, path: [...base, k] });
       } else at.set('default', { source, path: base });
       defs.set(name, { spec: { ...prev?.spec, ...spec }, source, at, broken });
