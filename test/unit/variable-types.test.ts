@@ -225,4 +225,14 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
     const err = await rejection<RecipeError>(loadRecipe(join(PROJECT, 'recipes/busybox.yml'), { set: { hostname: 'a_b', size: 'lots' }, env: {} }));
     assert.deepEqual(err.issues.map((i) => i.file), ['--set hostname', '--set size']);
   });
+
+  it('every shipped recipe loads with its typed defaults (converted: discard is a boolean)', async () => {
+    const recipes = (await readdir(join(PROJECT, 'recipes'))).filter((f) => f.endsWith('.yml'));
+    for (const r of recipes) {
+      const set: Record<string, string> = r.startsWith('from-') ? { rootfs: '/x' } : r === 'buster.yml' ? { mirror: 'http://archive.invalid/debian' } : {};
+      const plan = await loadRecipe(join(PROJECT, 'recipes', r), { set, env: {} });
+      assert.equal(plan.vars.network, 'dhcp', r);
+      assert.equal(plan.vars.discard, true, r);
+    }
+  });
 });
