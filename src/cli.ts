@@ -26,10 +26,10 @@ import { bootInteractive } from './uml/boot.js';
 import { mergeCow, verifyCows } from './uml/cow-tools.js';
 import { BootstrapCache, defaultCacheDir } from './cache/store.js';
 
-function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
-  // At the last '=': commands often hold one (VAR=x, rc=$?), patterns seldom do.
-  const i = value.lastIndexOf('=');
-  if (i <= 0) throw new RecipeError([{ file: '--set', path: value, message: 'use --set key=value' }]);
+export function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
+  // At the first '=': names hold none, values may (passwords, URLs with ?a=b). The argument is not shown: it may hold a secret.
+  const i = value.indexOf('=');
+  if (i <= 0) throw new RecipeError([{ file: '--set', path: '', message: `use --set key=value (${i < 0 ? 'no "=" in the argument' : 'no name before "="'}; the argument is not shown)` }]);
   return { ...prev, [value.slice(0, i)]: value.slice(i + 1) };
 }
 
@@ -154,7 +154,7 @@ export function program(): Command {
     .description('build the image a recipe describes (the default command)')
     .argument('<recipe>', 'recipe file (YAML)')
     .option('-o, --out <dir>', 'output directory', '.')
-    .option('-s, --set <key=value>', 'set a recipe variable (repeatable)', collectSet, {})
+    .option('-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)', collectSet, {})
     .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')
     .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
@@ -195,7 +195,7 @@ export function program(): Command {
   p.command('validate')
     .description('check a recipe and the host without side effects')
     .argument('<recipe>')
-    .option('-s, --set <key=value>', 'set a recipe variable (repeatable)', collectSet, {})
+    .option('-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)', collectSet, {})
     .action(async (recipe: string, o: { set: Record<string, string> }) => {
       const plan = await loadRecipe(recipe, { set: o.set, env: process.env });
       for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { launchSchema } from './launch/schema.js';
-import { recipeFileSchema, testSchema } from './recipe/schema.js';
+import { recipeFileSchema, testSchema, variableSpec } from './recipe/schema.js';
 import { STEPS } from './steps/index.js';
 import { VERSION } from './version.js';
 
@@ -51,7 +51,10 @@ export function recipeJsonSchema(): Json {
   props.variants = { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, variables: { type: 'object' }, steps } } };
   props.launch = allowVariables(toJson(launchSchema));
   props.test = allowVariables(toJson(testSchema));
-  props.variables = { type: 'object', additionalProperties: true, description: 'defaults, or { default, required, secret, description }' };
+  // A plain default (not a mapping), or a spec mapping (var-types.ts).
+  const plain = { type: ['string', 'number', 'boolean', 'array', 'null'] };
+  const spec = { ...toJson(variableSpec), description: 'a default, or { default, required, secret, description, type, values, pattern, min, max, requires }' };
+  props.variables = { type: 'object', propertyNames: (top.properties as { variables: Json }).variables.propertyNames, additionalProperties: { anyOf: [plain, spec] } };
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://umlbuild.invalid/recipe.schema.json',

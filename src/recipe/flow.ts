@@ -21,6 +21,8 @@ export interface VariableOrigins {
   uses: ReadonlyMap<string, ReadonlySet<string>>;
   /** Variables given from outside the recipe: name -> `--set NAME` or `UMLBUILD_VAR_NAME`. */
   origin: ReadonlyMap<string, string>;
+  /** Variables whose value was refused by their type (already reported): problems of the fields they fill are not told again. */
+  invalid?: ReadonlySet<string>;
 }
 
 interface Reached {
@@ -81,10 +83,18 @@ export class VariableFlow {
     return [...new Set(names.flatMap((n) => this.sources(n)))].flatMap((n) => this.v.origin.get(n) ?? []).join(', ');
   }
 
-  /** Add to each issue (from `from` on) the variables that filled its field. */
+  /** A value made from a variable already refused by its type. */
+  private invalid(names: Iterable<string>): boolean {
+    return [...names].some((n) => this.sources(n).some((d) => this.v.invalid?.has(d)));
+  }
+
+  /** Add to each issue (from `from` on) the variables that filled its field; drop those about a value already refused by its type. */
   annotate(issues: RecipeIssue[], from = 0): void {
-    for (const issue of issues.slice(from)) {
-      issue.message += this.describe(this.namesUnder(issue.file, issue.path));
+    for (let i = issues.length - 1; i >= from; i--) {
+      const issue = issues[i]!;
+      const names = this.namesUnder(issue.file, issue.path);
+      if (this.invalid(names)) issues.splice(i, 1);
+      else issue.message += this.describe(names);
     }
   }
 
@@ -112,6 +122,7 @@ export class VariableFlow {
     for (const [name, schema] of Object.entries(inputs)) {
       if (!(name in locals)) continue;
       const fromVar = !overridden.has(name);
+      if (fromVar && this.invalid([name])) continue;
       const parsed = schema.safeParse(locals[name]);
       const what = fromVar ? `variable "${name}"` : `data.${name}`;
       const given = fromVar ? this.givenBy([name]) : '';

@@ -47,6 +47,8 @@ export interface Plan {
   afterImage: { script: string; args: string[] }[];
   /** Set when the image is built reproducibly: the time everything is clamped to, and the filesystem UUID. */
   reproducible?: Reproducible;
+  /** Add to issues found later (step checks) the variables that filled their field and the flag or environment variable that gave them. */
+  annotate?: (issues: RecipeIssue[]) => void;
 }
 
 export interface Reproducible {
@@ -134,10 +136,10 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 
-  const { vars, raw: rawVars, secretVars, origin, uses } = readVariables(layers, opts, issues);
+  const { vars, raw: rawVars, secretVars, origin, uses, warnings: varWarnings, checkValues, invalid } = readVariables(layers, opts, issues);
   for (const name of secretVars) registerSecret(vars[name]);
   const firstFieldIssue = issues.length;
-  const flow = new VariableFlow({ secretVars, uses, origin });
+  const flow = new VariableFlow({ secretVars, uses, origin, invalid });
 
   const resolveIn = (layer: Layer, path: KeyPath, value: unknown, secretKeys: readonly string[] | 'any' = []): unknown => {
     const found: { path: KeyPath; message: string }[] = [];
@@ -170,7 +172,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const parsedLaunch = launchSchema.safeParse(launchInput);
   if (!parsedLaunch.success) issues.push(...zodIssues(launchLayer.source, ['launch'], parsedLaunch.error));
   const launch = parsedLaunch.success ? parsedLaunch.data : launchSchema.parse({});
-  const warnings = launch.networks.flatMap(networkWarnings);
+  const warnings = [...varWarnings, ...launch.networks.flatMap(networkWarnings)];
 
   const testLayer = lastSetting(layers, 'test');
   const parsedTest = testSchema.safeParse(testLayer ? resolveIn(testLayer, ['test'], testLayer.data.test, ['password']) : {});
@@ -203,7 +205,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   checkStepInputs(flow, steps, vars, issues);
   flow.annotate(issues, firstFieldIssue);
   issues.push(...flow.secretLeaks());
-  const variants = planVariants(layers, rawVars, issues, { secretVars, uses, origin });
+  const variants = planVariants(layers, rawVars, issues, { secretVars, uses, origin }, checkValues);
   if (rootfs === 'hostfs' && variants.length) issues.push(main.source.issue(['variants'], 'COW variants need a disk image; the hostfs variant is a directory'));
   for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
   const tune = lastSetting(layers, 'tune')?.data.tune;
@@ -230,6 +232,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     warnings,
     reproducible,
     afterImage,
+    annotate: (found) => flow.annotate(found),
     test: rootfs === 'hostfs' ? { ...test, root: 'hostfs' } : test,
   };
 }

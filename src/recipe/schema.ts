@@ -2,16 +2,7 @@
 import { z } from 'zod';
 import { deviceValue, hostnameValue, lineValue, passwordValue } from './values.js';
 
-export const variableSpec = z
-  .object({
-    default: z.unknown().optional(),
-    required: z.boolean().optional(),
-    secret: z.boolean().optional(),
-    description: z.string().optional(),
-  })
-  .strict();
-
-export type VariableSpec = z.infer<typeof variableSpec>;
+export { variableSpec, type VariableSpec } from './var-types.js';
 
 /**
  * `test:` what `umlbuild test` checks after logging in to the built image.

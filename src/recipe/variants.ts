@@ -23,6 +23,7 @@ import type { KeyPath, RecipeSource } from './source.js';
 import { interpolate, resolveVariables, type Vars } from './variables.js';
 import { checkStepInputs, VariableFlow, type VariableOrigins } from './flow.js';
 import { zodIssues } from './zod-issues.js';
+import type { ValueCheck } from './variable-defs.js';
 
 export const VARIANT_STEP_KINDS = ['template', 'overlay', 'run', 'echo', 'fail'] as const;
 
@@ -46,7 +47,7 @@ interface Layer {
 }
 
 /** `outside`: the recipe's variables given from outside (literal) and the secret ones. */
-export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue[], outside: VariableOrigins): PlannedVariant[] {
+export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue[], outside: VariableOrigins, checkValues?: ValueCheck): PlannedVariant[] {
   const variantsLayer = [...layers].reverse().find((l) => l.data.variants !== undefined);
   if (!variantsLayer) return [];
   const sharedLayer = [...layers].reverse().find((l) => l.data.variant_steps !== undefined);
@@ -74,6 +75,8 @@ export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue
     }
     const resolved = resolveVariables({ ...rawVars, ...v.variables }, new Set([...outside.origin.keys()].filter((n) => !(n in v.variables))));
     for (const p of resolved.problems) issues.push(src.issue([...at, 'variables'], p.message));
+    const given = new Set(Object.keys(v.variables));
+    for (const p of checkValues?.(resolved.vars, given) ?? []) if (given.has(p.name)) issues.push(src.issue([...at, 'variables', p.name], p.message));
     const secretVars = new Set(Object.keys(resolved.vars).filter((n) => [...(resolved.uses.get(n) ?? [n])].some((d) => outside.secretVars.has(d))));
     const flow = new VariableFlow({ ...outside, uses: resolved.uses, secretVars });
     const firstIssue = issues.length;

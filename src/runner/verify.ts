@@ -54,6 +54,7 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
       problem((e as Error).message);
     }
   }
+  plan.annotate?.(issues);
   if (issues.length) throw new RecipeError(issues);
   const lines: string[] = [];
   for (const [tool, users] of missing) lines.push(`missing host tool ${tool} (package ${packageFor(tool)}), needed by ${users.join(', ')}`);

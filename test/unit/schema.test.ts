@@ -34,8 +34,13 @@ describe('JSON Schema of the recipe format (umlbuild schema)', () => {
       { name: 'x', steps: [{ step: 'directory', tmpfs: true, colour: 'blue' }] },
       { name: 'x', tune: 'turbo' },
       { name: 'x', launch: { mem: 'lots' } },
+      { name: 'x', variables: { n: { default: 1, tpye: 'integer' } } },
+      { name: 'x', variables: { n: { default: 1, type: 'float' } } },
+      { name: 'x', variables: { n: { type: 'enum', values: [] } } },
+      { name: 'x', variables: { n: { type: 'enum', values: ['a'], requires: { a: 'b' } } } },
     ];
     for (const b of broken) assert.equal(validate(b), false, JSON.stringify(b));
     assert.ok(validate({ name: 'x', steps: [{ step: 'pack', size: '${size}', discard: '${discard}' }] }), 'a ${variable} stands for any value');
+    assert.ok(validate({ name: 'x', variables: { a: '', n: { default: 'b', type: 'enum', values: ['a', 'b'], requires: { b: ['a'] } }, c: { type: 'integer', min: 1 } } }), 'typed variables');
   });
 });
