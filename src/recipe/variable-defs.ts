@@ -6,6 +6,7 @@
  * literal (no `${}` expansion); a variable made from a secret one is secret.
  */
 import type { RecipeIssue } from '../errors.js';
+import { generatePassword } from '../host/generated-password.js';
 import { variableSpec, type VariableSpec } from './schema.js';
 import type { RecipeSource } from './source.js';
 import { looksSecret, resolveVariables, type Vars } from './variables.js';
@@ -22,7 +23,7 @@ interface Def {
   source: RecipeSource;
 }
 
-const SPEC_KEYS = new Set(['default', 'required', 'secret', 'description']);
+const SPEC_KEYS = new Set(['default', 'required', 'secret', 'generate', 'description']);
 
 function isSpec(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).every((k) => SPEC_KEYS.has(k));
@@ -40,7 +41,7 @@ export function readVariables(
   layers: { source: RecipeSource; data: Record<string, unknown> }[],
   opts: VariableOverrides,
   issues: RecipeIssue[],
-): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>> } {
+): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>>; generated: Map<string, string> } {
   const defs = new Map<string, Def>();
   for (const { source, data } of layers) {
     const v = data.variables;
@@ -89,9 +90,34 @@ export function readVariables(
     }
   }
 
-  const { vars, problems, uses } = resolveVariables(raw, new Set(origin.keys()));
+  const generated = generateSecrets(defs, raw, issues);
+  const { vars, problems, uses } = resolveVariables(raw, new Set([...origin.keys(), ...generated.keys()]));
   for (const p of problems) issues.push(defs.get(p.name)!.source.issue(['variables', p.name], p.message, { key: true }));
   const declared = new Set([...defs].filter(([n, d]) => d.spec.secret ?? looksSecret(n)).map(([n]) => n));
   const secretVars = new Set([...defs.keys()].filter((n) => [...(uses.get(n) ?? [n])].some((d) => declared.has(d))));
-  return { vars, raw, secretVars, origin, uses };
+  return { vars, raw, secretVars, origin, uses, generated };
+}
+
+const empty = (v: unknown) => v === undefined || v === null || v === '';
+
+/**
+ * `generate: true` (or `{ unless: other }`): a secret variable that is still
+ * empty once the recipe, --set and UMLBUILD_VAR_* have spoken gets a random
+ * password (literal, like a value from outside), so no image has a
+ * well-known one. `unless` names a variable that, when given, makes this one
+ * unneeded (a password hash).
+ */
+function generateSecrets(defs: Map<string, Def>, raw: Vars, issues: RecipeIssue[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, { spec, source }] of defs) {
+    if (!spec.generate) continue;
+    const unless = spec.generate === true ? undefined : spec.generate.unless;
+    if (!spec.secret) issues.push(source.issue(['variables', name, 'generate'], `variable "${name}" is generated: it must be secret: true`));
+    else if (unless !== undefined && !defs.has(unless)) issues.push(source.issue(['variables', name, 'generate', 'unless'], `no variable "${unless}"`));
+    else if (empty(raw[name]) && (unless === undefined || empty(raw[unless]))) {
+      raw[name] = generatePassword();
+      out.set(name, raw[name] as string);
+    }
+  }
+  return out;
 }
