@@ -4,8 +4,9 @@
  * memory by the build that just made the image (`--test`, so `--set`
  * values and a generated password count), or else read again from the
  * recipe with the build's variables and this environment (the manifest never
- * holds a password) — unless the manifest says the password was generated
- * or given from outside the recipe: then the recipe does not know it. What
+ * holds a password) — but a password the manifest says was generated or
+ * given from outside the recipe is known to it only through this
+ * environment's UMLBUILD_VAR_<NAME>. What
  * is still missing is asked for on a terminal (no echo), or else the error
  * says how to give it.
  */
@@ -25,7 +26,10 @@ const TERMINAL: Asker = { canAsk, ask: (p) => askPassword(p) };
 
 /** The recipe's test password for this image, when the recipe can know it. */
 async function fromRecipe(img: BuiltImage, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  if (!img.recipeFile || !existsSync(img.recipeFile) || Object.keys(img.passwords ?? {}).length) return undefined;
+  // A generated or --set secret is not in the recipe: only this environment's UMLBUILD_VAR_<NAME> can give it again.
+  const inEnv = new Set(Object.keys(env).filter((k) => /^UMLBUILD_VAR_/i.test(k) && env[k]).map((k) => k.slice(13).toUpperCase()));
+  if (Object.keys(img.passwords ?? {}).some((k) => !inEnv.has(k.toUpperCase()))) return undefined;
+  if (!img.recipeFile || !existsSync(img.recipeFile)) return undefined;
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(img.variables)) {
     if (v !== '***' && v !== null && typeof v !== 'object') set[k] = String(v);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { lstat, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readFile, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RecipeError, UserError } from '../../src/errors.js';
 import { announceGenerated, generatePassword, PASSWORD_ALPHABET } from '../../src/host/generated-password.js';
@@ -32,7 +32,7 @@ describe('generated passwords: no image has a well-known one', () => {
 
   for (const r of ['busybox.yml', 'bookworm.yml', 'bookworm-dirfirst.yml', 'from-dir.yml', 'from-tarball.yml', 'trixie.yml']) {
     it(`${r} without root_password: a generated password, the same in the image and the test, not "root"`, async () => {
-      const set = r.startsWith('from-') ? { rootfs: dir.path } : {};
+      const set: Record<string, string> = r.startsWith('from-') ? { rootfs: dir.path } : {};
       const plan = await loadRecipe(recipe(r), { set, env: noEnv });
       const pw = plan.generated.get('root_password');
       assert.ok(pw && pw.length >= 20, 'a password was generated');
@@ -130,6 +130,8 @@ describe('umlbuild test: the password to log in with', () => {
     const withDefault = await dir.write('r.yml', 'name: r\nvariables: {root_password: {default: recipe-default, secret: true}}\ntest: {password: "${root_password}"}\nsteps:\n  - step: sparse-disk\n    size: 16M\n');
     const img = image({ recipeFile: withDefault, passwords: { root_password: 'given' } });
     assert.match((await rejection(resolveLogin(img, undefined, {}, undefined, noTerminal))).message, /root_password was given at build time/);
+    // Given again through the environment, as at build time (UMLBUILD_VAR_ROOT_PASSWORD): read back.
+    assert.equal((await resolveLogin(image({ recipeFile: withDefault, passwords: { root_password: 'given' }, variables: {} }), undefined, { UMLBUILD_VAR_ROOT_PASSWORD: 'from-var' }, undefined, noTerminal)).password, 'from-var');
     // Built with the recipe's own value: read back as before.
     assert.equal((await resolveLogin(image({ recipeFile: withDefault, passwords: {}, variables: {} }), undefined, {}, undefined, noTerminal)).password, 'recipe-default');
   });
