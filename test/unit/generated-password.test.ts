@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { lstat, readFile, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RecipeError, UserError } from '../../src/errors.js';
 import { announceGenerated, generatePassword, PASSWORD_ALPHABET } from '../../src/host/generated-password.js';
 import { buildManifest } from '../../src/output/manifest.js';
 import { loadRecipe } from '../../src/recipe/load.js';
+import { baseInputs } from '../../src/runner/fast-path.js';
 import { resolveLogin } from '../../src/uml/credentials.js';
 import type { BuiltImage } from '../../src/uml/target.js';
 import type { BuildFacts } from '../../src/steps/types.js';
@@ -150,5 +152,35 @@ describe('umlbuild test: the password to log in with', () => {
     // An older manifest without `passwords`: the recipe is read again, and its fresh generated password is not the image's.
     const err = await rejection(resolveLogin(image({ passwords: {} }), undefined, {}, undefined, noTerminal));
     assert.match(err.message, /no password to log in as root/);
+  });
+});
+
+describe('cache keys hold no password in clear', () => {
+  let dir: TempDir;
+  beforeEach(async () => (dir = await tempDir()));
+  afterEach(() => dir.remove());
+
+  it('a secret a base step uses (a run command) enters the base image key only as its sha256', async () => {
+    const file = await dir.write(
+      'r.yml',
+      [
+        'name: r',
+        'variables: {pw: {default: "", secret: true, generate: true}}',
+        'steps:',
+        '  - step: directory',
+        '  - step: run',
+        '    chroot: false',
+        '    command: "echo ${pw} >/dev/null"',
+        '  - step: pack',
+        '    size: 16M',
+        '',
+      ].join('\n'),
+    );
+    const plan = await loadRecipe(file, { env: noEnv });
+    const pw = plan.generated.get('pw')!;
+    const ctx = { exec: async () => ({ stdout: 'amd64' }) } as unknown as Parameters<typeof baseInputs>[2];
+    const fields = JSON.stringify(await baseInputs(plan, plan.steps, ctx));
+    assert.ok(!fields.includes(pw), 'no password in the key fields');
+    assert.ok(fields.includes(`sha256:${createHash('sha256').update(pw).digest('hex')}`), 'the key still depends on it');
   });
 });
