@@ -94,6 +94,17 @@ describe('generated password: shown once, logs in, recorded nowhere', function (
     assert.match(r.stdout, /^FAIL: 0 of 1 checks passed, 4 not run/m);
   });
 
+  it('after a build with --set root_password=change-me (the README\'s), umlbuild test on a terminal asks instead of trying the recipe default', async () => {
+    const out3 = join(dir.path, 'out3');
+    const b = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out3, '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--no-checksum', '--set', 'root_password=change-me'], { reject: false });
+    assert.equal(b.exitCode, 0, `${b.stdout.slice(-3000)}\n${b.stderr}`);
+    assert.deepEqual(JSON.parse(await readFile(join(out3, 'busybox.manifest.json'), 'utf8')).passwords, { root_password: 'given' });
+    const r = await inPty(['test', out3, '--no-network'], { when: /password for root on busybox \(not echoed\): $/, type: 'change-me' });
+    assert.equal(r.exitCode, 0, r.output);
+    assert.ok(!r.output.includes('change-me'), 'not echoed');
+    assert.match(r.output, /^PASS: 4 of 4 checks passed, 1 not run/m);
+  });
+
   it('--log-format ndjson (no terminal): the password goes to a 0600 file only, and logs in with --test', async () => {
     const out2 = join(dir.path, 'out2');
     const r = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out2, '--cache-dir', join(dir.path, 'cache'), '--log-format', 'ndjson', '--no-checksum', '--test', '--no-network'], { reject: false });
