@@ -23,6 +23,7 @@ export interface Asker {
 }
 
 const TERMINAL: Asker = { canAsk, ask: (p) => askPassword(p) };
+export const NO_TERMINAL: Asker = { canAsk: () => false, ask: () => Promise.reject(new Error('no terminal')) };
 
 /** The recipe's test password for this image, when the recipe can know it. */
 async function fromRecipe(img: BuiltImage, env: NodeJS.ProcessEnv): Promise<string | undefined> {

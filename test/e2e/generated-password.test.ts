@@ -86,6 +86,12 @@ describe('generated password: shown once, logs in, recorded nowhere', function (
     assert.match(r.output, /^PASS: 4 of 4 checks passed, 1 not run; login prompt after/m);
   });
 
+  it('Ctrl-C at the password prompt gives up: exit 130, nothing booted', async () => {
+    const r = await inPty(['test', out, '--no-network'], { when: /\(not echoed\): $/, type: '\u0003' });
+    assert.equal(r.exitCode, 130, r.output);
+    assert.doesNotMatch(r.output, /booting/);
+  });
+
   it('a wrong password: FAIL with a hint, and the checks it could not run listed as not run', async () => {
     const r = await exec(BIN, ['test', out, '--no-network', '--login', 'root:not-the-password'], { reject: false });
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
