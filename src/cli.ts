@@ -8,6 +8,7 @@ import { basename, resolve } from 'node:path';
 import { writeArtifacts, type Compression } from './runner/artifacts.js';
 import { HOOK_STAGES, type HookStage } from './steps/hook.js';
 import { redact } from './host/secrets.js';
+import { announceGenerated } from './host/generated-password.js';
 import { loadRecipe } from './recipe/load.js';
 import { build } from './runner/build.js';
 import type { RendererName } from './runner/renderer.js';
@@ -20,7 +21,7 @@ import { stepsText } from './steps-text.js';
 import { doctor } from './doctor.js';
 import { VERSION } from './version.js';
 import { findBuiltImage } from './uml/target.js';
-import { bootTest } from './uml/boot-test.js';
+import { bootTest, checkSummary } from './uml/boot-test.js';
 import { resolveLogin } from './uml/credentials.js';
 import { bootInteractive } from './uml/boot.js';
 import { mergeCow, verifyCows } from './uml/cow-tools.js';
@@ -65,8 +66,7 @@ async function testCommand(target: string, o: TestFlags, built?: { password?: st
     bootTest(img, { user, password, hostname: o.hostname, expect: o.expect, timeoutS, isolateNetwork: o.network, signal, log: (l) => out(`  ${redact(l)}`) }),
   );
   const timing = r.loginPromptS !== undefined ? `login prompt after ${r.loginPromptS.toFixed(1)} s${r.shellS !== undefined ? `, shell after ${r.shellS.toFixed(1)} s` : ''}` : 'no login prompt';
-  const failed = r.checks.filter((c) => !c.ok).length;
-  out(`${r.ok ? 'PASS' : 'FAIL'}: ${r.checks.length - failed} of ${r.checks.length} checks passed; ${timing}`);
+  out(`${r.ok ? 'PASS' : 'FAIL'}: ${checkSummary(r.checks).text}; ${timing}`);
   if (!r.ok) process.exitCode = EXIT.buildFailed;
 }
 
@@ -119,8 +119,14 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
     out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
     for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
   }
-  // The password the build resolved (--set included), in memory: never argv, environment or manifest.
-  if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o, { password: plan.test.password });
+  try {
+    // The password the build resolved (--set included, or generated), in memory: never argv, environment or manifest.
+    if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o, { password: plan.test.password });
+  } finally {
+    // Last, so it is not scrolled away; unredacted, and on stdout only for a person at a terminal (host/generated-password).
+    const terminal = Boolean(process.stdout.isTTY) && !ndjson;
+    await announceGenerated({ generated: plan.generated, outDir: o.out, output: plan.output, terminal, write: ndjson ? (l) => void process.stderr.write(`umlbuild: ${l}\n`) : out });
+  }
 }
 
 /** Run `fn` with SIGINT/SIGTERM turned into an abort (so it can unwind) instead of an exit. */

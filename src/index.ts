@@ -14,7 +14,7 @@ import { loadRecipe as load, type LoadOptions, type Plan } from './recipe/load.j
 import { build as run, type BuildOptions, type BuildResult } from './runner/build.js';
 import { verifyPlan } from './runner/verify.js';
 import { findBuiltImage } from './uml/target.js';
-import { resolveLogin } from './uml/credentials.js';
+import { NO_TERMINAL, resolveLogin } from './uml/credentials.js';
 import { bootTest, type BootTestResult } from './uml/boot-test.js';
 
 export type { Plan, LoadOptions, BuildOptions, BuildResult, BootTestResult };
@@ -50,6 +50,7 @@ export interface TestOptions {
 /** Boot a built image (or output directory, or COW file) on a throw-away COW layer, log in and run the checks. */
 export async function test(target: string, o: TestOptions = {}): Promise<BootTestResult> {
   const img = await findBuiltImage(target);
-  const { user, password } = await resolveLogin(img, o.login, process.env);
+  // A library call never reads the terminal: a missing password is an error that says how to give it.
+  const { user, password } = await resolveLogin(img, o.login, process.env, undefined, NO_TERMINAL);
   return bootTest(img, { user, password, hostname: o.hostname, expect: o.expect ?? [], timeoutS: o.timeoutS ?? 120, isolateNetwork: o.network ?? true, log: o.log, signal: o.signal });
 }

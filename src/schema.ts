@@ -53,7 +53,7 @@ export function recipeJsonSchema(): Json {
   props.test = allowVariables(toJson(testSchema));
   // A plain default (not a mapping), or a spec mapping (var-types.ts).
   const plain = { type: ['string', 'number', 'boolean', 'array', 'null'] };
-  const spec = { ...toJson(variableSpec), description: 'a default, or { default, required, secret, description, type, values, pattern, min, max, requires }' };
+  const spec = { ...toJson(variableSpec), description: 'a default, or { default, required, secret, generate, description, type, values, pattern, min, max, requires }' };
   props.variables = { type: 'object', propertyNames: (top.properties as { variables: Json }).variables.propertyNames, additionalProperties: { anyOf: [plain, spec] } };
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',

@@ -85,6 +85,18 @@ export function publicVariables(plan: Plan): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Where the secret variables came from, never their values: `generated`
+ * (shown once at the end of the build) or `given` (--set, UMLBUILD_VAR_*).
+ * `umlbuild test` reads neither back from the recipe; it asks instead.
+ */
+export function passwordRecord(plan: Pick<Plan, 'generated' | 'givenSecrets'>): Record<string, 'generated' | 'given'> | undefined {
+  const out: Record<string, 'generated' | 'given'> = {};
+  for (const k of plan.givenSecrets ?? []) out[k] = 'given';
+  for (const k of plan.generated?.keys() ?? []) out[k] = 'generated';
+  return Object.keys(out).length ? out : undefined;
+}
+
 export interface ManifestInput {
   plan: Plan;
   /** The image to measure; absent for a hostfs root directory. */
@@ -109,6 +121,7 @@ export async function buildManifest(m: ManifestInput): Promise<string> {
     created: new Date().toISOString(),
     recipe: { name: m.plan.name, file: m.plan.file, description: m.plan.description },
     variables: publicVariables(m.plan),
+    passwords: passwordRecord(m.plan),
     image,
     umid: m.plan.umid,
     launch: { script: m.scriptName, script_sha256: m.scriptSha256, ...m.plan.launch },

@@ -30,6 +30,10 @@ export interface Plan {
   output: string;
   vars: Vars;
   secretVars: Set<string>;
+  /** Secret variables umlbuild generated for this build (name → value): shown once at its end, never recorded. */
+  generated: Map<string, string>;
+  /** Secret variables given with --set or UMLBUILD_VAR_* (so `umlbuild test` cannot read them back from the recipe). */
+  givenSecrets: Set<string>;
   launch: LaunchConfig;
   test: TestConfig;
   /** The UML instance id (launch.umid, or the recipe name). */
@@ -136,7 +140,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   if (!layers.length) throw new RecipeError(issues);
   const main = layers[layers.length - 1]!;
 
-  const { vars, raw: rawVars, secretVars, origin, uses, warnings: varWarnings, checkValues, invalid } = readVariables(layers, opts, issues);
+  const { vars, raw: rawVars, secretVars, origin, uses, warnings: varWarnings, checkValues, invalid, generated } = readVariables(layers, opts, issues);
   for (const name of secretVars) registerSecret(vars[name]);
   const firstFieldIssue = issues.length;
   const flow = new VariableFlow({ secretVars, uses, origin, invalid });
@@ -214,6 +218,8 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const afterImage = planHooks(opts.hooks ?? [], steps, main, issues);
   const epoch = planReproducible(layers, main, steps, opts.env?.SOURCE_DATE_EPOCH, issues, warnings);
   const reproducible = epoch === undefined ? undefined : { epoch, uuid: derivedUuid(`umlbuild:${name}:${epoch}`) };
+  // A generated password would make each reproducible build differ; one derived from the recipe would be known to all who have it.
+  if (reproducible) for (const g of generated.keys()) issues.push({ file: 'reproducible build', path: g, message: `a reproducible build (SOURCE_DATE_EPOCH) needs a password given: --set ${g}=... or UMLBUILD_VAR_${g.toUpperCase()} (umlbuild generates one only for builds that may differ)` });
   if (issues.length) throw new RecipeError(issues);
   return {
     file: main.source.file,
@@ -223,6 +229,8 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     output,
     vars,
     secretVars,
+    generated,
+    givenSecrets: new Set([...origin.keys()].filter((n) => secretVars.has(n) && !generated.has(n))),
     launch: locked,
     umid: launch.umid ?? name,
     steps,

@@ -39,6 +39,8 @@ export const variableSpec = z
     default: z.unknown().optional(),
     required: z.boolean().optional(),
     secret: z.boolean().optional(),
+    /** Secret only: when it ends up empty (and `unless` names an empty variable), umlbuild generates a strong random password. */
+    generate: z.union([z.literal(true), z.object({ unless: z.string() }).strict()]).optional(),
     description: z.string().optional(),
     type: z.enum(VARIABLE_TYPES).optional(),
     /** enum: the allowed values. */

@@ -8,6 +8,7 @@
  * environment variable that gave it, never with the value of a secret.
  */
 import type { RecipeIssue } from '../errors.js';
+import { generatePassword } from '../host/generated-password.js';
 import type { KeyPath, RecipeSource } from './source.js';
 import { closest, convert, describeType, SPEC_KEYS, specProblems, variableSpec, type VariableSpec } from './var-types.js';
 import { looksSecret, resolveVariables, type Vars } from './variables.js';
@@ -88,7 +89,7 @@ export function readVariables(
   layers: { source: RecipeSource; data: Record<string, unknown> }[],
   opts: VariableOverrides,
   issues: RecipeIssue[],
-): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>>; warnings: string[]; checkValues: ValueCheck; invalid: Set<string> } {
+): { vars: Vars; raw: Vars; secretVars: Set<string>; origin: Map<string, string>; uses: Map<string, Set<string>>; warnings: string[]; checkValues: ValueCheck; invalid: Set<string>; generated: Map<string, string> } {
   const defs = readDefs(layers, issues);
   const warnings: string[] = [];
   const raw: Vars = {};
@@ -130,7 +131,8 @@ export function readVariables(
     else issues.push(source.issue(['variables', name], `variable "${name}" is required: ${spec.description ? `${spec.description}; ` : ''}give it with --set ${name}=... or UMLBUILD_VAR_${name.toUpperCase()}`, { key: true }));
   }
 
-  const { vars, problems, uses } = resolveVariables(raw, new Set(origin.keys()));
+  const generated = generateSecrets(defs, raw, issues);
+  const { vars, problems, uses } = resolveVariables(raw, new Set([...origin.keys(), ...generated.keys()]));
   for (const p of problems) issues.push(defs.get(p.name)!.source.issue(['variables', p.name], p.message, { key: true }));
   const secretVars = new Set([...defs.keys()].filter((n) => [...(uses.get(n) ?? [n])].some((d) => declared.has(d))));
   const o = { origin, uses, secretVars };
@@ -141,7 +143,29 @@ export function readVariables(
   }
   /** The same checks on a variant's values (`given`: the names it sets). */
   const checkValues = (values: Vars, given: ReadonlySet<string>) => typeProblems(defs, values, secretVars, (n) => given.has(n) || origin.has(n));
-  return { vars, raw, secretVars, origin, uses, warnings, checkValues, invalid };
+  return { vars, raw, secretVars, origin, uses, warnings, checkValues, invalid, generated };
+}
+
+/**
+ * `generate: true` (or `{ unless: other }`): a secret variable that is still
+ * empty once the recipe, --set and UMLBUILD_VAR_* have spoken gets a random
+ * password (literal, like a value from outside), so no image has a
+ * well-known one. `unless` names a variable that, when given, makes this one
+ * unneeded (a password hash).
+ */
+function generateSecrets(defs: Map<string, Def>, raw: Vars, issues: RecipeIssue[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, { spec, source }] of defs) {
+    if (!spec.generate) continue;
+    const unless = spec.generate === true ? undefined : spec.generate.unless;
+    if (!spec.secret) issues.push(source.issue(['variables', name, 'generate'], `variable "${name}" is generated: it must be secret: true`));
+    else if (unless !== undefined && !defs.has(unless)) issues.push(source.issue(['variables', name, 'generate', 'unless'], `no variable "${unless}"`));
+    else if (isEmpty(raw[name]) && (unless === undefined || isEmpty(raw[unless]))) {
+      raw[name] = generatePassword();
+      out.set(name, raw[name] as string);
+    }
+  }
+  return out;
 }
 
 interface Origins {

@@ -72,7 +72,7 @@ export function stepTask(ps: PlannedStep, ctx: StepContext): BuildTask {
 }
 
 /** What went into the base image besides the step options: resolved mirror, tool versions, modules, scripts. */
-async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Promise<Record<string, unknown>> {
+export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Promise<Record<string, unknown>> {
   const inputs: unknown[] = [];
   for (const ps of base) {
     const o = ps.options as Record<string, unknown>;
@@ -95,7 +95,20 @@ async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Pr
     } else inputs.push(null);
   }
   const { stdout: arch } = await ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined });
-  return { umlbuild: VERSION, arch: arch.trim(), reproducible: plan.reproducible ?? null, steps: base.map((s) => [s.kind, s.options]), inputs };
+  return { umlbuild: VERSION, arch: arch.trim(), reproducible: plan.reproducible ?? null, steps: base.map((s) => [s.kind, keyedOptions(s.options, plan)]), inputs };
+}
+
+/**
+ * Step options as they go into a cache key and its record (`cache ls`): a
+ * secret variable's value (a run command may use one) only as its sha256, so
+ * the key still changes with it but holds no password in clear.
+ */
+export function keyedOptions(options: unknown, plan: Pick<Plan, 'vars' | 'secretVars'>): unknown {
+  const secrets = [...plan.secretVars].map((n) => plan.vars[n]).filter((v): v is string => typeof v === 'string' && v !== '').sort((a, b) => b.length - a.length);
+  if (!secrets.length) return options;
+  let text = JSON.stringify(options) ?? 'null';
+  for (const v of secrets) text = text.split(JSON.stringify(v).slice(1, -1)).join(`sha256:${createHash('sha256').update(v).digest('hex')}`);
+  return JSON.parse(text);
 }
 
 function editContext(ctx: StepContext): ImageEditContext {

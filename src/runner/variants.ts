@@ -18,7 +18,7 @@ import type { Plan } from '../recipe/load.js';
 import type { PlannedVariant } from '../recipe/variants.js';
 import { bootProbe } from '../uml/probe.js';
 import { createContext } from './context.js';
-import { imageSizes, sha256Text } from '../output/manifest.js';
+import { imageSizes, passwordRecord, sha256Text } from '../output/manifest.js';
 import { partialPath } from './outputs.js';
 import { Teardown } from './teardown.js';
 import { Journal } from './journal.js';
@@ -89,6 +89,8 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
       image: { file: basename(baseImage) },
       cow: { file: basename(cowFinal), ...sizes },
       umid: v.name,
+      // The base image's password (a variant has no password step of its own): generated or given, never the value.
+      passwords: passwordRecord(plan),
       launch: { script: basename(scriptFile), script_sha256: sha256Text(script), ...plan.launch },
       test: { ...plan.test, password: undefined, hostname: (v.vars.hostname as string | undefined) ?? plan.test.hostname },
     };

@@ -26,8 +26,31 @@ import type { BuiltImage } from './target.js';
 
 export interface Check {
   name: string;
+  /** Passed; false when it failed or was not run. */
   ok: boolean;
+  /** Not run (no network here, or the login before it failed): never counted as passed. */
+  notRun?: boolean;
   detail: string;
+}
+
+/** The checks `bootTest` means to run, in order (login first). */
+export function plannedChecks(img: Pick<BuiltImage, 'test'>, o: Pick<BootTestOptions, 'hostname' | 'expect'>): string[] {
+  return [
+    'login',
+    ...((o.hostname ?? img.test.hostname) ? ['hostname'] : []),
+    'root',
+    'modules',
+    ...(img.test.netdev ? ['netdev'] : []),
+    ...[...Object.keys(img.test.expect), ...o.expect.map(([c]) => c)].map((c) => `expect ${c}`),
+  ];
+}
+
+/** "PASS: 4 of 4 checks passed, 1 not run": only checks that ran are counted as passed. */
+export function checkSummary(checks: Check[]): { ran: number; passed: number; notRun: number; text: string } {
+  const ran = checks.filter((c) => !c.notRun).length;
+  const passed = checks.filter((c) => c.ok && !c.notRun).length;
+  const notRun = checks.length - ran;
+  return { ran, passed, notRun, text: `${passed} of ${ran} checks passed${notRun ? `, ${notRun} not run` : ''}` };
 }
 
 export interface BootTestOptions {
@@ -59,6 +82,14 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
   const add = (name: string, ok: boolean, detail: string) => {
     checks.push({ name, ok, detail });
     o.log?.(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
+  };
+  const skip = (name: string, why: string) => {
+    checks.push({ name, ok: false, notRun: true, detail: why });
+    o.log?.(`skip ${name}: not run (${why})`);
+  };
+  /** What is left of the plan after a failure: listed as not run, never dropped. */
+  const skipRest = (why: string) => {
+    for (const name of plannedChecks(img, o)) if (!checks.some((c) => c.name === name)) skip(name, why);
   };
   const result: BootTestResult = { checks, ok: false };
   try {
@@ -112,26 +143,28 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     try {
       con.onPrompt = () => (result.loginPromptS = (Date.now() - t0) / 1000);
       if ((await con.login(o.user, o.password, o.timeoutS)).refused) {
-        add('login', false, `login as ${o.user} was refused (wrong password?)`);
+        add('login', false, `login as ${o.user} was refused (wrong password?): give the image's password with --login ${o.user}:PASSWORD or UMLBUILD_TEST_PASSWORD`);
+        skipRest('the login failed');
         return result;
       }
       result.shellS = (Date.now() - t0) / 1000;
       add('login', true, `${o.user}: prompt after ${result.loginPromptS!.toFixed(1)} s, shell after ${result.shellS.toFixed(1)} s`);
-      await runChecks(con, img, o, networks, add);
+      await runChecks(con, img, o, networks, add, skip);
     } catch (e) {
       if (!(e instanceof UserError) || o.signal?.aborted) throw e;
       add('boot', false, `${e.message}${kernel.length ? `\nlast kernel messages:\n${kernel.slice(-15).join('\n')}` : ''}`);
+      skipRest(`the ${checks.some((c) => c.name === 'login' && c.ok) ? 'guest stopped answering' : 'boot failed'}`);
     }
   } finally {
     const failures = await teardown.unwind(true);
     for (const f of failures) o.log?.(`teardown: could not ${f.label}: ${(f.error as Error).message}`);
     journal.close();
   }
-  result.ok = checks.length > 0 && checks.every((c) => c.ok);
+  result.ok = checks.some((c) => c.name === 'login' && c.ok) && !checks.some((c) => !c.ok && !c.notRun);
   return result;
 }
 
-async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, networks: Network[], add: (n: string, ok: boolean, d: string) => void) {
+async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, networks: Network[], add: (n: string, ok: boolean, d: string) => void, skip: (n: string, why: string) => void) {
   const out = async (cmd: string) => (await con.run(cmd)).output;
   const expected = o.hostname ?? img.test.hostname;
   if (expected) {
@@ -152,7 +185,7 @@ async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, n
     if (networks.some((n) => n.device === netdev)) {
       const r = await con.run(`test -e /sys/class/net/${netdev}`);
       add('netdev', r.status === 0, `${netdev} ${r.status === 0 ? 'exists' : 'is missing'}`);
-    } else add('netdev (skipped)', true, `${netdev} not checked: ${!o.isolateNetwork ? '--no-network' : !isRoot() ? 'providing its host interface needs root' : 'its transport cannot be provided here (only tap, raw, hybrid)'}`);
+    } else skip('netdev', `${netdev}: ${!o.isolateNetwork ? '--no-network' : !isRoot() ? 'providing its host interface needs root' : 'its transport cannot be provided here (only tap, raw, hybrid)'}`);
   }
   for (const [cmd, re] of [...Object.entries(img.test.expect).map(([c, r]) => [c, new RegExp(r, 'm')] as [string, RegExp]), ...o.expect]) {
     const r = await con.run(cmd, 60);

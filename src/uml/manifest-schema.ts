@@ -97,6 +97,7 @@ export const manifestSchema = z.object({
   cow: z.object({ file: fileName }).loose().optional(),
   umid: z.string().regex(/^[\w.-]{1,64}$/).optional(),
   variables: z.record(z.string(), z.unknown()).default({}),
+  passwords: z.record(z.string(), z.enum(['generated', 'given'])).default({}),
   launch: manifestLaunch,
   test: testSchema.default(testSchema.parse({})),
 }).loose();

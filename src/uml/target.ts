@@ -26,6 +26,8 @@ export interface BuiltImage {
   umid: string;
   recipeFile?: string;
   variables: Record<string, unknown>;
+  /** Secret variables that were generated or given at build time (the manifest's `passwords`). */
+  passwords: Record<string, 'generated' | 'given'>;
   /** As recorded (disk names relative to the manifest's directory). */
   launch: LaunchConfig;
   /** launch.disks resolved and checked: files (not links) in the manifest's directory. */
@@ -79,6 +81,7 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
     umid: m.umid ?? m.recipe?.name ?? 'uml',
     recipeFile: m.recipe?.file,
     variables: m.variables,
+    passwords: m.passwords,
     launch,
     diskFiles,
     test: m.test,

@@ -76,7 +76,7 @@ echo done >>$log
     const hook = await dir.write('hook.sh', `#!/bin/sh\nset -e\ncat > "$TARGET_DIR/etc/hostile.sh" <<'EOF'\n${hostile}EOF\nchmod 755 "$TARGET_DIR/etc/hostile.sh"\necho "::sysinit:/etc/hostile.sh" >> "$TARGET_DIR/etc/inittab"\n`);
     await chmod(hook, 0o755);
     out = join(dir.path, 'out');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out, '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--hook', `before-pack=${hook}`], { reject: false });
+    const r = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out, '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--set', 'root_password=root', '--hook', `before-pack=${hook}`], { reject: false });
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
   });
   after(async () => {

@@ -51,10 +51,10 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     const tarball = join(dir.path, 'rootfs.tar.zst');
     await exec('tar', ['--zstd', '--numeric-owner', '-cf', tarball, '-C', tree, '.']);
     const out = join(dir.path, 'from-tarball');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/from-tarball.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--set', `rootfs=${tarball}`, '--set', 'hostname=from-tar'], { reject: false });
+    const r = await exec(BIN, [join(PROJECT, 'recipes/from-tarball.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--set', `rootfs=${tarball}`, '--set', 'hostname=from-tar', '--set', 'root_password=tar-pw-123'], { reject: false });
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
     assert.match(r.stdout, /\$ tar --zstd --numeric-owner .* -xf \S+rootfs\.tar\.zst/);
-    const t = await testImage(join(out, 'from-tar.img'), '--no-network');
+    const t = await testImage(join(out, 'from-tar.img'), '--no-network', '--login', 'root:tar-pw-123');
     assert.match(t, /^ {2}ok {3}hostname: from-tar \(expected from-tar\)$/m);
   });
 
@@ -93,7 +93,7 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     await exec('zstd', ['-q', '-d', join(art, 'from-dir.img.zst'), '-o', restored]);
     assert.equal((await exec('cmp', [restored, join(out, 'from-dir.img')], { reject: false })).exitCode, 0, 'the artifact is the image');
     const t = await testImage(join(out, 'from-dir.img'), '--no-network', '--login', `root:${SECRET}`, '--expect', 'cat /hook-env | wc -l=^[1-9]');
-    assert.match(t, /^PASS: 6 of 6 checks passed/m);
+    assert.match(t, /^PASS: 5 of 5 checks passed, 1 not run/m);
   });
 
   it('a failing hook fails the build with its exit code and output, and leaves nothing', async () => {

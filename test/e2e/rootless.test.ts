@@ -68,7 +68,7 @@ describe('rootless builds (an ordinary user, mmdebstrap in a user namespace)', f
     const r = await asUser(`${bin()} recipes/bookworm-rootless.yml --out ${out} --cache-dir ${join(dir.path, 'cache')} --renderer simple --test --no-network`);
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
     assert.match(r.stdout, /\$ mmdebstrap --mode=root /, 'mmdebstrap ran (as root inside the namespace)');
-    assert.match(r.stdout, /^PASS: 5 of 5 checks passed/m);
+    assert.match(r.stdout, /^PASS: 4 of 4 checks passed, 1 not run/m);
     const image = join(out, 'bookworm-rootless.img');
     assert.equal((await stat(image)).uid, uid, 'the image belongs to the user');
     const shadow = (await exec('debugfs', ['-R', 'stat /etc/shadow', image])).stdout;

@@ -26,7 +26,7 @@ describe('variables: --set values reach the boot test', function () {
     const r = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out, '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--set', `root_password=${secret}`, '--test', '--no-network'], { reject: false });
     const { hits } = await watch.stop();
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-    assert.match(r.stdout, /^PASS: \d+ of \d+ checks passed; login prompt after/m);
+    assert.match(r.stdout, /^PASS: \d+ of \d+ checks passed(, \d+ not run)?; login prompt after/m);
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(secret));
     // Only umlbuild's own argv (where the user put it) holds it: nothing umlbuild started.
     assert.deepEqual(hits.filter((h) => !h.includes(`--set root_password=${secret}`)), []);
