@@ -61,7 +61,14 @@ export function runInPty(file: string, args: string[], opts: PtyOptions = {}): P
   const until = <T>(check: () => T | undefined, timeoutMs: number, what: () => string): Promise<T> =>
     new Promise((resolve, reject) => {
       const test = () => {
-        const v = check();
+        let v: T | undefined;
+        try {
+          v = check();
+        } catch (e) {
+          done();
+          reject(e);
+          return;
+        }
         if (v === undefined) return;
         done();
         resolve(v);
@@ -84,7 +91,16 @@ export function runInPty(file: string, args: string[], opts: PtyOptions = {}): P
     },
     text: () => stripAnsi(raw),
     waitFor: (pattern, timeoutMs, from = 0) =>
-      until(() => stripAnsi(raw).slice(from).match(pattern) ?? undefined, timeoutMs, () => `no ${pattern} on the terminal`),
+      until(
+        () => {
+          const m = stripAnsi(raw).slice(from).match(pattern);
+          if (m) return m;
+          if (code !== undefined) throw new Error(`${file} exited (${code}) before ${pattern} showed on the terminal; its last lines:\n${tail(stripAnsi(raw))}`);
+          return undefined;
+        },
+        timeoutMs,
+        () => `no ${pattern} on the terminal`,
+      ),
     type: (text) => term.write(text),
     ctrlC: () => term.write('\x03'),
     exited: async (timeoutMs) => {

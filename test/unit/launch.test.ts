@@ -216,7 +216,11 @@ describe('launch script', function () {
       assert.equal((await stat(priv)).mode & 0o777, 0o700, 'nor its directory');
       assert.match(r.stderr, /demo\.img now belongs to umlbuild-guest/);
       const umlDir = /^uml_dir=(.*)$/m.exec(r.stdout)![1]!;
-      assert.equal(existsSync(umlDir), false, 'its uml_dir is removed afterwards');
+      assert.equal(umlDir, '/run/umlbuild-uml/umlbuild-guest');
+      const ud = await stat(umlDir);
+      assert.equal(ud.uid, Number(uid), 'a uml_dir of its own');
+      assert.equal(ud.mode & 0o777, 0o700);
+      assert.match(r.stderr, /UML runs as umlbuild-guest; its mconsole: uml_mconsole \/run\/umlbuild-uml\/umlbuild-guest\/demo\/mconsole/);
       // On a COW layer the base is only read (and stays root's), the COW is created by the guest.
       await exec('chown', ['0:0', image]);
       const cow = join(dir.path, 'scratch dir');
