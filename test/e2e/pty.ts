@@ -4,7 +4,9 @@
  * into the terminal, so the line discipline sends SIGINT to the foreground
  * process group.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawn, type IPty } from 'node-pty';
+import { exec } from '../../src/host/exec.js';
 
 export interface PtyOptions {
   cwd?: string;
@@ -125,10 +127,30 @@ export function runInPty(file: string, args: string[], opts: PtyOptions = {}): P
 }
 
 /** Run to the end in a pty: exit code and ANSI-stripped output. */
-export async function ptyRun(file: string, args: string[], timeoutMs: number, opts: PtyOptions = {}): Promise<{ exitCode: number; output: string }> {
+export async function ptyRun(file: string, args: string[], timeoutMs: number, opts: PtyOptions = {}): Promise<{ exitCode: number; output: string; pid: number }> {
   const r = runInPty(file, args, opts);
   const exitCode = await r.exited(timeoutMs);
   // The last bytes may arrive just after the exit event.
   await new Promise((res) => setTimeout(res, 100));
-  return { exitCode, output: r.text() };
+  return { exitCode, output: r.text(), pid: r.pid };
+}
+
+/** What a build of process `pid` left: its tmpfs trees, journal files in `journalDir`, mounts and loop devices under `paths`. */
+export async function leftovers(pid: number, journalDir: string, ...paths: string[]): Promise<string[]> {
+  const left: string[] = [];
+  left.push(...readdirSync('/dev/shm').filter((f) => f.startsWith(`umlbuild-tree--${pid}-`)).map((f) => `/dev/shm/${f}`));
+  left.push(...(existsSync(journalDir) ? readdirSync(journalDir).map((f) => `journal ${f}`) : []));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  const loops = (await exec('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'])).stdout;
+  for (const p of paths) {
+    if (mounts.includes(p)) left.push(`a mount under ${p}`);
+    left.push(...loops.split('\n').filter((l) => l.includes(p)).map((l) => `loop ${l.trim()}`));
+  }
+  return left;
+}
+
+/** `umlbuild ARGS` in a pty, with the default (interactive) renderer: no --renderer flag. */
+export function umlbuildInPty(bin: string, args: string[], timeoutMs: number, opts: PtyOptions = {}): Promise<{ exitCode: number; output: string; pid: number }> {
+  if (args.includes('--renderer')) throw new Error('umlbuildInPty runs the default renderer: no --renderer');
+  return ptyRun(bin, args, timeoutMs, { cols: 200, ...opts });
 }
