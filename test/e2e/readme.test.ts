@@ -42,6 +42,7 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
   let copy: string;
   let commands: string[];
   const runs: PtyRun[] = [];
+  let cowIsOurs = false;
 
   before(async function () {
     await requireRootWith(this, 'debootstrap', 'linux', 'setpriv');
@@ -54,7 +55,7 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
   });
   after(async () => {
     for (const r of runs) r.kill();
-    await rm('/tmp/scratch.cow', { force: true });
+    if (cowIsOurs) await rm('/tmp/scratch.cow', { force: true });
     await dir?.remove();
   });
 
@@ -116,6 +117,7 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
 
   it('boot on a COW layer: the README line; the image is only read', async () => {
     assert.equal(existsSync('/tmp/scratch.cow'), false, '/tmp/scratch.cow exists already: the README line would boot on it');
+    cowIsOurs = true;
     const image = join(copy, 'out/bookworm.img');
     const before = (await exec('sha256sum', [image])).stdout.split(' ')[0];
     await bootAndLogIn(commands.find((c) => c.startsWith('UML_UBD0='))!);
