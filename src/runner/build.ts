@@ -18,6 +18,7 @@ import type { Plan } from '../recipe/load.js';
 import { createContext } from './context.js';
 import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removePartials, type OutputPaths } from './outputs.js';
 import { rendererOptions, type RendererName } from './renderer.js';
+import { TaskLogs } from './task-log.js';
 import { Teardown } from './teardown.js';
 import { noSpaceHint } from './no-space.js';
 import { checkImageSizes } from './size-limit.js';
@@ -114,17 +115,21 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
 
   const emit = emitter(opts.onEvent);
   emit({ type: 'build-started', recipe: plan.file, output: final.image, steps: list.length });
+  // Lines logged outside every task (teardown after the run): events only, step index 0.
+  const logs = new TaskLogs((line) => emit(line.startsWith('$ ') ? { type: 'command', index: 0, command: line.slice(2) } : { type: 'output', index: 0, line }));
+  ctx.log = logs.log;
   const tasks = new Listr(
     list.map((bt, position) => ({
       title: `[${position + 1}/${list.length}] ${bt.title}`,
       task: async (_: unknown, task: { output: string }) => {
         if (signal.aborted) throw signal.reason;
         const index = position + 1;
-        ctx.log = (line: string) => {
+        const taskLog = logs.open((line: string) => {
           task.output = redact(line);
           if (line.startsWith('$ ')) emit({ type: 'command', index, command: line.slice(2) });
           else emit({ type: 'output', index, line });
-        };
+        });
+        ctx.log = taskLog.log;
         emit({ type: 'step-started', index, total: list.length, kind: bt.kind, title: bt.title, where: bt.where });
         const t0 = Date.now();
         try {
@@ -135,6 +140,8 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
           emit({ type: 'step-failed', index, kind: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000, error: err instanceof Error ? err.message : String(err) });
           throw err;
         } finally {
+          taskLog.close();
+          ctx.log = logs.log;
           timings.push({ step: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000 });
         }
       },
@@ -192,7 +199,12 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
       plan.variants.map((v, i) => ({
         title: `[variant ${i + 1}/${plan.variants.length}] ${v.name}: COW over ${basename(final.image)}`,
         task: async (_: unknown, task: { output: string }) => {
-          variants.push(await buildVariant(plan, v, final.image, dirname(final.image), (l) => void (task.output = redact(l)), signal));
+          const taskLog = logs.open((l) => void (task.output = redact(l)));
+          try {
+            variants.push(await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal));
+          } finally {
+            taskLog.close();
+          }
         },
       })),
       { ...rendererOptions(opts.renderer ?? 'auto'), exitOnError: true, registerSignalListeners: false },

@@ -14,6 +14,7 @@ import { guestUser } from '../../src/uml/guest.js';
 import { readCowHeader } from '../../src/uml/cow.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { watchCmdlines, loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
+import { umlbuildInPty } from './pty.js';
 import { networkRun } from './network.js';
 import { UmlConsole } from '../../src/uml/console.js';
 
@@ -53,10 +54,9 @@ describe('bookworm recipe, built and booted for real', function () {
       ].join('\n'),
     );
     const watcher = watchCmdlines(password);
-    build = await exec(BIN, [fleet, '--out', dir.path, ...set, '--renderer', 'simple', '--test', '--no-cache'], {
-      reject: false,
-      env: { UMLBUILD_VAR_ROOT_PASSWORD: password },
-    });
+    // In a terminal with the default renderer (also the variants' tasks).
+    const t = await umlbuildInPty(BIN, [fleet, '--out', dir.path, ...set, '--test', '--no-cache'], 14 * 60 * 1000, { env: { UMLBUILD_VAR_ROOT_PASSWORD: password } });
+    build = { exitCode: t.exitCode, stdout: t.output, stderr: '' };
     cmdlines = await watcher.stop();
     image = join(dir.path, 'bookworm.img');
   });

@@ -10,6 +10,7 @@ import { exec } from '../../src/host/exec.js';
 import { findTool } from '../../src/host/tools.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
+import { leftovers, runInPty, tail } from './pty.js';
 
 const recipe = (last: string) => `name: tiny
 steps:
@@ -90,6 +91,25 @@ describe('failing and interrupted builds leave nothing behind', function () {
       assert.deepEqual(await readdir(out), []);
     });
   }
+
+  it('Ctrl-C typed into the terminal during a chroot step (SIGINT to the foreground process group, default renderer): exit 130, nothing left', async () => {
+    const file = await dir.write('r.yml', recipe('echo sleeping; sleep 60'));
+    const out = join(dir.path, 'out');
+    const journal = join(dir.path, 'journal');
+    const r = runInPty(BIN, [file, '--out', out], { env: { UMLBUILD_JOURNAL_DIR: journal }, cols: 200 });
+    try {
+      await r.waitFor(/sleeping/, 60000);
+      const t0 = Date.now();
+      r.ctrlC();
+      assert.equal(await r.exited(30000), 130, tail(r.text(), 40));
+      assert.ok(Date.now() - t0 < 20000);
+    } finally {
+      r.kill();
+    }
+    assert.match(r.text(), /interrupted by SIGINT/);
+    assert.deepEqual(await leftovers(r.pid, journal, dir.path), [], 'no mount, loop device, tree or journal');
+    assert.deepEqual(await readdir(out), [], 'no partial output');
+  });
 
   /** Start a build and wait until its output shows `marker`; returns the running child and what it printed. */
   const startUntil = async (args: string[], marker: string | RegExp, timeoutMs = 60000) => {

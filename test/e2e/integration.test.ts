@@ -10,7 +10,8 @@ import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
-import { requireRootWith, umlbuildMounts } from './host-state.js';
+import { requireRootWith } from './host-state.js';
+import { leftovers, tail, umlbuildInPty } from './pty.js';
 
 describe('integration: busybox, rootfs tarball and directory input, hooks, artifacts, ndjson', function () {
   this.timeout(10 * 60 * 1000);
@@ -33,9 +34,11 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
 
   it('recipes/busybox.yml: a static busybox with busybox init, no systemd, boots under UML and logs in (build --test, tap in a namespace)', async () => {
     const out = join(dir.path, 'busybox');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--test'], { reject: false });
-    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-    assert.match(r.stdout, /^PASS: 5 of 5 checks passed; login prompt after/m);
+    // In a terminal with the default renderer (a directory-first recipe: its teardown logs after its task finished).
+    const r = await umlbuildInPty(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out, '--cache-dir', cache, '--test'], 8 * 60 * 1000);
+    assert.equal(r.exitCode, 0, tail(r.output, 60));
+    assert.doesNotMatch(r.output, /teardown: could not/);
+    assert.match(r.output, /^PASS: 5 of 5 checks passed; login prompt after/m);
     const image = join(out, 'busybox.img');
     const stat = async (p: string) => (await exec('debugfs', ['-R', `stat ${p}`, image], { reject: false })).stdout + (await exec('debugfs', ['-R', `stat ${p}`, image], { reject: false })).stderr;
     assert.match(await stat('/sbin/init'), /Type: symlink/);
@@ -51,9 +54,9 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     const tarball = join(dir.path, 'rootfs.tar.zst');
     await exec('tar', ['--zstd', '--numeric-owner', '-cf', tarball, '-C', tree, '.']);
     const out = join(dir.path, 'from-tarball');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/from-tarball.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--set', `rootfs=${tarball}`, '--set', 'hostname=from-tar', '--set', 'root_password=tar-pw-123'], { reject: false });
-    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-    assert.match(r.stdout, /\$ tar --zstd --numeric-owner .* -xf \S+rootfs\.tar\.zst/);
+    const r = await umlbuildInPty(BIN, [join(PROJECT, 'recipes/from-tarball.yml'), '--out', out, '--cache-dir', cache, '--set', `rootfs=${tarball}`, '--set', 'hostname=from-tar', '--set', 'root_password=tar-pw-123'], 5 * 60 * 1000);
+    assert.equal(r.exitCode, 0, tail(r.output, 60));
+    assert.match(r.output, /\$ tar --zstd --numeric-owner .* -xf \S+rootfs\.tar\.zst/);
     const t = await testImage(join(out, 'from-tar.img'), '--no-network', '--login', 'root:tar-pw-123');
     assert.match(t, /^ {2}ok {3}hostname: from-tar \(expected from-tar\)$/m);
   });
@@ -96,16 +99,23 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     assert.match(t, /^PASS: 5 of 5 checks passed, 1 not run/m);
   });
 
-  it('a failing hook fails the build with its exit code and output, and leaves nothing', async () => {
+  it('in a terminal: a failing hook fails the build with exit 1, naming the command, and leaves nothing; without it the same build succeeds', async () => {
     const bad = await dir.write('hooks/bad.sh', '#!/bin/sh\necho checking the tree\necho "hook says no" >&2\nexit 7\n');
     await chmod(bad, 0o755);
     const out = join(dir.path, 'failed');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/from-dir.yml'), '--out', out, '--cache-dir', cache, '--set', `rootfs=${tree}`, '--hook', `after-bootstrap=${bad}`, '--renderer', 'simple'], { reject: false });
-    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /step steps\[2\] hook \(\S+from-dir\.yml:\d+\) failed: command failed \(exit code 7\): \S+bad\.sh/);
-    assert.match(r.stderr, /\| hook says no/);
-    assert.match(r.stdout, /checking the tree/);
-    assert.deepEqual(await readdir(out), []);
-    assert.deepEqual(await umlbuildMounts(), []);
+    const journal = join(dir.path, 'journal');
+    const env = { UMLBUILD_JOURNAL_DIR: journal };
+    const args = [join(PROJECT, 'recipes/from-dir.yml'), '--out', out, '--cache-dir', cache, '--set', `rootfs=${tree}`];
+    const r = await umlbuildInPty(BIN, [...args, '--hook', `after-bootstrap=${bad}`], 3 * 60 * 1000, { env });
+    assert.equal(r.exitCode, 1, tail(r.output, 60));
+    assert.match(r.output, /step steps\[2\] hook \(\S+from-dir\.yml:\d+\) failed: command failed \(exit code 7\): \S+bad\.sh/);
+    assert.match(r.output, /\| hook says no/);
+    assert.deepEqual(await readdir(out), [], 'no partial output, no lock');
+    assert.deepEqual(await leftovers(r.pid, journal, dir.path), []);
+    // from-dir.yml built in a terminal with the default renderer (its --json build above renders nothing).
+    const ok = await umlbuildInPty(BIN, args, 3 * 60 * 1000, { env });
+    assert.equal(ok.exitCode, 0, tail(ok.output, 60));
+    assert.doesNotMatch(ok.output, /teardown: could not/);
+    assert.deepEqual((await readdir(out)).sort(), ['uml.img', 'uml.manifest.json', 'uml.sh']);
   });
 });

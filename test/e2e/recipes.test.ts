@@ -14,6 +14,7 @@ import { detectMirror } from '../../src/host/mirror.js';
 import { sha256File } from '../../src/output/manifest.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
+import { tail, umlbuildInPty } from './pty.js';
 
 const EPOCH = '1700000000';
 
@@ -29,10 +30,10 @@ describe('shipped recipes', function () {
   for (const suite of ['trixie', 'bullseye']) {
     it(`${suite}: builds, boots under UML and logs in (build --test)`, async () => {
       const out = join(dir.path, suite);
-      const r = await exec(BIN, [join(PROJECT, `recipes/${suite}.yml`), '--out', out, '--renderer', 'simple', '--test', '--no-cache', '--set', `hostname=${suite}-uml`], { reject: false });
-      assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-      assert.match(r.stdout, /^ {2}ok {3}hostname: .*-uml \(expected .*-uml\)$/m);
-      assert.match(r.stdout, /^PASS: 5 of 5 checks passed; login prompt after [\d.]+ s/m);
+      const r = await umlbuildInPty(BIN, [join(PROJECT, `recipes/${suite}.yml`), '--out', out, '--test', '--no-cache', '--set', `hostname=${suite}-uml`], 9 * 60 * 1000);
+      assert.equal(r.exitCode, 0, tail(r.output, 60));
+      assert.match(r.output, /^ {2}ok {3}hostname: .*-uml \(expected .*-uml\)$/m);
+      assert.match(r.output, /^PASS: 5 of 5 checks passed; login prompt after [\d.]+ s/m);
       assert.deepEqual(await loopsFor(out), []);
       assert.deepEqual(await umlbuildMounts(), []);
     });
@@ -40,10 +41,10 @@ describe('shipped recipes', function () {
 
   it('bookworm --variant hostfs --owner nobody: a root tree that boots with hostfs, logs in, and takes writes', async () => {
     const out = join(dir.path, 'hostfs');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--variant', 'hostfs', '--owner', 'nobody', '--out', out, '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--test', '--expect', 'echo written-inside > /root/from-guest && cat /root/from-guest=^written-inside$', '--expect', 'stat -c %u /etc/passwd=^65534$'], { reject: false });
-    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-    assert.match(r.stdout, /^ {2}ok {3}root: \/ is \S+ hostfs \(expected hostfs\)$/m);
-    assert.match(r.stdout, /^PASS: 7 of 7 checks passed/m);
+    const r = await umlbuildInPty(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--variant', 'hostfs', '--owner', 'nobody', '--out', out, '--cache-dir', join(dir.path, 'cache'), '--test', '--expect', 'echo written-inside > /root/from-guest && cat /root/from-guest=^written-inside$', '--expect', 'stat -c %u /etc/passwd=^65534$'], 9 * 60 * 1000);
+    assert.equal(r.exitCode, 0, tail(r.output, 60));
+    assert.match(r.output, /^ {2}ok {3}root: \/ is \S+ hostfs \(expected hostfs\)$/m);
+    assert.match(r.output, /^PASS: 7 of 7 checks passed/m);
     const root = join(out, 'bookworm.root');
     assert.equal(await readFile(join(root, 'root/from-guest'), 'utf8'), 'written-inside\n', 'a file written inside appears in the host tree');
     assert.match(await readFile(join(root, 'etc/fstab'), 'utf8'), /^\/dev\/root \/ hostfs defaults 0 0$/m);
@@ -63,14 +64,16 @@ describe('shipped recipes', function () {
     assert.ok(debs.some((f) => f.startsWith('systemd_')), `downloaded .debs are kept in the cache (${debs.length} found)`);
     assert.match(ls.stdout, /^[0-9a-f]{32} +\d+ MiB .* bookworm\/minbase amd64 /m);
     const out = join(dir.path, 'warm');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--renderer', 'simple', '--set', 'root_password=repro-pw-1', '--test', '--no-network'], { reject: false, env: { SOURCE_DATE_EPOCH: EPOCH } });
-    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-    assert.match(r.stdout, /cache hit [0-9a-f]{32} \(\d+ MiB, from [^)]+\): unpacking instead of bootstrapping/);
-    assert.doesNotMatch(r.stdout, /\$ debootstrap --variant/);
-    assert.doesNotMatch(r.stdout, /\$ (losetup|mount) /);
-    assert.match(r.stdout, /\$ mkfs\.ext4 -F -q -d \/dev\/shm\/umlbuild-tree-/);
+    // In a terminal with the default renderer: the tree's teardown logs after its task finished.
+    const r = await umlbuildInPty(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--set', 'root_password=repro-pw-1', '--test', '--no-network'], 9 * 60 * 1000, { env: { SOURCE_DATE_EPOCH: EPOCH } });
+    assert.equal(r.exitCode, 0, tail(r.output, 60));
+    assert.doesNotMatch(r.output, /teardown: could not/);
+    assert.match(r.output, /cache hit [0-9a-f]{32} \(\d+ MiB, from [^)]+\): unpacking instead of bootstrapping/);
+    assert.doesNotMatch(r.output, /\$ debootstrap --variant/);
+    assert.doesNotMatch(r.output, /\$ (losetup|mount) /);
+    assert.match(r.output, /\$ mkfs\.ext4 -F -q -d \/dev\/shm\/umlbuild-tree-/);
     assert.equal((await exec('e2fsck', ['-fn', join(out, 'bookworm-dirfirst.img')], { reject: false })).exitCode, 0);
-    assert.match(r.stdout, /^PASS: 4 of 4 checks passed, 1 not run/m);
+    assert.match(r.output, /^PASS: 4 of 4 checks passed, 1 not run/m);
   });
 
   it('SOURCE_DATE_EPOCH: a cold build (bootstrapping again) gives the same bytes as the warm one above, with no host leftovers', async () => {

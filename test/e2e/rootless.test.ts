@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { requireRootWith, umlbuildMounts } from './host-state.js';
+import { ptyRun, tail } from './pty.js';
 
 const USER = 'umlbuild-rootless';
 
@@ -65,8 +66,11 @@ describe('rootless builds (an ordinary user, mmdebstrap in a user namespace)', f
   it('builds bookworm-rootless without root, with root-owned files and setuid bits in the image, and boots it without root', async () => {
     const out = join(dir.path, 'out');
     const before = await readdir('/dev/shm');
-    const r = await asUser(`${bin()} recipes/bookworm-rootless.yml --out ${out} --cache-dir ${join(dir.path, 'cache')} --renderer simple --test --no-network`);
-    assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
+    // In a terminal, with the default renderer (su keeps it as the user's terminal).
+    const t = await ptyRun('su', ['-s', '/bin/sh', USER, '-c', `cd ${project} && ${bin()} recipes/bookworm-rootless.yml --out ${out} --cache-dir ${join(dir.path, 'cache')} --test --no-network`], 9 * 60 * 1000, { cols: 200 });
+    const r = { exitCode: t.exitCode, stdout: t.output };
+    assert.equal(r.exitCode, 0, tail(r.stdout, 60));
+    assert.doesNotMatch(r.stdout, /teardown: could not/);
     assert.match(r.stdout, /\$ mmdebstrap --mode=root /, 'mmdebstrap ran (as root inside the namespace)');
     assert.match(r.stdout, /^PASS: 4 of 4 checks passed, 1 not run/m);
     const image = join(out, 'bookworm-rootless.img');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { consoleArgs } from '../../src/launch/channels.js';
 import { launchArgs } from '../../src/launch/line.js';
@@ -159,7 +159,7 @@ describe('launch script', function () {
     }
   });
 
-  it('says what to do when the tap device is missing, and refuses root by default', async () => {
+  it('says what to do when the tap device is missing; UML_USER and UML_ALLOW_ROOT', async () => {
     const dir = await tempDir();
     try {
       const cfg = parse({ networks: [{ device: 'vec0', transport: 'tap', ifname: 'umlnotap9' }], hostfs: '/srv' });
@@ -175,14 +175,65 @@ describe('launch script', function () {
       if (process.getuid!() === 0) {
         await chmod(dir.path, 0o755);
         await dir.write('linux', '#!/bin/sh\necho "uid=$(id -u)"\n');
-        const root = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none' }, reject: false });
-        assert.equal(root.exitCode, 1);
-        assert.match(root.stderr, /refusing to run UML as root: set UML_USER=<user>/);
+        const root = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none', UML_ALLOW_ROOT: '1' }, reject: false });
+        assert.equal(root.stdout, 'uid=0', 'UML_ALLOW_ROOT=1 still runs UML as root');
         const asNobody = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none', UML_USER: 'nobody' }, reject: false });
         assert.equal(asNobody.exitCode, 0, asNobody.stderr);
         assert.equal(asNobody.stdout, `uid=${(await exec('id', ['-u', 'nobody'])).stdout}`);
         assert.match(asNobody.stderr, /warning: hostfs=\/srv does not confine the guest/);
       }
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('started as root, runs UML as umlbuild-guest, handing over an image it cannot reach as /dev/fd/N (stand-in image under a 0700 directory)', async function () {
+    if (process.getuid!() !== 0) this.skip();
+    const dir = await tempDir();
+    try {
+      await chmod(dir.path, 0o755);
+      const linux = await dir.write('linux', '#!/bin/sh\necho "uid=$(id -u) groups=$(id -G)"\nfor a in "$@"; do printf "%s\\n" "$a"; done\n[ -w /dev/fd/3 ] && echo fd3=rw\n[ -r /dev/fd/3 ] && echo fd3=r\ncase "$*" in *uml_dir=*) d=${*##*uml_dir=}; d=${d%% *}; [ -w "$d" ] && echo "uml_dir writable";; esac\n');
+      await chmod(linux, 0o755);
+      const priv = join(dir.path, 'private');
+      await mkdir(priv, { mode: 0o700 });
+      const image = join(priv, 'demo.img');
+      await writeFile(image, 'x', { mode: 0o644 });
+      const script = join(priv, 'demo.sh');
+      await writeFile(script, await renderLaunchScript({ name: 'demo', image, umid: 'demo', launch: parse({}) }), { mode: 0o755 });
+      assert.equal((await exec('bash', ['-n', script])).exitCode, 0);
+      const guest = (await exec('id', ['-u', 'umlbuild-guest'], { reject: false })).stdout;
+      const r = await exec(script, [], { env: { UML_LINUX: linux, UML_NET: 'none' }, reject: false });
+      assert.equal(r.exitCode, 0, r.stderr);
+      const uid = (await exec('id', ['-u', 'umlbuild-guest'])).stdout;
+      if (guest) assert.equal(guest, uid);
+      const lines = r.stdout.split('\n');
+      assert.equal(lines[0], `uid=${uid} groups=${(await exec('id', ['-g', 'umlbuild-guest'])).stdout}`, 'the guest user, no supplementary groups');
+      assert.ok(lines.includes('ubd0=/dev/fd/3'), r.stdout);
+      assert.ok(lines.includes('fd3=rw') && lines.includes('uml_dir writable'), r.stdout);
+      const st = await stat(image);
+      assert.equal(st.uid, Number(uid), 'the image UML writes was handed to the guest user');
+      assert.equal(st.mode & 0o777, 0o644, 'its mode was not widened');
+      assert.equal((await stat(priv)).mode & 0o777, 0o700, 'nor its directory');
+      assert.match(r.stderr, /demo\.img now belongs to umlbuild-guest/);
+      const umlDir = /^uml_dir=(.*)$/m.exec(r.stdout)![1]!;
+      assert.equal(umlDir, '/run/umlbuild-uml/umlbuild-guest');
+      const ud = await stat(umlDir);
+      assert.equal(ud.uid, Number(uid), 'a uml_dir of its own');
+      assert.equal(ud.mode & 0o777, 0o700);
+      assert.match(r.stderr, /UML runs as umlbuild-guest; its mconsole: uml_mconsole \/run\/umlbuild-uml\/umlbuild-guest\/demo\/mconsole/);
+      // On a COW layer the base is only read (and stays root's), the COW is created by the guest.
+      await exec('chown', ['0:0', image]);
+      const cow = join(dir.path, 'scratch dir');
+      await mkdir(cow);
+      await chmod(cow, 0o1777);
+      const c = await exec(script, [], { env: { UML_LINUX: linux, UML_NET: 'none', UML_UBD0: `${cow}/s.cow,${image}` }, reject: false });
+      assert.equal(c.exitCode, 0, c.stderr);
+      assert.ok(c.stdout.split('\n').includes(`ubd0=${cow}/s.cow,/dev/fd/3`), c.stdout);
+      assert.ok(c.stdout.includes('fd3=r'), c.stdout);
+      assert.equal((await stat(image)).uid, 0, 'the base was not handed over');
+      const refused = await exec(script, [], { env: { UML_LINUX: linux, UML_NET: 'none', UML_UBD0: `${priv}/s.cow,${image}` }, reject: false });
+      assert.equal(refused.exitCode, 1);
+      assert.match(refused.stderr, /umlbuild-guest, the user UML runs as, cannot create .*s\.cow: put the COW file in a directory it may write/);
     } finally {
       await dir.remove();
     }
