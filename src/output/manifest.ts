@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { sha256File } from '../host/hashing.js';
 import { REDACTED } from '../host/secrets.js';
 import type { Plan } from '../recipe/load.js';
-import type { BuildFacts } from '../steps/types.js';
+import type { BuildFacts } from '../model/facts.js';
 
 export interface StepTiming {
   step: string;
