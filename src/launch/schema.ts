@@ -24,7 +24,7 @@
 import { z } from 'zod';
 import { channel, consoleKey, DEFAULT_CONSOLES } from './channels.js';
 import { networkSchema } from './transports.js';
-import { lineValue } from '../recipe/values.js';
+import { lineValue } from '../model/values.js';
 
 /** ubd flags as a list ([s, t]) or a string ("st", "" for none). */
 const flags = z

@@ -14,7 +14,7 @@ import { recipeFileSchema, testSchema, type TestConfig } from './schema.js';
 import { RecipeSource, type KeyPath } from './source.js';
 import { interpolate, type Vars } from './variables.js';
 import { checkStepInputs, VariableFlow } from './flow.js';
-import { fileNameValue } from './values.js';
+import { fileNameValue } from '../model/values.js';
 import { readVariables, type VariableOverrides } from './variable-defs.js';
 import { zodIssues } from './zod-issues.js';
 import { planStep, type PlannedStep } from './plan-step.js';

@@ -5,7 +5,7 @@
  * Templates see every recipe variable, `fs_type` (from mkfs), `root_device`,
  * `root_options` and anything under `data`. An undefined name is an error.
  * Nothing is HTML-escaped (`<%= %>` writes the value as it is); the values the
- * built-in templates read are checked when the recipe is loaded (recipe/values).
+ * built-in templates read are checked when the recipe is loaded (model/values).
  *
  * ```yaml
  * - step: template
@@ -20,7 +20,7 @@ import { z } from 'zod';
 import type { ImageEditContext, Step, StepContext, VerifyContext } from './types.js';
 import { NotEditable, type ImageEdit } from '../host/debugfs.js';
 import { guestPath, modeString } from './options.js';
-import { TEMPLATE_INPUTS } from '../recipe/values.js';
+import { TEMPLATE_INPUTS } from '../model/values.js';
 import { renderTemplate, TEMPLATE_DIR } from '../templates/render.js';
 
 export const BUILTIN: Record<string, string> = {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { RecipeError } from '../../src/errors.js';
 import { exec } from '../../src/host/exec.js';
 import { loadRecipe } from '../../src/recipe/load.js';
-import { isCryptHash, isHostname } from '../../src/recipe/values.js';
+import { isCryptHash, isHostname } from '../../src/model/values.js';
 import { outputPaths } from '../../src/runner/outputs.js';
 import { renderTemplate } from '../../src/templates/render.js';
 import { BIN, rejection, tempDir, type TempDir } from '../helpers.js';
