@@ -11,7 +11,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { RUN_ID } from '../host/run-id.js';
 import { join } from 'node:path';
 import { ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from './records.js';
-import type { BuildFacts } from '../steps/types.js';
+import type { BuildFacts } from '../model/facts.js';
 
 export interface ImageEntry {
   key: string;

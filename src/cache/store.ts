@@ -15,7 +15,7 @@ import { acquireLock } from '../host/lock-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { anyLiveLock, ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from './records.js';
-import { sha256File } from '../output/manifest.js';
+import { sha256File } from '../host/hashing.js';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'umlbuild');

@@ -9,7 +9,7 @@ import { lstat, readFile } from 'node:fs/promises';
 import type { Teardown } from '../runner/teardown.js';
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { mount, unmount } from './mount.js';
-import { privilege } from './userns.js';
+import { privilege } from './privilege.js';
 import { stopProcessesIn } from './procs.js';
 import { mkdirInRoot, removeInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
 

@@ -12,16 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { exec, spawn } from './exec.js';
 import { findTool, packageFor } from './tools.js';
-import { journalDir } from '../runner/journal.js';
-
-export type Privilege = 'root' | 'userns-root' | 'user';
-
-/** Real root, root inside a user namespace, or an ordinary user. */
-export function privilege(): Privilege {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'user';
-  const map = readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/);
-  return map[0] === '0' && map[1] === '0' && map[2] === '4294967295' ? 'root' : 'userns-root';
-}
+import { journalDir } from './state-dirs.js';
 
 export interface IdRange {
   start: number;

@@ -24,7 +24,10 @@
 import { z } from 'zod';
 import { channel, consoleKey, DEFAULT_CONSOLES } from './channels.js';
 import { networkSchema } from './transports.js';
-import { lineValue } from '../recipe/values.js';
+import { lineValue } from '../model/values.js';
+
+/** Where lockdown points hostfs when no share is declared: a path that cannot exist (so "-o ../.." cannot climb out either). */
+export const NO_HOSTFS = '/proc/umlbuild-no-hostfs';
 
 /** ubd flags as a list ([s, t]) or a string ("st", "" for none). */
 const flags = z

@@ -3,7 +3,7 @@
  * Every interpolated value is quoted with shQuote (launch/line.ts).
  */
 import { basename } from 'node:path';
-import { renderTemplate, TEMPLATE_DIR } from '../steps/template.js';
+import { renderTemplate, TEMPLATE_DIR } from '../templates/render.js';
 import { consoleArgs } from './channels.js';
 import { shQuote, ubdArg } from './line.js';
 import type { LaunchConfig } from './schema.js';

@@ -8,7 +8,7 @@
  *   ethN=tuntap,tap0            (legacy; accepted with a deprecation warning)
  */
 import { z } from 'zod';
-import { lineValue } from '../recipe/values.js';
+import { lineValue } from '../model/values.js';
 
 const int = z.union([z.number().int(), z.string().regex(/^(0x[0-9a-fA-F]+|\d+)$/, 'must be an integer')]);
 const flag = z.union([z.literal(0), z.literal(1), z.boolean().transform((b) => (b ? 1 : 0))]);

@@ -8,13 +8,13 @@ import { RecipeError, type RecipeIssue } from '../errors.js';
 import { registerSecret } from '../host/secrets.js';
 import { findStep } from '../steps/index.js';
 import type { HookStage } from '../steps/hook.js';
-import { launchSchema, type LaunchConfig } from '../launch/schema.js';
+import { launchSchema, NO_HOSTFS, type LaunchConfig } from '../launch/schema.js';
 import { networkWarnings } from '../launch/transports.js';
 import { recipeFileSchema, testSchema, type TestConfig } from './schema.js';
 import { RecipeSource, type KeyPath } from './source.js';
 import { interpolate, type Vars } from './variables.js';
 import { checkStepInputs, VariableFlow } from './flow.js';
-import { fileNameValue } from './values.js';
+import { fileNameValue } from '../model/values.js';
 import { readVariables, type VariableOverrides } from './variable-defs.js';
 import { zodIssues } from './zod-issues.js';
 import { planStep, type PlannedStep } from './plan-step.js';
@@ -311,9 +311,6 @@ function planHooks(hooks: NonNullable<LoadOptions['hooks']>, steps: PlannedStep[
   }
   return after;
 }
-
-/** Where lockdown points hostfs when no share is declared: a path that cannot exist (so "-o ../.." cannot climb out either). */
-export const NO_HOSTFS = '/proc/umlbuild-no-hostfs';
 
 /**
  * `lockdown: true`: a lockdown step before unmount/pack (no module loading

@@ -1,6 +1,6 @@
 /** The shape of a recipe file (steps are checked by each step's own schema). */
 import { z } from 'zod';
-import { deviceValue, hostnameValue, lineValue, passwordValue } from './values.js';
+import { deviceValue, hostnameValue, lineValue, passwordValue } from '../model/values.js';
 
 export { variableSpec, type VariableSpec } from './var-types.js';
 

@@ -16,8 +16,8 @@
  * number, `yes` to true); every value, default or given, is checked by it.
  */
 import { z } from 'zod';
-import { parseSize } from './size.js';
-import { isHostname } from './values.js';
+import { parseSize } from '../model/size.js';
+import { isHostname } from '../model/values.js';
 
 export const VARIABLE_TYPES = ['string', 'integer', 'boolean', 'size', 'enum', 'pattern', 'hostname'] as const;
 export type VariableType = (typeof VARIABLE_TYPES)[number];

@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { exec } from '../host/exec.js';
 import { removeTree } from '../host/remove-tree.js';
 import { copyReplacing, makePrivateDir, partialPath, writeNew } from '../host/safe-write.js';
-import { sha256File } from '../output/manifest.js';
+import { sha256File } from '../host/hashing.js';
 import { Journal } from './journal.js';
 import type { OutputPaths } from './outputs.js';
 import { Teardown } from './teardown.js';

@@ -26,7 +26,7 @@ import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { hookScript } from '../steps/hook.js';
 import { sourcePath } from '../steps/source-path.js';
-import { sha256File } from '../output/manifest.js';
+import { sha256File } from '../host/hashing.js';
 import { treeDigest } from '../cache/tree-digest.js';
 
 /** Steps an edit may move past: they neither read nor write what edits touch. */

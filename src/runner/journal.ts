@@ -15,9 +15,8 @@
  */
 import { constants, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { lstat, open, readdir, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { privilege } from '../host/userns.js';
+import { journalDir } from '../host/state-dirs.js';
 import { exec } from '../host/exec.js';
 import { isMountPoint, unmount } from '../host/mount.js';
 import { removeTree } from '../host/remove-tree.js';
@@ -43,12 +42,6 @@ interface State {
   pidns: string;
   started: string;
   resources: (Resource & { id: number })[];
-}
-
-export function journalDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.UMLBUILD_JOURNAL_DIR) return env.UMLBUILD_JOURNAL_DIR;
-  if (privilege() === 'root') return '/run/umlbuild';
-  return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'umlbuild') : join(env.HOME || homedir(), '.cache', 'umlbuild', 'run');
 }
 
 /** A path with its directory's links resolved now (a link the user chose is fine; cleanup refuses one planted later). */

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
-import { parseSize } from '../recipe/size.js';
+import { parseSize } from '../model/size.js';
 
 /** Largest file by filesystem magic (statfs f_type) and block size; others are not known here. */
 const LIMITS: Record<number, { name: string; max(bsize: number): number }> = {

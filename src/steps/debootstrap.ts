@@ -29,7 +29,7 @@ import { readdir } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { z } from 'zod';
 import { bootstrapSource, describe } from './bootstrap-source.js';
-import { cachedBootstrap } from '../cache/bootstrap.js';
+import { cachedBootstrap } from './bootstrap-cache.js';
 import { debootstrapArgs, mmdebstrapArgs, unsupported, type BootstrapOptions } from './bootstrap-args.js';
 import type { Step } from './types.js';
 

@@ -19,7 +19,7 @@
  */
 import { stopProcessesIn } from '../host/procs.js';
 import { z } from 'zod';
-import { parseSize } from '../recipe/size.js';
+import { parseSize } from '../model/size.js';
 import { createSparseImage } from './sparse-disk.js';
 import { inodeTimeCommands, usedInodes } from '../host/e2fs.js';
 import type { Step } from './types.js';

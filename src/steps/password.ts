@@ -29,7 +29,7 @@ import { openChroot } from '../host/chroot.js';
 import { registerSecret } from '../host/secrets.js';
 import type { Step, StepContext } from './types.js';
 import { NotEditable } from '../host/debugfs.js';
-import { cryptHashValue, orEmpty, passwordValue } from '../recipe/values.js';
+import { cryptHashValue, orEmpty, passwordValue } from '../model/values.js';
 
 const user = z
   .object({

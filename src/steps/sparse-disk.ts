@@ -9,7 +9,7 @@
  */
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
-import { parseSize } from '../recipe/size.js';
+import { parseSize } from '../model/size.js';
 import type { Step, StepContext } from './types.js';
 
 const MIN = 8 * 2 ** 20;

@@ -5,7 +5,7 @@
  * Templates see every recipe variable, `fs_type` (from mkfs), `root_device`,
  * `root_options` and anything under `data`. An undefined name is an error.
  * Nothing is HTML-escaped (`<%= %>` writes the value as it is); the values the
- * built-in templates read are checked when the recipe is loaded (recipe/values).
+ * built-in templates read are checked when the recipe is loaded (model/values).
  *
  * ```yaml
  * - step: template
@@ -15,15 +15,13 @@
  *   data: { extra: value }      # optional
  * ```
  */
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ejs from 'ejs';
 import { z } from 'zod';
 import type { ImageEditContext, Step, StepContext, VerifyContext } from './types.js';
 import { NotEditable, type ImageEdit } from '../host/debugfs.js';
 import { guestPath, modeString } from './options.js';
-import { TEMPLATE_INPUTS } from '../recipe/values.js';
+import { TEMPLATE_INPUTS } from '../model/values.js';
+import { renderTemplate, TEMPLATE_DIR } from '../templates/render.js';
 
 export const BUILTIN: Record<string, string> = {
   fstab: '/etc/fstab',
@@ -31,8 +29,6 @@ export const BUILTIN: Record<string, string> = {
   hosts: '/etc/hosts',
   interfaces: '/etc/network/interfaces',
 };
-
-export const TEMPLATE_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
 
 const schema = z
   .object({
@@ -66,19 +62,6 @@ export function templateLocals(ctx: Pick<StepContext, 'vars' | 'facts'>, data: R
     ...ctx.vars,
     ...data,
   };
-}
-
-/** Files in a root tree are not HTML: `<%= x %>` writes x as it is unless `escape` says otherwise. */
-const asIs = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
-
-export async function renderTemplate(file: string, locals: Record<string, unknown>, escape: (v: unknown) => string = asIs): Promise<string> {
-  const text = await readFile(file, 'utf8');
-  try {
-    return await ejs.render(text, locals, { async: true, filename: file, strict: false, escape });
-  } catch (e) {
-    const msg = (e as Error).message.split('\n').filter(Boolean).pop() ?? String(e);
-    throw new Error(`template ${file}: ${msg}`);
-  }
 }
 
 export const template: Step<Options> = {

@@ -5,6 +5,7 @@ import type { Teardown } from '../runner/teardown.js';
 import type { WriteOptions } from '../host/rootfs-path.js';
 import type { BootstrapCache } from '../cache/store.js';
 import type { ImageEdit, ImageStat } from '../host/debugfs.js';
+import type { BuildFacts } from '../model/facts.js';
 
 export interface Step<O> {
   /** The `step:` value in YAML. */
@@ -69,16 +70,6 @@ export interface VerifyContext {
   requireRoot(why: string, opts?: { userns?: boolean }): void;
   /** Note a host need that is not a tool (a device, a kernel feature); reported with exit 3. */
   requireHost(need: string): void;
-}
-
-/** What steps learn about the image for the manifest and templates. */
-export interface BuildFacts {
-  fsType?: string;
-  fsUuid?: string;
-  kernelVersion?: string;
-  packages?: { name: string; version: string }[];
-  suite?: string;
-  mirror?: string;
 }
 
 export interface MountedRoot {

@@ -21,7 +21,7 @@ import { createNetns, provideInterfaces, type Netns } from './netns.js';
 import { asGuest, guestUser, treeOwner, type GuestCap } from './guest.js';
 import { GuestFiles, giveToGuest, guestTempDir } from './guest-files.js';
 import { processIdentity } from '../host/process-id.js';
-import { NO_HOSTFS } from '../recipe/load.js';
+import { NO_HOSTFS } from '../launch/schema.js';
 import type { BuiltImage } from './target.js';
 
 export interface Check {

@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { exec, spawn } from '../host/exec.js';
 import { renderLaunchScript } from '../launch/script.js';
-import { sha256Text } from '../output/manifest.js';
+import { sha256Text } from '../host/hashing.js';
 import { asGuest, guestUser, type RunAs } from './guest.js';
 import { guestTempDir } from './guest-files.js';
 import type { BuiltImage } from './target.js';

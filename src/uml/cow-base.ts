@@ -11,7 +11,7 @@ import { readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { openRegularFile, type PinnedFile } from '../host/pinned-file.js';
-import { sha256File } from '../output/manifest.js';
+import { sha256File } from '../host/hashing.js';
 import type { CowHeader } from './cow.js';
 
 /** What merge and verify-cow read from an image's manifest (validated). */

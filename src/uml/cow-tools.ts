@@ -21,8 +21,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { exec } from '../host/exec.js';
 import { createNewFile, openRegularFile, stillNames, type PinnedFile } from '../host/pinned-file.js';
-import { sha256File } from '../output/manifest.js';
-import { partialPath } from '../runner/outputs.js';
+import { sha256File } from '../host/hashing.js';
+import { partialPath } from '../host/safe-write.js';
 import { BaseRefused, checkBase, type CheckedBase } from './cow-base.js';
 import { baseMismatch, checkCow, cowChildren, parseCowHeader, type CowHeader } from './cow.js';
 

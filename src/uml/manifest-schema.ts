@@ -15,7 +15,7 @@
 import { totalmem } from 'node:os';
 import { z } from 'zod';
 import { RecipeError } from '../errors.js';
-import { NO_HOSTFS } from '../recipe/load.js';
+import { NO_HOSTFS } from '../launch/schema.js';
 import { testSchema } from '../recipe/schema.js';
 import { launchSchema } from '../launch/schema.js';
 

@@ -18,7 +18,7 @@ import { lstat, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { exec } from '../host/exec.js';
 import { processIdentity } from '../host/process-id.js';
-import { NO_HOSTFS } from '../recipe/load.js';
+import { NO_HOSTFS } from '../launch/schema.js';
 import { Journal } from '../runner/journal.js';
 import { asGuest, guestUser } from './guest.js';
 import { GuestFiles, giveToGuest, guestTempDir, recordCowBacking } from './guest-files.js';

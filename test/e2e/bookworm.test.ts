@@ -8,7 +8,7 @@ import { chown, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec, type ExecResult } from '../../src/host/exec.js';
-import { sha256File } from '../../src/output/manifest.js';
+import { sha256File } from '../../src/host/hashing.js';
 import { bootProbe } from '../../src/uml/probe.js';
 import { guestUser } from '../../src/uml/guest.js';
 import { readCowHeader } from '../../src/uml/cow.js';

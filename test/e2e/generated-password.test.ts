@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pty from 'node-pty';
 import { exec } from '../../src/host/exec.js';
-import { journalDir } from '../../src/runner/journal.js';
+import { journalDir } from '../../src/host/state-dirs.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { requireRootWith } from './host-state.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { detectMirror } from '../../src/host/mirror.js';
-import { sha256File } from '../../src/output/manifest.js';
+import { sha256File } from '../../src/host/hashing.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
 import { tail, umlbuildInPty } from './pty.js';

@@ -9,7 +9,7 @@ import { loadRecipe } from '../../src/recipe/load.js';
 import { baseInputs } from '../../src/runner/fast-path.js';
 import { resolveLogin } from '../../src/uml/credentials.js';
 import type { BuiltImage } from '../../src/uml/target.js';
-import type { BuildFacts } from '../../src/steps/types.js';
+import type { BuildFacts } from '../../src/model/facts.js';
 import { PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';
 
 const recipe = (name: string) => join(PROJECT, 'recipes', name);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { RecipeError } from '../../src/errors.js';
-import { loadRecipe, NO_HOSTFS } from '../../src/recipe/load.js';
+import { loadRecipe } from '../../src/recipe/load.js';
+import { NO_HOSTFS } from '../../src/launch/schema.js';
 import { launchArgs } from '../../src/launch/line.js';
 import { rejection, tempDir, type TempDir } from '../helpers.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
-import { dataRanges, sha256File } from '../../src/output/manifest.js';
+import { dataRanges, sha256File } from '../../src/host/hashing.js';
 import { tempDir, type TempDir } from '../helpers.js';
 
 describe('sha256 of sparse images', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { formatSize, parseSize } from '../../src/recipe/size.js';
+import { formatSize, parseSize } from '../../src/model/size.js';
 
 describe('parseSize', () => {
   it('reads binary suffixes and plain bytes', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { renderTemplate, templateLocals, TEMPLATE_DIR } from '../../src/steps/template.js';
+import { templateLocals } from '../../src/steps/template.js';
+import { renderTemplate, TEMPLATE_DIR } from '../../src/templates/render.js';
 import { tempDir } from '../helpers.js';
 
 const base = { hostname: 'web1', network: 'dhcp', netdev: 'vec0', address: '', netmask: '', gateway: '' };

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { privilege, subordinateRange } from '../../src/host/userns.js';
+import { subordinateRange } from '../../src/host/userns.js';
+import { privilege } from '../../src/host/privilege.js';
 
 describe('user namespaces (rootless builds)', () => {
   it("finds a user's subordinate range by name or uid, first match wins", () => {

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { RecipeError } from '../../src/errors.js';
 import { exec } from '../../src/host/exec.js';
 import { loadRecipe } from '../../src/recipe/load.js';
-import { isCryptHash, isHostname } from '../../src/recipe/values.js';
+import { isCryptHash, isHostname } from '../../src/model/values.js';
 import { outputPaths } from '../../src/runner/outputs.js';
-import { renderTemplate } from '../../src/steps/template.js';
+import { renderTemplate } from '../../src/templates/render.js';
 import { BIN, rejection, tempDir, type TempDir } from '../helpers.js';
 
 const cli = (args: string[], env: Record<string, string> = {}) => exec(BIN, args, { reject: false, env: { ...env, PATH: process.env.PATH! } });

@@ -6,8 +6,8 @@
  */
 import { RUN_ID } from '../host/run-id.js';
 import { rm } from 'node:fs/promises';
-import type { StepContext } from '../steps/types.js';
-import { cacheKey } from './store.js';
+import type { StepContext } from './types.js';
+import { cacheKey } from '../cache/store.js';
 import { stageIntoRoot } from '../host/stage-tree.js';
 
 const TAR_FLAGS = ['--zstd', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls'];
