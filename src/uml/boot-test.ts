@@ -164,7 +164,7 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
   return result;
 }
 
-async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, networks: Network[], add: (n: string, ok: boolean, d: string) => void, skip: (n: string, why: string) => void) {
+export async function runChecks(con: UmlConsole, img: BuiltImage, o: BootTestOptions, networks: Network[], add: (n: string, ok: boolean, d: string) => void, skip: (n: string, why: string) => void) {
   const out = async (cmd: string) => (await con.run(cmd)).output;
   const expected = o.hostname ?? img.test.hostname;
   if (expected) {

@@ -7,10 +7,10 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec } from '../../src/host/exec.js';
-import { findTool } from '../../src/host/tools.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, requireRootWith, umlbuildMounts } from './host-state.js';
 import { leftovers, runInPty, tail } from './pty.js';
+import { requireTools } from '../support/skip.js';
 
 const recipe = (last: string) => `name: tiny
 steps:
@@ -230,7 +230,7 @@ describe('failing and interrupted builds leave nothing behind', function () {
   });
 
   it('SIGTERM mid-debootstrap (after it mounted /proc in the tree): exit 143, the tree and its mounts gone', async function () {
-    if (!(await findTool('debootstrap'))) this.skip();
+    await requireTools(this, 'debootstrap');
     const file = await dir.write('deb.yml', ['name: deb', 'steps:', '  - step: directory', '    tmpfs: true', '  - step: debootstrap', '    suite: bookworm', '    variant: minbase', '  - step: pack', '    size: 1G', ''].join('\n'));
     const out = join(dir.path, 'out');
     const shmBefore = await readdir('/dev/shm');

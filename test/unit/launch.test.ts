@@ -9,6 +9,7 @@ import { renderLaunchScript } from '../../src/launch/script.js';
 import { networkArg, networkWarnings } from '../../src/launch/transports.js';
 import { exec } from '../../src/host/exec.js';
 import { tempDir } from '../helpers.js';
+import { requireRootWith } from '../support/skip.js';
 
 const parse = (input: LaunchInput) => launchSchema.parse(input);
 const errors = (input: unknown) => {
@@ -159,7 +160,7 @@ describe('launch script', function () {
     }
   });
 
-  it('says what to do when the tap device is missing; UML_USER and UML_ALLOW_ROOT', async () => {
+  it('says what to do when the tap device is missing', async () => {
     const dir = await tempDir();
     try {
       const cfg = parse({ networks: [{ device: 'vec0', transport: 'tap', ifname: 'umlnotap9' }], hostfs: '/srv' });
@@ -172,23 +173,34 @@ describe('launch script', function () {
       const missing = await exec('sh', [script], { env: { UML_LINUX: linux, UML_ALLOW_ROOT: '1' }, reject: false });
       assert.equal(missing.exitCode, 1);
       assert.match(missing.stderr, /vec0 needs the host interface umlnotap9: ip tuntap add dev umlnotap9 mode tap user \S+ && ip link set umlnotap9 up \(or: tunctl -u \S+ -t umlnotap9\)/);
-      if (process.getuid!() === 0) {
-        await chmod(dir.path, 0o755);
-        await dir.write('linux', '#!/bin/sh\necho "uid=$(id -u)"\n');
-        const root = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none', UML_ALLOW_ROOT: '1' }, reject: false });
-        assert.equal(root.stdout, 'uid=0', 'UML_ALLOW_ROOT=1 still runs UML as root');
-        const asNobody = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none', UML_USER: 'nobody' }, reject: false });
-        assert.equal(asNobody.exitCode, 0, asNobody.stderr);
-        assert.equal(asNobody.stdout, `uid=${(await exec('id', ['-u', 'nobody'])).stdout}`);
-        assert.match(asNobody.stderr, /warning: hostfs=\/srv does not confine the guest/);
-      }
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('UML_ALLOW_ROOT=1 runs UML as root, UML_USER as that user (needs root)', async function () {
+    await requireRootWith(this, 'setpriv');
+    const dir = await tempDir();
+    try {
+      const cfg = parse({ hostfs: '/srv' });
+      const script = await dir.write('demo.sh', await renderLaunchScript({ name: 'demo', image: join(dir.path, 'demo.img'), umid: 'demo', launch: cfg }));
+      await dir.write('demo.img', 'x');
+      await chmod(dir.path, 0o755);
+      const linux = await dir.write('linux', '#!/bin/sh\necho "uid=$(id -u)"\n');
+      await chmod(linux, 0o755);
+      const root = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none', UML_ALLOW_ROOT: '1' }, reject: false });
+      assert.equal(root.stdout, 'uid=0', 'UML_ALLOW_ROOT=1 still runs UML as root');
+      const asNobody = await exec('sh', [script], { env: { UML_LINUX: linux, UML_NET: 'none', UML_USER: 'nobody' }, reject: false });
+      assert.equal(asNobody.exitCode, 0, asNobody.stderr);
+      assert.equal(asNobody.stdout, `uid=${(await exec('id', ['-u', 'nobody'])).stdout}`);
+      assert.match(asNobody.stderr, /warning: hostfs=\/srv does not confine the guest/);
     } finally {
       await dir.remove();
     }
   });
 
   it('started as root, runs UML as umlbuild-guest, handing over an image it cannot reach as /dev/fd/N (stand-in image under a 0700 directory)', async function () {
-    if (process.getuid!() !== 0) this.skip();
+    await requireRootWith(this, 'setpriv');
     const dir = await tempDir();
     try {
       await chmod(dir.path, 0o755);

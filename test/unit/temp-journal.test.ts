@@ -6,6 +6,7 @@ import { applyImageEdits, readImageFile } from '../../src/host/debugfs.js';
 import type { TreeJournal } from '../../src/host/safe-write.js';
 import { runHook } from '../../src/steps/hook.js';
 import { tempDir, type TempDir } from '../helpers.js';
+import { requireTools } from '../support/skip.js';
 
 /** A journal that remembers what was recorded, and what is still recorded. */
 function recorder(): TreeJournal & { seen: string[]; held: Map<number, string> } {
@@ -44,8 +45,8 @@ describe('temporary trees are journaled while they exist (cleanup finds them aft
 
   it("debugfs edits' staging tree (it holds file contents, /etc/shadow included)", async function () {
     const image = `${dir.path}/fs.img`;
-    const mkfs = await exec('mkfs.ext4', ['-q', '-F', image, '8M'], { reject: false });
-    if (mkfs.exitCode !== 0) this.skip();
+    await requireTools(this, 'mkfs.ext4', 'debugfs');
+    await exec('mkfs.ext4', ['-q', '-F', image, '8M']);
     const journal = recorder();
     await applyImageEdits(image, [{ kind: 'file', path: '/motd', content: 'hi\n', mode: 0o644, uid: 0, gid: 0 }], { journal });
     assert.equal((await readImageFile(image, '/motd'))?.trim(), 'hi');
