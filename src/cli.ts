@@ -64,9 +64,7 @@ async function testCommand(target: string, o: TestFlags, built?: { password?: st
   const timeoutS = Number(o.timeout);
   if (!(timeoutS > 0)) throw new RecipeError([{ file: '--timeout', path: o.timeout, message: 'must be a positive number of seconds' }]);
   out(img.hostfsRoot ? `booting ${img.hostfsRoot} with hostfs (the guest writes into the tree)` : `booting ${img.cow ?? img.image} (on a throw-away COW layer)`);
-  const r = await withInterrupts((signal) =>
-    bootTest(img, { user, password, hostname: o.hostname, expect: o.expect, timeoutS, isolateNetwork: o.network, signal, log: (l) => out(`  ${redact(l)}`) }),
-  );
+  const r = await withInterrupts((signal) => bootTest(img, { user, password, hostname: o.hostname, expect: o.expect, timeoutS, isolateNetwork: o.network, signal, log: (l) => out(`  ${redact(l)}`) }));
   const timing = r.loginPromptS !== undefined ? `login prompt after ${r.loginPromptS.toFixed(1)} s${r.shellS !== undefined ? `, shell after ${r.shellS.toFixed(1)} s` : ''}` : 'no login prompt';
   out(`${r.ok ? 'PASS' : 'FAIL'}: ${checkSummary(r.checks).text}; ${timing}`);
   if (!r.ok) process.exitCode = EXIT.buildFailed;
@@ -89,7 +87,30 @@ function addTestOptions(c: Command): Command {
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
 }
 
-async function buildCommand(recipe: string, o: { out: string; set: Record<string, string>; dryRun?: boolean; renderer: RendererName; keepGoingOnTeardown?: boolean; test?: boolean; replaceBase?: boolean; variant?: 'image' | 'hostfs'; owner?: string; cache?: boolean; cacheDir?: string; refresh?: boolean; fast?: boolean; checksum?: boolean; hook: { stage: HookStage; script: string }[]; logFormat: 'text' | 'ndjson'; json?: boolean; artifacts?: string; compress: Compression } & TestFlags) {
+async function buildCommand(
+  recipe: string,
+  o: {
+    out: string;
+    set: Record<string, string>;
+    dryRun?: boolean;
+    renderer: RendererName;
+    keepGoingOnTeardown?: boolean;
+    test?: boolean;
+    replaceBase?: boolean;
+    variant?: 'image' | 'hostfs';
+    owner?: string;
+    cache?: boolean;
+    cacheDir?: string;
+    refresh?: boolean;
+    fast?: boolean;
+    checksum?: boolean;
+    hook: { stage: HookStage; script: string }[];
+    logFormat: 'text' | 'ndjson';
+    json?: boolean;
+    artifacts?: string;
+    compress: Compression;
+  } & TestFlags,
+) {
   const ndjson = o.json || o.logFormat === 'ndjson';
   const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook });
   for (const w of plan.warnings) process.stderr.write(`umlbuild: warning: ${w}\n`);
@@ -109,7 +130,18 @@ async function buildCommand(recipe: string, o: { out: string; set: Record<string
   }
   const cacheDir = o.cache === false ? false : o.cacheDir;
   const r = await withInterrupts((signal) =>
-    build(plan, { outDir: o.out, renderer: ndjson ? 'silent' : o.renderer, onEvent: ndjson ? (e) => out(JSON.stringify(e)) : undefined, signal, keepGoingOnTeardown: o.keepGoingOnTeardown, replaceBase: o.replaceBase, cacheDir, refreshCache: o.refresh, fast: o.fast, checksum: o.checksum }),
+    build(plan, {
+      outDir: o.out,
+      renderer: ndjson ? 'silent' : o.renderer,
+      onEvent: ndjson ? (e) => out(JSON.stringify(e)) : undefined,
+      signal,
+      keepGoingOnTeardown: o.keepGoingOnTeardown,
+      replaceBase: o.replaceBase,
+      cacheDir,
+      refreshCache: o.refresh,
+      fast: o.fast,
+      checksum: o.checksum,
+    }),
   );
   if (o.artifacts) {
     if (plan.rootfs === 'hostfs') throw new UserError('--artifacts publishes an image; a hostfs build makes a directory', EXIT.invalid);
@@ -182,12 +214,7 @@ export function program(): Command {
     .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
   addTestOptions(p.commands.find((c) => c.name() === 'build')!).action(buildCommand);
 
-  addTestOptions(
-    p
-      .command('test')
-      .description('boot a built image on a throw-away COW layer, log in and run checks')
-      .argument('<image|outdir>'),
-  ).action(testCommand);
+  addTestOptions(p.command('test').description('boot a built image on a throw-away COW layer, log in and run checks').argument('<image|outdir>')).action(testCommand);
 
   p.command('boot')
     .description('start a built image interactively, the way its launch script does')

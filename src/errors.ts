@@ -16,7 +16,10 @@ export const EXIT = {
 
 /** A user-facing error: printed without a stack trace. */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT.buildFailed) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.buildFailed,
+  ) {
     super(message);
   }
 }
@@ -46,11 +49,11 @@ export class RecipeError extends UserError {
 
 /** The host lacks a tool, a device or a privilege the recipe needs. */
 export class HostError extends UserError {
-  constructor(message: string, readonly packages: string[] = []) {
-    super(
-      packages.length ? `${message}\n  install: apt-get install ${[...new Set(packages)].join(' ')}` : message,
-      EXIT.hostMissing,
-    );
+  constructor(
+    message: string,
+    readonly packages: string[] = [],
+  ) {
+    super(packages.length ? `${message}\n  install: apt-get install ${[...new Set(packages)].join(' ')}` : message, EXIT.hostMissing);
     this.name = 'HostError';
   }
 }
@@ -73,7 +76,11 @@ export class CommandError extends UserError {
 
 /** A step failed; wraps the cause with the step's position in the recipe. */
 export class StepError extends UserError {
-  constructor(readonly step: string, override readonly cause: unknown, hint?: string) {
+  constructor(
+    readonly step: string,
+    override readonly cause: unknown,
+    hint?: string,
+  ) {
     // Redacted here: the progress renderer prints this message as it is.
     super(redact(`step ${step} failed: ${cause instanceof Error ? cause.message : String(cause)}${hint ? `\n${hint}` : ''}`));
     this.name = 'StepError';

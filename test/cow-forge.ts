@@ -51,7 +51,9 @@ export async function forgeCowOver(cow: string, backing: string, sectors: Record
 
 /** A manifest beside `image`, as umlbuild writes one (image name, sha256, variants). */
 export async function fakeManifest(image: string, manifest: string, variants: string[] = []): Promise<void> {
-  const sha256 = createHash('sha256').update(await readFile(image)).digest('hex');
+  const sha256 = createHash('sha256')
+    .update(await readFile(image))
+    .digest('hex');
   const data = { umlbuild: 'test', image: { file: basename(image), sha256 }, variants: variants.map((cow) => ({ name: cow.replace(/\.cow$/, ''), cow })) };
   await writeFile(manifest, `${JSON.stringify(data, null, 2)}\n`);
 }

@@ -22,7 +22,11 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function cacheKey(fields: Record<string, unknown>): string {
-  const canonical = JSON.stringify(Object.keys(fields).sort().map((k) => [k, fields[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(fields)
+      .sort()
+      .map((k) => [k, fields[k]]),
+  );
   return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
 }
 
@@ -108,4 +112,3 @@ export class BootstrapCache {
     return got.release;
   }
 }
-

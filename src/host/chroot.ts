@@ -47,7 +47,10 @@ export async function openChroot(root: string, teardown: Teardown, opts: ExecOpt
       entries.push(teardown.defer(`unmount ${target}`, () => unmount(target), { resource: { kind: 'mount', path: target } }));
     }
     const policyHost = await resolveInRoot(root, POLICY);
-    const existing = await lstat(policyHost).then(() => readFile(policyHost), () => undefined);
+    const existing = await lstat(policyHost).then(
+      () => readFile(policyHost),
+      () => undefined,
+    );
     await writeFileInRoot(root, POLICY, POLICY_TEXT, { mode: 0o755 });
     entries.push(
       // Resolved again when restoring: the commands that ran may have changed links in the tree.

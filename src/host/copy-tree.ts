@@ -79,4 +79,3 @@ export async function copyTreeIntoRoot(src: string, root: string, dest: string, 
   await walk('');
   return count;
 }
-

@@ -16,7 +16,10 @@ export function usedInodes(dumpe2fs: string): number[] {
     const g = Number(groups[i]);
     const free = /^\s+Free inodes:(.*)$/m.exec(groups[i + 1] ?? '')?.[1] ?? '';
     const isFree = new Set<number>();
-    for (const part of free.split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const part of free
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const [a, b] = part.split('-').map(Number) as [number, number | undefined];
       for (let n = a; n <= (b ?? a); n++) isFree.add(n);
     }

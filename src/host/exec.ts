@@ -132,7 +132,11 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
   const stderr = String(r.stderr ?? '');
   if (r.isCanceled && opts.signal) throw abortReason(opts.signal);
   if (r.failed && (opts.reject ?? true)) {
-    const tail = (stderr || stdout).split('\n').filter((l) => l.trim()).slice(-TAIL_LINES).map(redact);
+    const tail = (stderr || stdout)
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-TAIL_LINES)
+      .map(redact);
     const detail = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.exitCode === undefined && !r.signal ? (r.shortMessage ?? '').split('\n')[0] : undefined;
     throw new CommandError(line, r.exitCode, r.signal, tail, detail);
   }

@@ -40,7 +40,10 @@ export function parseDeb822(text: string, file = ''): AptSource[] {
 export function parseSourcesList(text: string, file = ''): AptSource[] {
   const out: AptSource[] = [];
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*/, '').trim().replace(/\[[^\]]*\]\s*/, '');
+    const line = raw
+      .replace(/#.*/, '')
+      .trim()
+      .replace(/\[[^\]]*\]\s*/, '');
     const m = /^deb\s+(\S+)\s+(\S+)\s*(.*)$/.exec(line);
     if (m) out.push({ uri: m[1]!, suites: [m[2]!], components: m[3]!.split(/\s+/).filter(Boolean), file });
   }

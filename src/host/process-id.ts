@@ -18,7 +18,14 @@ function statFields(pid: number): string[] | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses; fields after it are plain.
-    return [String(pid), 'comm', ...text.slice(text.lastIndexOf(')') + 2).trim().split(' ')];
+    return [
+      String(pid),
+      'comm',
+      ...text
+        .slice(text.lastIndexOf(')') + 2)
+        .trim()
+        .split(' '),
+    ];
   } catch {
     return undefined;
   }
@@ -63,7 +70,7 @@ export function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (of: number) => {
-    for (const [child, ppid] of parent) if (ppid === of && !out.includes(child)) (out.push(child), walk(child));
+    for (const [child, ppid] of parent) if (ppid === of && !out.includes(child)) out.push(child), walk(child);
   };
   walk(pid);
   return out;

@@ -48,7 +48,10 @@ export async function processesIn(root: string): Promise<FoundProcess[]> {
   const real = await realpath(root).catch(() => root);
   if (real === '/') return [];
   const mine = await ourLineage();
-  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => !mine.has(pid));
+  const pids = (await readdir('/proc'))
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => !mine.has(pid));
   // In batches: each check holds a directory handle open (/proc/PID/fd).
   const using: boolean[] = [];
   for (let i = 0; i < pids.length; i += 64) using.push(...(await Promise.all(pids.slice(i, i + 64).map((pid) => usesTree(pid, real)))));

@@ -43,7 +43,9 @@ export async function resolveGuestPath(root: string, path: string, followLast = 
     done.push(part);
     if (!st) {
       // Nothing exists past here: the rest can only be created, never followed.
-      for (const p of todo) if (p === '..') done.pop(); else done.push(p);
+      for (const p of todo)
+        if (p === '..') done.pop();
+        else done.push(p);
       break;
     }
   }
@@ -98,7 +100,6 @@ export async function writeFileInRoot(root: string, path: string, content: strin
   }
   return host;
 }
-
 
 /** Create (or replace) a symlink inside the root; the link itself is never followed. */
 export async function symlinkInRoot(root: string, path: string, target: string): Promise<string> {

@@ -92,7 +92,13 @@ export function requiredPackages(): string[] {
 
 export function optionalPackages(): string[] {
   const required = new Set(requiredPackages());
-  return [...new Set(Object.values(HOST_TOOLS).filter((h) => h.optional && !required.has(h.package)).map((h) => h.package))].sort();
+  return [
+    ...new Set(
+      Object.values(HOST_TOOLS)
+        .filter((h) => h.optional && !required.has(h.package))
+        .map((h) => h.package),
+    ),
+  ].sort();
 }
 
 export function packageFor(tool: string): string {

@@ -12,9 +12,7 @@ export function isChannel(spec: string): boolean {
   return parts.length <= 2 && parts.every((p) => ONE.test(p));
 }
 
-export const channel = z
-  .string()
-  .refine(isChannel, 'not a channel: use null, fd:N, port:N, pty, pts, tty:/dev/ttyX, xterm, or "input,output"');
+export const channel = z.string().refine(isChannel, 'not a channel: use null, fd:N, port:N, pty, pts, tty:/dev/ttyX, xterm, or "input,output"');
 
 /** Keys allowed in `consoles:`: con, con0..con63, ssl, ssl0..ssl63. */
 export const consoleKey = z.string().regex(/^(con|ssl)(\d{1,2})?$/, 'use con, conN, ssl or sslN');

@@ -31,7 +31,13 @@ export const NO_HOSTFS = '/proc/umlbuild-no-hostfs';
 
 /** ubd flags as a list ([s, t]) or a string ("st", "" for none). */
 const flags = z
-  .union([z.array(z.enum(['s', 'd', 'c', 't'])), z.string().regex(/^[sdct]*$/, 'ubd flags are s, d, c and t').transform((v) => v.split('') as ('s' | 'd' | 'c' | 't')[])])
+  .union([
+    z.array(z.enum(['s', 'd', 'c', 't'])),
+    z
+      .string()
+      .regex(/^[sdct]*$/, 'ubd flags are s, d, c and t')
+      .transform((v) => v.split('') as ('s' | 'd' | 'c' | 't')[]),
+  ])
   .default([]);
 
 export const diskSchema = z
@@ -47,7 +53,10 @@ export const diskSchema = z
 export const launchSchema = z
   .object({
     mem: z.union([z.string().regex(/^\d+[KMG]?$/i, 'use a number with K, M or G'), z.number().int().positive()]).default('256M'),
-    umid: z.string().regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore').optional(),
+    umid: z
+      .string()
+      .regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore')
+      .optional(),
     root: lineValue.default('/dev/ubda'),
     disk_flags: flags,
     disks: z.array(diskSchema).max(15).default([]),
@@ -60,10 +69,16 @@ export const launchSchema = z
       })
       .default(DEFAULT_CONSOLES),
     networks: z.array(networkSchema).default([]),
-    cpus: z.string().regex(/^\d+([,-]\d+)*$/, 'a CPU list such as 0 or 0-1').optional(),
+    cpus: z
+      .string()
+      .regex(/^\d+([,-]\d+)*$/, 'a CPU list such as 0 or 0-1')
+      .optional(),
     tmpdir: lineValue.optional(),
     hostfs: lineValue.optional(),
-    user: z.string().regex(/^[a-z_][\w-]*$/).optional(),
+    user: z
+      .string()
+      .regex(/^[a-z_][\w-]*$/)
+      .optional(),
     args: z.array(lineValue).default([]),
   })
   .strict();

@@ -37,30 +37,30 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
   });
   // Every value goes through shQuote (also <%= %>); in comments a newline could start a command, so none is left there.
   const comment = (v: unknown) => shQuote(String(v ?? '')).replace(/[\r\n]/g, ' ');
-  return renderTemplate(`${TEMPLATE_DIR}launch.sh.ejs`, {
-    q: (v: unknown) => shQuote(String(v ?? '')),
-    c: comment,
-    name: input.name,
-    scriptName: `${input.cow ? basename(input.cow).replace(/\.cow$/, '') : basename(input.image).replace(/\.img$/, '')}.sh`,
-    linux: 'linux',
-    mem: String(l.mem),
-    umid: input.umid,
-    imageName: basename(input.image),
-    cowName: input.cow ? basename(input.cow) : '',
-    hostfsRoot: input.hostfsRoot ?? '',
-    rootArgs: input.hostfsRoot ? 'root=/dev/root rootfstype=hostfs hostfs="$UML_ROOT" rw' : `ubd0${l.disk_flags.join('')}="$UML_UBD0"`,
-    fixed: [
-      ...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)),
-      ...(input.hostfsRoot ? [] : [`root=${l.root}`]),
-      ...(l.hostfs ? [`hostfs=${l.hostfs}`] : []),
-    ],
-    consoles: consoleArgs(l.consoles).join(' '),
-    net: l.networks.map(networkArg).join(' '),
-    args: l.args.join(' '),
-    cpus: l.cpus ?? '',
-    tmpdir: l.tmpdir ?? '',
-    user: l.user ?? '',
-    hostfs: l.hostfs ?? input.hostfsRoot ?? '',
-    needs,
-  }, (v) => shQuote(String(v ?? '')));
+  return renderTemplate(
+    `${TEMPLATE_DIR}launch.sh.ejs`,
+    {
+      q: (v: unknown) => shQuote(String(v ?? '')),
+      c: comment,
+      name: input.name,
+      scriptName: `${input.cow ? basename(input.cow).replace(/\.cow$/, '') : basename(input.image).replace(/\.img$/, '')}.sh`,
+      linux: 'linux',
+      mem: String(l.mem),
+      umid: input.umid,
+      imageName: basename(input.image),
+      cowName: input.cow ? basename(input.cow) : '',
+      hostfsRoot: input.hostfsRoot ?? '',
+      rootArgs: input.hostfsRoot ? 'root=/dev/root rootfstype=hostfs hostfs="$UML_ROOT" rw' : `ubd0${l.disk_flags.join('')}="$UML_UBD0"`,
+      fixed: [...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)), ...(input.hostfsRoot ? [] : [`root=${l.root}`]), ...(l.hostfs ? [`hostfs=${l.hostfs}`] : [])],
+      consoles: consoleArgs(l.consoles).join(' '),
+      net: l.networks.map(networkArg).join(' '),
+      args: l.args.join(' '),
+      cpus: l.cpus ?? '',
+      tmpdir: l.tmpdir ?? '',
+      user: l.user ?? '',
+      hostfs: l.hostfs ?? input.hostfsRoot ?? '',
+      needs,
+    },
+    (v) => shQuote(String(v ?? '')),
+  );
 }

@@ -19,7 +19,10 @@ const host = z.string().regex(/^[\w.:%-]+$/, 'not an address');
 const common = {
   device: z.string().regex(/^vec\d+$/, 'vector devices are named vecN'),
   depth: int.optional(),
-  mac: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'not a MAC address').optional(),
+  mac: z
+    .string()
+    .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'not a MAC address')
+    .optional(),
   gro: flag.optional(),
   mtu: int.optional(),
   headroom: int.optional(),
@@ -38,9 +41,7 @@ const sockets = {
 
 const tap = z.object({ ...common, transport: z.literal('tap'), ifname }).strict();
 const hybrid = z.object({ ...common, transport: z.literal('hybrid'), ifname }).strict();
-const raw = z
-  .object({ ...common, transport: z.literal('raw'), ifname, bpffile: lineValue.optional(), bpfflash: flag.optional() })
-  .strict();
+const raw = z.object({ ...common, transport: z.literal('raw'), ifname, bpffile: lineValue.optional(), bpfflash: flag.optional() }).strict();
 const gre = z
   .object({
     ...common,
@@ -117,7 +118,11 @@ export const networkSchema = z.unknown().transform((value, ctx) => {
   }
   // Keep the recipe's order of options on the command line.
   const data = r.data as Record<string, unknown>;
-  const ordered = Object.fromEntries(Object.keys(value as object).filter((k) => k in data).map((k) => [k, data[k]]));
+  const ordered = Object.fromEntries(
+    Object.keys(value as object)
+      .filter((k) => k in data)
+      .map((k) => [k, data[k]]),
+  );
   return { ...ordered, ...data, ...ordered } as Network;
 });
 

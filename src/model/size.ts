@@ -16,7 +16,12 @@ export function parseSize(value: unknown): number {
 }
 
 export function formatSize(bytes: number): string {
-  for (const [u, n] of [['T', 2 ** 40], ['G', 2 ** 30], ['M', 2 ** 20], ['K', 2 ** 10]] as const) {
+  for (const [u, n] of [
+    ['T', 2 ** 40],
+    ['G', 2 ** 30],
+    ['M', 2 ** 20],
+    ['K', 2 ** 10],
+  ] as const) {
     if (bytes >= n && bytes % n === 0) return `${bytes / n}${u}`;
   }
   return `${bytes}`;

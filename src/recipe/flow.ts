@@ -140,6 +140,14 @@ export function checkStepInputs(flow: VariableFlow, steps: PlannedStep[], vars: 
     const want = s.step.inputs?.(s.options);
     if (!want) continue;
     const locals = { ...vars, ...want.data };
-    issues.push(...flow.checkInputs(want.schemas, locals, new Set(Object.keys(want.data)), (m) => s.source.issue(s.at, m), (name) => flow.namesAt(s.source, [...s.at, 'data', name])));
+    issues.push(
+      ...flow.checkInputs(
+        want.schemas,
+        locals,
+        new Set(Object.keys(want.data)),
+        (m) => s.source.issue(s.at, m),
+        (name) => flow.namesAt(s.source, [...s.at, 'data', name]),
+      ),
+    );
   }
 }

@@ -219,7 +219,13 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const epoch = planReproducible(layers, main, steps, opts.env?.SOURCE_DATE_EPOCH, issues, warnings);
   const reproducible = epoch === undefined ? undefined : { epoch, uuid: derivedUuid(`umlbuild:${name}:${epoch}`) };
   // A generated password would make each reproducible build differ; one derived from the recipe would be known to all who have it.
-  if (reproducible) for (const g of generated.keys()) issues.push({ file: 'reproducible build', path: g, message: `a reproducible build (SOURCE_DATE_EPOCH) needs a password given: --set ${g}=... or UMLBUILD_VAR_${g.toUpperCase()} (umlbuild generates one only for builds that may differ)` });
+  if (reproducible)
+    for (const g of generated.keys())
+      issues.push({
+        file: 'reproducible build',
+        path: g,
+        message: `a reproducible build (SOURCE_DATE_EPOCH) needs a password given: --set ${g}=... or UMLBUILD_VAR_${g.toUpperCase()} (umlbuild generates one only for builds that may differ)`,
+      });
   if (issues.length) throw new RecipeError(issues);
   return {
     file: main.source.file,
@@ -299,10 +305,7 @@ function planHooks(hooks: NonNullable<LoadOptions['hooks']>, steps: PlannedStep[
       after.push({ script, args: h.args ?? [] });
       continue;
     }
-    const at =
-      h.stage === 'after-bootstrap'
-        ? steps.findIndex((s) => ['debootstrap', 'rootfs-tarball', 'rootfs-dir'].includes(s.kind)) + 1
-        : steps.findIndex((s) => s.kind === 'pack' || s.kind === 'unmount');
+    const at = h.stage === 'after-bootstrap' ? steps.findIndex((s) => ['debootstrap', 'rootfs-tarball', 'rootfs-dir'].includes(s.kind)) + 1 : steps.findIndex((s) => s.kind === 'pack' || s.kind === 'unmount');
     if (at <= 0 && h.stage === 'after-bootstrap') {
       issues.push(main.source.issue([], `--hook after-bootstrap=${h.script}: the recipe has no debootstrap, rootfs-tarball or rootfs-dir step`));
       continue;
@@ -324,7 +327,12 @@ function planLockdown(layers: Layer[], steps: PlannedStep[], launch: LaunchConfi
   launch.networks.forEach((n, i) => {
     if ((n as Record<string, unknown>).bpfflash === 1) issues.push(layer.source.issue(['launch', 'networks', i, 'bpfflash'], 'lockdown: bpfflash lets the guest load BPF code into the host kernel'));
   });
-  insertStep(steps, steps.findIndex((s) => s.kind === 'tune-uml' || s.kind === 'unmount' || s.kind === 'pack'), 'lockdown', {});
+  insertStep(
+    steps,
+    steps.findIndex((s) => s.kind === 'tune-uml' || s.kind === 'unmount' || s.kind === 'pack'),
+    'lockdown',
+    {},
+  );
   return launch.hostfs ? launch : { ...launch, args: [...launch.args, `hostfs=${NO_HOSTFS}`] };
 }
 
@@ -342,5 +350,10 @@ function insertStep(steps: PlannedStep[], pos: number, kind: string, options: un
 
 /** `tune: uml` adds a tune-uml step just before the first unmount or pack (or at the end). */
 function insertTuneStep(steps: PlannedStep[]): void {
-  insertStep(steps, steps.findIndex((s) => s.kind === 'unmount' || s.kind === 'pack'), 'tune-uml', findStep('tune-uml')!.schema.parse({}));
+  insertStep(
+    steps,
+    steps.findIndex((s) => s.kind === 'unmount' || s.kind === 'pack'),
+    'tune-uml',
+    findStep('tune-uml')!.schema.parse({}),
+  );
 }

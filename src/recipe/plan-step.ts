@@ -19,15 +19,7 @@ export interface PlannedStep {
   at: KeyPath;
 }
 
-export function planStep(
-  src: RecipeSource,
-  at: KeyPath,
-  index: number,
-  raw: unknown,
-  resolve: (path: KeyPath, value: unknown) => unknown,
-  issues: RecipeIssue[],
-  allowed?: readonly string[],
-): PlannedStep | undefined {
+export function planStep(src: RecipeSource, at: KeyPath, index: number, raw: unknown, resolve: (path: KeyPath, value: unknown) => unknown, issues: RecipeIssue[], allowed?: readonly string[]): PlannedStep | undefined {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     issues.push(src.issue(at, 'each step must be a mapping starting with "step: KIND"'));
     return undefined;

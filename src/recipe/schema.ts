@@ -19,7 +19,10 @@ export { variableSpec, type VariableSpec } from './var-types.js';
  */
 export const testSchema = z
   .object({
-    user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, 'not a valid user name').default('root'),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*\$?$/, 'not a valid user name')
+      .default('root'),
     password: passwordValue.optional(),
     hostname: hostnameValue.optional(),
     netdev: deviceValue.optional(),
@@ -34,7 +37,10 @@ export type TestConfig = z.output<typeof testSchema>;
 export const recipeFileSchema = z
   .object({
     $schema: z.string().optional(),
-    name: z.string().regex(/^[\w.+-]+$/, 'use letters, digits, dot, dash, plus or underscore').optional(),
+    name: z
+      .string()
+      .regex(/^[\w.+-]+$/, 'use letters, digits, dot, dash, plus or underscore')
+      .optional(),
     description: z.string().optional(),
     extends: z.string().min(1).optional(),
     variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid variable name'), z.unknown()).optional(),
@@ -50,7 +56,10 @@ export const recipeFileSchema = z
     /** `hostfs`: build a root directory that UML boots with hostfs, not an image. */
     rootfs: z.enum(['image', 'hostfs']).optional(),
     /** hostfs root: chown the tree to this user (who will run UML). */
-    hostfs_owner: z.string().regex(/^[\w.-]+(:[\w.-]+)?$/).optional(),
+    hostfs_owner: z
+      .string()
+      .regex(/^[\w.-]+(:[\w.-]+)?$/)
+      .optional(),
     steps: z.array(z.unknown()).optional(),
     variant_steps: z.array(z.unknown()).optional(),
     variants: z.array(z.unknown()).optional(),

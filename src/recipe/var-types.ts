@@ -44,7 +44,10 @@ export const variableSpec = z
     description: z.string().optional(),
     type: z.enum(VARIABLE_TYPES).optional(),
     /** enum: the allowed values. */
-    values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+    values: z
+      .array(z.union([z.string(), z.number(), z.boolean()]))
+      .min(1)
+      .optional(),
     /** pattern: a regular expression the whole value must match. */
     pattern: z.string().min(1).refine(compiles, 'not a valid regular expression').optional(),
     /** integer: bounds (inclusive). */

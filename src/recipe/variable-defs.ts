@@ -35,7 +35,11 @@ interface Def {
 export function coerce(value: string, like: unknown): unknown {
   if (typeof like === 'number' && /^-?\d+(\.\d+)?$/.test(value)) return Number(value);
   if (typeof like === 'boolean' && /^(true|false|yes|no|1|0)$/i.test(value)) return /^(true|yes|1)$/i.test(value);
-  if (Array.isArray(like)) return value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(like))
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return value;
 }
 

@@ -84,9 +84,17 @@ export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepConte
       // The contents of the modules copied (of a kernel tree: what modules_install takes).
       inputs.push({ modules: o.kernel_tree ? await treeDigest(String(o.kernel_tree), { include: (rel) => KERNEL_TREE_INPUTS.test(rel) }) : await treeDigest(String(o.from)) });
     } else if (ps.kind === 'run' && o.script) {
-      inputs.push({ script: createHash('sha256').update(await readFile(resolve(plan.dir, String(o.script)))).digest('hex') });
+      inputs.push({
+        script: createHash('sha256')
+          .update(await readFile(resolve(plan.dir, String(o.script))))
+          .digest('hex'),
+      });
     } else if (ps.kind === 'hook') {
-      inputs.push({ hook: createHash('sha256').update(await readFile(hookScript(o as { script: string }, plan.dir))).digest('hex') });
+      inputs.push({
+        hook: createHash('sha256')
+          .update(await readFile(hookScript(o as { script: string }, plan.dir)))
+          .digest('hex'),
+      });
     } else if (ps.kind === 'rootfs-tarball') {
       inputs.push({ tarball: await sha256File(sourcePath(String(o.source), plan.dir)) });
     } else if (ps.kind === 'rootfs-dir') {
@@ -104,7 +112,10 @@ export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepConte
  * the key still changes with it but holds no password in clear.
  */
 export function keyedOptions(options: unknown, plan: Pick<Plan, 'vars' | 'secretVars'>): unknown {
-  const secrets = [...plan.secretVars].map((n) => plan.vars[n]).filter((v): v is string => typeof v === 'string' && v !== '').sort((a, b) => b.length - a.length);
+  const secrets = [...plan.secretVars]
+    .map((n) => plan.vars[n])
+    .filter((v): v is string => typeof v === 'string' && v !== '')
+    .sort((a, b) => b.length - a.length);
   if (!secrets.length) return options;
   let text = JSON.stringify(options) ?? 'null';
   for (const v of secrets) text = text.split(JSON.stringify(v).slice(1, -1)).join(`sha256:${createHash('sha256').update(v).digest('hex')}`);

@@ -55,7 +55,12 @@ export async function checkImageSizes(plan: Plan, outDir: string): Promise<void>
       }
     })();
     if (bytes <= max) continue;
-    issues.push(ps.source.issue([...ps.at, 'size'], `size ${String(size)} is larger than the largest file the output filesystem can hold (${limit.name} at ${outDir}, ${fs.bsize}-byte blocks: at most ${about(max)}): use a smaller size or build into another --out`));
+    issues.push(
+      ps.source.issue(
+        [...ps.at, 'size'],
+        `size ${String(size)} is larger than the largest file the output filesystem can hold (${limit.name} at ${outDir}, ${fs.bsize}-byte blocks: at most ${about(max)}): use a smaller size or build into another --out`,
+      ),
+    );
   }
   if (issues.length) throw new RecipeError(issues);
 }

@@ -41,7 +41,9 @@ export function applyScript(commands: { command: string; env: Record<string, str
     'tar -C / --keep-directory-symlink --no-overwrite-dir -xpf /dev/ubdc || { echo "UMLPROBE status=tar-failed"; exit 1; }',
   ];
   commands.forEach((c, i) => {
-    const env = Object.entries(c.env).map(([k, v]) => `${k}=${shQuote(v)}`).join(' ');
+    const env = Object.entries(c.env)
+      .map(([k, v]) => `${k}=${shQuote(v)}`)
+      .join(' ');
     lines.push(`env ${env} sh -c ${shQuote(c.command)} || { echo "UMLPROBE status=command-${i}-failed"; exit 1; }`);
   });
   lines.push('sync', 'mount -o remount,ro /', 'echo "UMLPROBE status=applied"');

@@ -29,7 +29,12 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
   const all = [...plan.steps.map((ps) => ({ ps, vars: plan.vars })), ...plan.variants.flatMap((v) => v.steps.map((ps) => ({ ps, vars: v.vars })))];
   for (const { ps, vars } of all) {
     const problem = (message: string, key?: string) => {
-      const sub = key ? key.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)) : [];
+      const sub = key
+        ? key
+            .split(/[.[\]]/)
+            .filter(Boolean)
+            .map((k) => (/^\d+$/.test(k) ? Number(k) : k))
+        : [];
       issues.push(ps.source.issue([...ps.at, ...sub], message));
     };
     try {

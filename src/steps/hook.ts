@@ -77,6 +77,13 @@ export const hook: Step<Options> = {
     else if (!(statSync(file).mode & 0o111)) ctx.problem(`hook script ${file} is not executable (chmod +x)`, 'script');
   },
   async run(o, ctx) {
-    await runHook({ exec: ctx.exec, log: ctx.log, journal: ctx.teardown.journal }, hookScript(o, ctx.recipeDir), o.args, { rootfs: ctx.rootfs, image: ctx.image, outDir: dirname(ctx.image), recipe: ctx.recipeFile, stage: o.stage ?? 'step', vars: ctx.vars });
+    await runHook({ exec: ctx.exec, log: ctx.log, journal: ctx.teardown.journal }, hookScript(o, ctx.recipeDir), o.args, {
+      rootfs: ctx.rootfs,
+      image: ctx.image,
+      outDir: dirname(ctx.image),
+      recipe: ctx.recipeFile,
+      stage: o.stage ?? 'step',
+      vars: ctx.vars,
+    });
   },
 };

@@ -22,7 +22,10 @@ const schema = z
   .object({
     fs: z.enum(FS).default('ext4'),
     label: z.string().max(16).optional(),
-    uuid: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'not a UUID').optional(),
+    uuid: z
+      .string()
+      .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'not a UUID')
+      .optional(),
     options: z.array(z.string()).default([]),
     /** ext*: mount with discard by default (tune2fs -o discard), so deletes reach the host as TRIM. */
     discard: z.boolean().default(false),

@@ -25,7 +25,10 @@ const schema = z
   .object({
     from: z.string().default(UML_MODULES),
     kernel_tree: z.string().optional(),
-    version: z.string().regex(/^(auto|[\w.+~-]+)$/).default('auto'),
+    version: z
+      .string()
+      .regex(/^(auto|[\w.+~-]+)$/)
+      .default('auto'),
   })
   .strict();
 
@@ -55,11 +58,7 @@ export const modules: Step<Options> = {
       return;
     }
     if (!(await pickVersion(o.from, o.version))) {
-      ctx.problem(
-        `no kernel modules${o.version !== 'auto' ? ` for ${o.version}` : ''} in ${o.from}` +
-          (o.from === UML_MODULES ? ' (install the user-mode-linux package)' : ''),
-        o.version !== 'auto' ? 'version' : 'from',
-      );
+      ctx.problem(`no kernel modules${o.version !== 'auto' ? ` for ${o.version}` : ''} in ${o.from}` + (o.from === UML_MODULES ? ' (install the user-mode-linux package)' : ''), o.version !== 'auto' ? 'version' : 'from');
     }
   },
   async run(o, ctx) {

@@ -32,7 +32,10 @@ const schema = z
   .object({
     source: z.string().min(1),
     dest: guestPath.default('/'),
-    owner: z.string().regex(/^[\w.-]+(:[\w.-]+)?$/, 'use USER or USER:GROUP').default('root:root'),
+    owner: z
+      .string()
+      .regex(/^[\w.-]+(:[\w.-]+)?$/, 'use USER or USER:GROUP')
+      .default('root:root'),
     /** Copy these as they are instead of refusing them. */
     allow: z.array(z.enum(['setuid', 'devices', 'hardlinks'])).default([]),
   })

@@ -38,7 +38,10 @@ const schema = z
       .optional(),
     fs: z.enum(['ext2', 'ext3', 'ext4', 'tar', 'tar.zst', 'squashfs']).default('ext4'),
     label: z.string().max(16).optional(),
-    uuid: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'not a UUID').optional(),
+    uuid: z
+      .string()
+      .regex(/^[0-9a-fA-F-]{36}$/, 'not a UUID')
+      .optional(),
     discard: z.boolean().default(false),
   })
   .strict()

@@ -183,5 +183,4 @@ export const password: Step<Options> = {
     ctx.log(`setting ${hashes.size} password(s) in /etc/shadow (debugfs)`);
     return [{ kind: 'file', path: '/etc/shadow', content: editShadow(shadow, hashes, changeDay(ctx.reproducible?.epoch)), mode: st.mode, uid: st.uid, gid: st.gid }];
   },
-
 };

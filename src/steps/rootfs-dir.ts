@@ -28,7 +28,10 @@ import type { Step } from './types.js';
 const schema = z
   .object({
     source: z.string().min(1),
-    owner: z.string().regex(/^\d+:\d+$|^root:root$/, 'root:root or numeric UID:GID').optional(),
+    owner: z
+      .string()
+      .regex(/^\d+:\d+$|^root:root$/, 'root:root or numeric UID:GID')
+      .optional(),
     allow: rootfsAllow,
   })
   .strict();

@@ -29,10 +29,14 @@ export const echo: Step<z.infer<typeof echoSchema>> = {
     if (o.seconds) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, o.seconds * 1000);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          reject(ctx.signal.reason);
-        }, { once: true });
+        ctx.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(ctx.signal.reason);
+          },
+          { once: true },
+        );
       });
     }
   },

@@ -35,14 +35,7 @@ export interface Check {
 
 /** The checks `bootTest` means to run, in order (login first). */
 export function plannedChecks(img: Pick<BuiltImage, 'test'>, o: Pick<BootTestOptions, 'hostname' | 'expect'>): string[] {
-  return [
-    'login',
-    ...((o.hostname ?? img.test.hostname) ? ['hostname'] : []),
-    'root',
-    'modules',
-    ...(img.test.netdev ? ['netdev'] : []),
-    ...[...Object.keys(img.test.expect), ...o.expect.map(([c]) => c)].map((c) => `expect ${c}`),
-  ];
+  return ['login', ...((o.hostname ?? img.test.hostname) ? ['hostname'] : []), 'root', 'modules', ...(img.test.netdev ? ['netdev'] : []), ...[...Object.keys(img.test.expect), ...o.expect.map(([c]) => c)].map((c) => `expect ${c}`)];
 }
 
 /** "PASS: 4 of 4 checks passed, 1 not run": only checks that ran are counted as passed. */

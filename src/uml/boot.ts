@@ -55,9 +55,15 @@ export async function bootInteractive(img: BuiltImage, extra: string[], o: { cow
         const [cmd, ...args] = asGuest(['test', test, path], guest);
         return (await exec(cmd!, args, { reject: false })).exitCode === 0;
       };
-      const need: [string, string][] = img.hostfsRoot ? [['-w', img.hostfsRoot]] : [['-r', img.image], ['-w', o.cow ? dirname(resolve(o.cow)) : (img.cow ?? img.image)]];
+      const need: [string, string][] = img.hostfsRoot
+        ? [['-w', img.hostfsRoot]]
+        : [
+            ['-r', img.image],
+            ['-w', o.cow ? dirname(resolve(o.cow)) : (img.cow ?? img.image)],
+          ];
       for (const [test, path] of need) {
-        if (!(await can(test, path))) throw new UserError(`UML would run as ${guest.name}, which cannot ${test === '-r' ? 'read' : 'write'} ${path}: give that user access, or use --cow FILE in a directory it may write, --user USER or --allow-root`, EXIT.invalid);
+        if (!(await can(test, path)))
+          throw new UserError(`UML would run as ${guest.name}, which cannot ${test === '-r' ? 'read' : 'write'} ${path}: give that user access, or use --cow FILE in a directory it may write, --user USER or --allow-root`, EXIT.invalid);
       }
     }
   }

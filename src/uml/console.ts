@@ -12,7 +12,11 @@ interface Waiter {
 }
 
 export class ConsoleTimeout extends UserError {
-  constructor(what: string, seconds: number, readonly tail: string) {
+  constructor(
+    what: string,
+    seconds: number,
+    readonly tail: string,
+  ) {
     super(`timed out after ${seconds} s waiting for ${what}; last console lines:\n${tail}`);
   }
 }
@@ -24,7 +28,11 @@ export class UmlConsole {
   private waiter?: Waiter;
   private closed = false;
 
-  constructor(out: Readable, private readonly input: Writable, private readonly onData?: (s: string) => void) {
+  constructor(
+    out: Readable,
+    private readonly input: Writable,
+    private readonly onData?: (s: string) => void,
+  ) {
     out.on('data', (d: Buffer) => {
       const s = d.toString('utf8');
       // A shell that asks where the cursor is (busybox ash: ESC[6n) waits for the answer a terminal would give.

@@ -113,7 +113,9 @@ export async function mergeCow(cowPath: string, newBase: string | undefined, inP
 async function mergeInPlace(cow: string, cowFile: PinnedFile, base: CheckedBase, cowPath: string, log: (l: string) => void): Promise<string> {
   const others = (await cowChildren(base.name, dirname(cow))).filter((c) => c !== cow);
   if (others.length) {
-    throw new UserError(`refusing to merge ${basename(cow)} into ${base.name} in place: other COW files depend on it (${others.map((o) => basename(o)).join(', ')}) and would break. Merge into a new image instead: umlbuild merge ${cowPath} NEW.img`);
+    throw new UserError(
+      `refusing to merge ${basename(cow)} into ${base.name} in place: other COW files depend on it (${others.map((o) => basename(o)).join(', ')}) and would break. Merge into a new image instead: umlbuild merge ${cowPath} NEW.img`,
+    );
   }
   // Every check has passed: only now write. uml_moo wants -d first (its usage text says otherwise).
   await exec('uml_moo', ['-d', '-b', base.file.path, cowFile.path], { onLine: log });

@@ -28,7 +28,11 @@ export const NO_TERMINAL: Asker = { canAsk: () => false, ask: () => Promise.reje
 /** The recipe's test password for this image, when the recipe can know it. */
 async function fromRecipe(img: BuiltImage, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   // A generated or --set secret is not in the recipe: only this environment's UMLBUILD_VAR_<NAME> can give it again.
-  const inEnv = new Set(Object.keys(env).filter((k) => /^UMLBUILD_VAR_/i.test(k) && env[k]).map((k) => k.slice(13).toUpperCase()));
+  const inEnv = new Set(
+    Object.keys(env)
+      .filter((k) => /^UMLBUILD_VAR_/i.test(k) && env[k])
+      .map((k) => k.slice(13).toUpperCase()),
+  );
   if (Object.keys(img.passwords ?? {}).some((k) => !inEnv.has(k.toUpperCase()))) return undefined;
   if (!img.recipeFile || !existsSync(img.recipeFile)) return undefined;
   const set: Record<string, string> = {};
@@ -55,7 +59,7 @@ export function howToGive(img: BuiltImage, user: string): string {
 export async function resolveLogin(img: BuiltImage, login: string | undefined, env: NodeJS.ProcessEnv, built?: { password?: string }, asker: Asker = TERMINAL): Promise<{ user: string; password: string }> {
   const [givenUser, ...rest] = (login ?? '').split(':');
   const user = givenUser || img.test.user;
-  let password = rest.length ? rest.join(':') : (env.UMLBUILD_TEST_PASSWORD || built?.password || (await fromRecipe(img, env)));
+  let password = rest.length ? rest.join(':') : env.UMLBUILD_TEST_PASSWORD || built?.password || (await fromRecipe(img, env));
   if (!password) {
     if (!asker.canAsk()) throw new UserError(howToGive(img, user), EXIT.invalid);
     password = await asker.ask(`password for ${user} on ${img.name} (not echoed): `);

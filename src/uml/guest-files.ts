@@ -72,7 +72,10 @@ export async function recordCowBacking(cow: string, backing: string): Promise<vo
     const head = Buffer.alloc(PATH_AT + PATH_LEN);
     await fh.read(head, 0, head.length, 0);
     if (head.readUInt32BE(0) !== COW_MAGIC) return;
-    const recorded = head.subarray(PATH_AT, PATH_AT + PATH_LEN).toString('utf8').replace(/\0[\s\S]*$/, '');
+    const recorded = head
+      .subarray(PATH_AT, PATH_AT + PATH_LEN)
+      .toString('utf8')
+      .replace(/\0[\s\S]*$/, '');
     if (!/^\/(proc\/\d+|dev)\/fd\/\d+$/.test(recorded)) return;
     const field = Buffer.alloc(PATH_LEN);
     if (Buffer.byteLength(backing) >= PATH_LEN) throw new Error(`${backing}: path too long for a COW header`);

@@ -101,7 +101,9 @@ export async function openForGuest(path: string, who: RunAs | undefined, what: s
       if ((st.mode & need) !== need) {
         const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
         const how = write ? 'writable' : 'readable';
-        throw new UserError(`${what} ${path} is not ${how} by ${who.name}, the user UML runs as (mode ${mode}, owner ${st.uid}); make it ${how} by that user (without widening it for others: chown or an ACL), or run umlbuild as the user who owns it`);
+        throw new UserError(
+          `${what} ${path} is not ${how} by ${who.name}, the user UML runs as (mode ${mode}, owner ${st.uid}); make it ${how} by that user (without widening it for others: chown or an ACL), or run umlbuild as the user who owns it`,
+        );
       }
     }
     return fh;

@@ -24,7 +24,10 @@ const fileName = z
   .string()
   .regex(/^[\w.+@,-]+$/, 'must be a file name in the manifest\'s directory (letters, digits, . + @ , - _; no "/")')
   .refine((n) => n !== '.' && n !== '..', 'must be a file name, not "." or ".."');
-const hostPath = z.string().regex(/^\/[\w.+@/-]*$/, 'an absolute path').refine((p) => !p.split('/').includes('..'), 'no ".." in the path');
+const hostPath = z
+  .string()
+  .regex(/^\/[\w.+@/-]*$/, 'an absolute path')
+  .refine((p) => !p.split('/').includes('..'), 'no ".." in the path');
 
 const FLAG_ARGS = new Set(['quiet', 'rw', 'ro', 'single', 'emergency', 'rescue', 'debug', 'splash', 'nosplash', 'noresume', 'rootwait', 'nomodeset']);
 const KEYED_ARGS: [RegExp, RegExp][] = [
@@ -59,7 +62,13 @@ function memBytes(mem: string | number): number {
 }
 
 const manifestLaunch = launchSchema
-  .extend({ script: fileName, script_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() })
+  .extend({
+    script: fileName,
+    script_sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+  })
   .superRefine((l, ctx) => {
     const bytes = memBytes(l.mem);
     if (!(bytes <= totalmem())) ctx.addIssue({ code: 'custom', path: ['mem'], message: `${l.mem} is more than this host's memory` });
@@ -89,18 +98,35 @@ const manifestLaunch = launchSchema
     });
   });
 
-export const manifestSchema = z.object({
-  kind: z.literal('cow-variant').optional(),
-  variant: z.string().regex(/^[\w.+-]+$/).optional(),
-  recipe: z.object({ name: z.string().regex(/^[\w.+-]+$/).optional(), file: hostPath.optional() }).loose().optional(),
-  image: z.object({ file: fileName, kind: z.literal('hostfs').optional() }).loose(),
-  cow: z.object({ file: fileName }).loose().optional(),
-  umid: z.string().regex(/^[\w.-]{1,64}$/).optional(),
-  variables: z.record(z.string(), z.unknown()).default({}),
-  passwords: z.record(z.string(), z.enum(['generated', 'given'])).default({}),
-  launch: manifestLaunch,
-  test: testSchema.default(testSchema.parse({})),
-}).loose();
+export const manifestSchema = z
+  .object({
+    kind: z.literal('cow-variant').optional(),
+    variant: z
+      .string()
+      .regex(/^[\w.+-]+$/)
+      .optional(),
+    recipe: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[\w.+-]+$/)
+          .optional(),
+        file: hostPath.optional(),
+      })
+      .loose()
+      .optional(),
+    image: z.object({ file: fileName, kind: z.literal('hostfs').optional() }).loose(),
+    cow: z.object({ file: fileName }).loose().optional(),
+    umid: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/)
+      .optional(),
+    variables: z.record(z.string(), z.unknown()).default({}),
+    passwords: z.record(z.string(), z.enum(['generated', 'given'])).default({}),
+    launch: manifestLaunch,
+    test: testSchema.default(testSchema.parse({})),
+  })
+  .loose();
 
 export type CheckedManifest = z.output<typeof manifestSchema>;
 
@@ -114,7 +140,5 @@ export function checkManifest(file: string, text: string): CheckedManifest {
   }
   const r = manifestSchema.safeParse(json);
   if (r.success) return r.data;
-  throw new RecipeError(
-    r.error.issues.map((i) => ({ file, path: i.path.join('.'), message: i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message })),
-  );
+  throw new RecipeError(r.error.issues.map((i) => ({ file, path: i.path.join('.'), message: i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message })));
 }

@@ -47,7 +47,14 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
     if (manifests.length > 1) {
       // A base and its COW variants: the directory means the base.
       const bases: string[] = [];
-      for (const f of manifests) if (!(await readFile(join(path, f), 'utf8').then((t) => (JSON.parse(t) as { kind?: unknown }).kind, () => 'unreadable'))) bases.push(f);
+      for (const f of manifests)
+        if (
+          !(await readFile(join(path, f), 'utf8').then(
+            (t) => (JSON.parse(t) as { kind?: unknown }).kind,
+            () => 'unreadable',
+          ))
+        )
+          bases.push(f);
       manifests = bases;
     }
     if (manifests.length !== 1) {

@@ -21,9 +21,15 @@ const dir = await tempDir('umlbuild-bench-', '/var/tmp');
 try {
   const untuned = join(dir.path, 'untuned.yml');
   await writeFile(untuned, `name: untuned\nextends: ${join(PROJECT, 'recipes/bookworm.yml')}\ntune: none\noutput: untuned\n`);
-  const modes = [['tap, no DHCP server', []], ['no network', ['--no-network']]] as const;
+  const modes = [
+    ['tap, no DHCP server', []],
+    ['no network', ['--no-network']],
+  ] as const;
   const results: Record<string, number[]> = {};
-  for (const [label, recipe] of [['tune: uml', join(PROJECT, 'recipes/bookworm.yml')], ['tune: none', untuned]] as const) {
+  for (const [label, recipe] of [
+    ['tune: uml', join(PROJECT, 'recipes/bookworm.yml')],
+    ['tune: none', untuned],
+  ] as const) {
     const out = join(dir.path, label.replace(/\W+/g, '-'));
     await exec(BIN, [recipe, '--out', out, '--renderer', 'silent']);
     for (const [mode, flags] of modes) {

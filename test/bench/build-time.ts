@@ -60,16 +60,20 @@ const median = (label: string) => (rows.has(label) ? stats(rows.get(label)!.seco
 
 const dir = await tempDir('umlbuild-bench-', '/var/tmp');
 const mirror = await detectMirror('bookworm');
-if (!mirror) throw new Error('no Debian mirror in this host\'s apt sources');
+if (!mirror) throw new Error("no Debian mirror in this host's apt sources");
 try {
   console.log(`building dist/ (umlbuild as installed) ...`);
   await exec('npm', ['run', 'build'], { cwd: PROJECT });
   const umlbuild = (args: string[], env: Record<string, string> = {}) => exec(BIN, args, { env: { ...DIST, ...env } }).then(() => undefined);
 
   // The hand-written way.
-  await measure('shell baseline (debootstrap, loop mount), cold', async (i) => {
-    await exec('bash', [join(PROJECT, 'test/bench/baseline.sh'), join(dir.path, `shell-${i}.img`), mirror, PACKAGES]);
-  }, (i) => rm(join(dir.path, `shell-${i}.img`), { force: true }));
+  await measure(
+    'shell baseline (debootstrap, loop mount), cold',
+    async (i) => {
+      await exec('bash', [join(PROJECT, 'test/bench/baseline.sh'), join(dir.path, `shell-${i}.img`), mirror, PACKAGES]);
+    },
+    (i) => rm(join(dir.path, `shell-${i}.img`), { force: true }),
+  );
 
   // vmdb2, cold and warm.
   const vmdb2 = await findTool('vmdb2');
@@ -115,7 +119,7 @@ try {
       }
     };
     await measure('vmdb2, cold', (i) => runVmdb2(join(dir.path, 'cold.vmdb'), i, []));
-    console.log('  (filling vmdb2\'s rootfs tarball, untimed)');
+    console.log("  (filling vmdb2's rootfs tarball, untimed)");
     await runVmdb2(join(dir.path, 'warm.vmdb'), 99, ['--rootfs-tarball', tarball]);
     await measure('vmdb2, warm (--rootfs-tarball)', (i) => runVmdb2(join(dir.path, 'warm.vmdb'), i, ['--rootfs-tarball', tarball]));
   } else {

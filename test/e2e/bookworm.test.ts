@@ -109,7 +109,10 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.match(manifest.kernel.modules, /^\d+\.\d+/);
     // One timing per planned step, in plan order (the shipped recipe's steps, whatever their number).
     const plan = await loadRecipe(join(dir.path, 'recipe/fleet.yml'), { set: vars, env: { UMLBUILD_VAR_ROOT_PASSWORD: password } });
-    assert.deepEqual(manifest.steps.map((t: { step: string }) => t.step), plan.steps.map((s) => s.kind));
+    assert.deepEqual(
+      manifest.steps.map((t: { step: string }) => t.step),
+      plan.steps.map((s) => s.kind),
+    );
     assert.equal(manifest.variables.root_password, '***');
     const script = await readFile(join(dir.path, 'bookworm.sh'), 'utf8');
     for (const text of [JSON.stringify(manifest), script, build.stdout, build.stderr]) assert.ok(!text.includes(password), 'the password leaked');
@@ -191,7 +194,10 @@ describe('bookworm recipe, built and booted for real', function () {
     const child = execa(BIN, ['boot', dir.path, '--cow', cow, '--allow-root'], { reject: false, env: { UML_NET: 'none' }, stdin: 'pipe', stdout: 'pipe' });
     const con = new UmlConsole(child.stdout!, child.stdin!);
     assert.deepEqual(await con.login('root', password, 120), { refused: false });
-    assert.equal((await con.run('cat /proc/cmdline')).output.split(' ').find((a) => a.startsWith('ubd0=')), `ubd0=${cow},${image}`);
+    assert.equal(
+      (await con.run('cat /proc/cmdline')).output.split(' ').find((a) => a.startsWith('ubd0=')),
+      `ubd0=${cow},${image}`,
+    );
     con.send('poweroff');
     const r = await child;
     assert.equal(r.exitCode, 0);
@@ -219,7 +225,10 @@ describe('bookworm recipe, built and booted for real', function () {
 
     it('are small COW files recorded in the base manifest', async () => {
       const manifest = JSON.parse(await readFile(join(dir.path, 'bookworm.manifest.json'), 'utf8'));
-      assert.deepEqual(manifest.variants.map((v: { name: string }) => v.name), [...VARIANTS, 'extra']);
+      assert.deepEqual(
+        manifest.variants.map((v: { name: string }) => v.name),
+        [...VARIANTS, 'extra'],
+      );
       for (const v of [...VARIANTS, 'extra']) {
         const header = await readCowHeader(join(dir.path, `${v}.cow`));
         assert.equal(header?.backingFile, image);
@@ -292,7 +301,10 @@ describe('bookworm recipe, built and booted for real', function () {
     const allocated = async (f: string) => (await stat(f)).blocks * 512;
     const write = 'dd if=/dev/urandom of=/big bs=1M count=64 2>/dev/null; sync; echo UMLPROBE wrote=yes';
     const trim = 'rm /big; sync; echo "UMLPROBE trim=$(fstrim -v / 2>&1)"';
-    for (const [file, o] of [[copy, { image: copy, noCow: true }], [cow, { image, cow }]] as const) {
+    for (const [file, o] of [
+      [copy, { image: copy, noCow: true }],
+      [cow, { image, cow }],
+    ] as const) {
       assert.equal((await bootProbe({ ...o, script: write })).values.wrote, 'yes');
       const full = await allocated(file);
       const r = await bootProbe({ ...o, script: trim });

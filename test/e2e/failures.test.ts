@@ -65,7 +65,10 @@ describe('failing and interrupted builds leave nothing behind', function () {
     await noLeftovers();
   });
 
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     it(`${signal} during a chroot step unwinds everything and exits ${code}`, async () => {
       const file = await dir.write('r.yml', recipe('echo sleeping; sleep 60'));
       const out = join(dir.path, 'out');
@@ -139,7 +142,10 @@ describe('failing and interrupted builds leave nothing behind', function () {
       '  - step: run\n    command: echo in the chroot',
       '  - step: unmount',
     ];
-    const file = await dir.write('r.yml', ['name: tiny', 'variables:', ...steps.map((_, i) => `  pause_${i + 1}: 0`), 'steps:', ...steps.flatMap((st, i) => [st, `  - step: echo\n    message: boundary-${i + 1}\n    seconds: \${pause_${i + 1}}`]), ''].join('\n'));
+    const file = await dir.write(
+      'r.yml',
+      ['name: tiny', 'variables:', ...steps.map((_, i) => `  pause_${i + 1}: 0`), 'steps:', ...steps.flatMap((st, i) => [st, `  - step: echo\n    message: boundary-${i + 1}\n    seconds: \${pause_${i + 1}}`]), ''].join('\n'),
+    );
     const out = join(dir.path, 'out');
     await exec('mkdir', ['-p', out]);
     await writeFile(join(out, 'tiny.img'), 'older good image');
@@ -169,7 +175,10 @@ describe('failing and interrupted builds leave nothing behind', function () {
       child.kill('SIGKILL');
       await child;
       assert.equal((await loopsFor(join(out, '.tiny.img.partial'))).length, 1, 'the killed build left its loop device');
-      assert.ok((await umlbuildMounts()).some((m) => m.includes('umlbuild-root-')), 'and its mounts');
+      assert.ok(
+        (await umlbuildMounts()).some((m) => m.includes('umlbuild-root-')),
+        'and its mounts',
+      );
       const r = await exec(BIN, ['cleanup'], { reject: false });
       assert.equal(r.exitCode, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /^killed 1 process\(es\) still running inside \S+umlbuild-root-\S+ \(left by pid \d+/m);
@@ -178,7 +187,10 @@ describe('failing and interrupted builds leave nothing behind', function () {
       assert.match(r.stdout, /^removed \S+\.tiny\.img\.partial-\S+ \(left by pid/m);
       assert.match(r.stdout, /^cleaned up after 1 build\(s\)/m);
       assert.deepEqual(await loopsFor(join(out, '.tiny')), []);
-      assert.deepEqual((await umlbuildMounts()).filter((m) => !m.startsWith(foreignMount)), []);
+      assert.deepEqual(
+        (await umlbuildMounts()).filter((m) => !m.startsWith(foreignMount)),
+        [],
+      );
       assert.match(r.stdout, /^removed the stale lock \S+\/\.tiny\.img\.lock \(left by pid/m);
       assert.deepEqual(await readdir(out), [], 'no partial image, no lock');
       assert.equal((await exec('mountpoint', ['-q', foreignMount], { reject: false })).exitCode, 0, 'a mount it did not make is untouched');
@@ -203,7 +215,22 @@ describe('failing and interrupted builds leave nothing behind', function () {
   });
 
   it('ENOSPC: an image too small says which size to enlarge, and leaves nothing behind', async () => {
-    const file = await dir.write('small.yml', ['name: tiny', 'steps:', '  - step: sparse-disk', '    size: 8M', '  - step: mkfs', '  - step: mount', '  - step: run', '    chroot: false', '    command: dd if=/dev/zero of="$ROOTFS/big" bs=1M count=32', '  - step: unmount', ''].join('\n'));
+    const file = await dir.write(
+      'small.yml',
+      [
+        'name: tiny',
+        'steps:',
+        '  - step: sparse-disk',
+        '    size: 8M',
+        '  - step: mkfs',
+        '  - step: mount',
+        '  - step: run',
+        '    chroot: false',
+        '    command: dd if=/dev/zero of="$ROOTFS/big" bs=1M count=32',
+        '  - step: unmount',
+        '',
+      ].join('\n'),
+    );
     const out = join(dir.path, 'out');
     const r = await exec(BIN, [file, '--out', out, '--renderer', 'silent'], { reject: false });
     assert.equal(r.exitCode, 1, r.stderr);

@@ -65,7 +65,11 @@ describe('generated password: shown once, logs in, recorded nowhere', function (
     const manifest = JSON.parse(await readFile(join(out, 'busybox.manifest.json'), 'utf8'));
     assert.deepEqual(manifest.passwords, { root_password: 'generated' });
     assert.deepEqual(await holding([...(await filesUnder(out)).filter((f) => !f.endsWith('.img')), ...(await filesUnder(journalDir()))], password), []);
-    assert.deepEqual((await readdir(out)).filter((f) => f.endsWith('.password')), [], 'on a terminal no password file');
+    assert.deepEqual(
+      (await readdir(out)).filter((f) => f.endsWith('.password')),
+      [],
+      'on a terminal no password file',
+    );
   });
 
   it('umlbuild test without a password and no terminal: says exactly how to give it', async () => {
@@ -100,7 +104,7 @@ describe('generated password: shown once, logs in, recorded nowhere', function (
     assert.match(r.stdout, /^FAIL: 0 of 1 checks passed, 4 not run/m);
   });
 
-  it('after a build with --set root_password=change-me (the README\'s), umlbuild test on a terminal asks instead of trying the recipe default', async () => {
+  it("after a build with --set root_password=change-me (the README's), umlbuild test on a terminal asks instead of trying the recipe default", async () => {
     const out3 = join(dir.path, 'out3');
     const b = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', out3, '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--no-checksum', '--set', 'root_password=change-me'], { reject: false });
     assert.equal(b.exitCode, 0, `${b.stdout.slice(-3000)}\n${b.stderr}`);

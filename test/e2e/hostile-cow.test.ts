@@ -17,7 +17,10 @@ import { fakeManifest, forgeCowOver } from '../cow-forge.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
 
 const run = (args: string[], timeoutMs = 60_000): Promise<ExecResult> => exec(BIN, args, { reject: false, timeoutMs });
-const sha = async (f: string) => createHash('sha256').update(await readFile(f)).digest('hex');
+const sha = async (f: string) =>
+  createHash('sha256')
+    .update(await readFile(f))
+    .digest('hex');
 const OLD = new Date('2024-01-02T03:04:05Z');
 
 /** A file with its content and mtime, to compare after. */

@@ -71,7 +71,11 @@ describe('hostile output, artifact, cache and journal directories', function () 
     await new Promise((r) => setTimeout(r, 300));
     killLeftovers(dir.path);
     await exec(BIN, ['cleanup'], { reject: false, env });
-    for (const m of (await exec('findmnt', ['-rn', '-o', 'TARGET'])).stdout.split('\n').filter((t) => t.startsWith(`${dir.path}/`)).reverse()) await exec('umount', ['-l', m], { reject: false });
+    for (const m of (await exec('findmnt', ['-rn', '-o', 'TARGET'])).stdout
+      .split('\n')
+      .filter((t) => t.startsWith(`${dir.path}/`))
+      .reverse())
+      await exec('umount', ['-l', m], { reject: false });
     for (const l of await loopsFor(dir.path)) await exec('losetup', ['-d', l.split(' ')[0]!], { reject: false });
     await dir?.remove();
   });
@@ -152,7 +156,15 @@ describe('hostile output, artifact, cache and journal directories', function () 
     await mkdir(join(victims, 'tree'));
     const inTree = join(victims, 'tree', 'inside');
     await writeFile(inTree, 'precious\n');
-    const journal = { pid: 999999999, pidns: pidNamespace(), started: 'then', resources: [{ id: 1, kind: 'file', path: file }, { id: 2, kind: 'tree', path: join(victims, 'tree') }] };
+    const journal = {
+      pid: 999999999,
+      pidns: pidNamespace(),
+      started: 'then',
+      resources: [
+        { id: 1, kind: 'file', path: file },
+        { id: 2, kind: 'tree', path: join(victims, 'tree') },
+      ],
+    };
     await writeFile(join(journals, 'evil.json'), JSON.stringify(journal));
     const r = await cli(['cleanup']);
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
@@ -171,15 +183,22 @@ describe('hostile output, artifact, cache and journal directories', function () 
     const out = join(dir.path, 'out');
     const recipe = await dir.write('pause.yml', tiny('\n  - step: echo\n    message: paused\n    seconds: 60'));
     let journalText = '';
-    const { child } = await startUntil([recipe, '--out', out, '--set', `root_password=${SECRET}`, '--cache-dir', join(dir.path, 'cache')], async () => {
-      const files = (await readdir(journals)).filter((f) => f.endsWith('.json'));
-      journalText = (await Promise.all(files.map((f) => readFile(join(journals, f), 'utf8').catch(() => '')))).join('\n');
-      return /"kind": "mount"/.test(journalText);
-    }, 'the mount in the journal');
+    const { child } = await startUntil(
+      [recipe, '--out', out, '--set', `root_password=${SECRET}`, '--cache-dir', join(dir.path, 'cache')],
+      async () => {
+        const files = (await readdir(journals)).filter((f) => f.endsWith('.json'));
+        journalText = (await Promise.all(files.map((f) => readFile(join(journals, f), 'utf8').catch(() => '')))).join('\n');
+        return /"kind": "mount"/.test(journalText);
+      },
+      'the mount in the journal',
+    );
     assert.doesNotMatch(journalText, new RegExp(SECRET), 'no password in the journal');
     child.kill('SIGKILL');
     await child;
-    assert.ok((await readdir(out)).some((f) => f.endsWith('.lock')), 'the killed build left its lock');
+    assert.ok(
+      (await readdir(out)).some((f) => f.endsWith('.lock')),
+      'the killed build left its lock',
+    );
     const r = await cli(['cleanup']);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^removed the stale lock \S+\/\.tiny\.img\.lock \(left by pid/m);
@@ -192,10 +211,14 @@ describe('hostile output, artifact, cache and journal directories', function () 
     const out = join(dir.path, 'out');
     const art = join(dir.path, 'art');
     const recipe = await dir.write('big.yml', tiny('\n  - step: run\n    chroot: false\n    command: head -c 48M /dev/urandom > "$ROOTFS/junk"'));
-    const { child } = await startUntil([recipe, '--out', out, '--artifacts', art, '--compress', 'xz', '--cache-dir', join(dir.path, 'cache')], async () => {
-      const staging = (await readdir(art).catch(() => [] as string[])).find((f) => /partial/.test(f));
-      return Boolean(staging) && (await readdir(join(art, staging!)).catch(() => [] as string[])).length > 0;
-    }, 'a partial artifact');
+    const { child } = await startUntil(
+      [recipe, '--out', out, '--artifacts', art, '--compress', 'xz', '--cache-dir', join(dir.path, 'cache')],
+      async () => {
+        const staging = (await readdir(art).catch(() => [] as string[])).find((f) => /partial/.test(f));
+        return Boolean(staging) && (await readdir(join(art, staging!)).catch(() => [] as string[])).length > 0;
+      },
+      'a partial artifact',
+    );
     child.kill('SIGKILL');
     await child;
     killLeftovers(dir.path);
@@ -222,18 +245,29 @@ describe('hostile output, artifact, cache and journal directories', function () 
       '      - { step: run, command: "echo applying; sleep 60" }',
     ].join('\n');
     const recipe = await dir.write('variant.yml', tiny(busybox));
-    const { child } = await startUntil([recipe, '--out', out, '--cache-dir', join(dir.path, 'cache')], async () => {
-      const probe = (await readdir(tmp)).find((f) => f.startsWith('umlbuild-probe-'));
-      return Boolean(probe) && (await readdir(join(tmp, probe!)).catch(() => [] as string[])).length > 1;
-    }, 'the probe tree');
+    const { child } = await startUntil(
+      [recipe, '--out', out, '--cache-dir', join(dir.path, 'cache')],
+      async () => {
+        const probe = (await readdir(tmp)).find((f) => f.startsWith('umlbuild-probe-'));
+        return Boolean(probe) && (await readdir(join(tmp, probe!)).catch(() => [] as string[])).length > 1;
+      },
+      'the probe tree',
+    );
     child.kill('SIGKILL');
     await child;
     killLeftovers(dir.path);
-    assert.ok((await readdir(tmp)).some((f) => f.startsWith('umlbuild-probe-')), 'the killed build left its probe tree');
+    assert.ok(
+      (await readdir(tmp)).some((f) => f.startsWith('umlbuild-probe-')),
+      'the killed build left its probe tree',
+    );
     const r = await cli(['cleanup']);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^removed \S+\/tmp\/umlbuild-probe-\S+ \(left by pid/m);
-    assert.deepEqual((await readdir(tmp)).filter((f) => f.startsWith('umlbuild-')), [], 'no probe, staging or mount-point tree');
+    assert.deepEqual(
+      (await readdir(tmp)).filter((f) => f.startsWith('umlbuild-')),
+      [],
+      'no probe, staging or mount-point tree',
+    );
     assert.deepEqual((await readdir(out)).sort(), ['tiny.img', 'tiny.manifest.json', 'tiny.sh']);
     assert.deepEqual(await readdir(journals), []);
   });

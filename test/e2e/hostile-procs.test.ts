@@ -209,7 +209,11 @@ steps:
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /huge-100T\.yml:4:11: steps\[0\]\.size: size 100T is larger than the largest file the output filesystem can hold \(ext4 .*at most 16T\)/);
     assert.doesNotMatch(r.stderr, /EFBIG|\n\s+at /);
-    assert.deepEqual((await exec('ls', ['-A', out])).stdout.split('\n').filter((l) => l && l !== 'lost+found'), [], 'nothing created');
+    assert.deepEqual(
+      (await exec('ls', ['-A', out])).stdout.split('\n').filter((l) => l && l !== 'lost+found'),
+      [],
+      'nothing created',
+    );
   });
 
   it('an EFBIG the check does not foresee (ext2 with 1 KiB blocks, no extents) names the step and its size', async () => {
@@ -218,6 +222,10 @@ steps:
     const r = await exec(BIN, [file, '--out', out, '--renderer', 'simple'], { reject: false, env: { TMPDIR: dir.path } });
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /the size of steps\[0\] sparse-disk \(100G; \S*huge-100G\.yml:3\) is larger than the output filesystem \(\S+\) allows for one file/);
-    assert.deepEqual((await exec('ls', ['-A', out])).stdout.split('\n').filter((l) => l && l !== 'lost+found'), [], 'the partial image is removed');
+    assert.deepEqual(
+      (await exec('ls', ['-A', out])).stdout.split('\n').filter((l) => l && l !== 'lost+found'),
+      [],
+      'the partial image is removed',
+    );
   });
 });

@@ -107,10 +107,7 @@ describe('hostile root trees: every write of the build resolves inside the root'
     const ktree = join(dir.path, 'ktree');
     await mkdir(ktree, { recursive: true });
     // A stand-in kernel build tree: modules_install writes under INSTALL_MOD_PATH as Kbuild's does.
-    await writeFile(
-      join(ktree, 'Makefile'),
-      'kernelrelease:\n\t@echo 1.0-ktree\nmodules_install:\n\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0-ktree/kernel\n\techo deps > $(INSTALL_MOD_PATH)/lib/modules/1.0-ktree/modules.dep\n',
-    );
+    await writeFile(join(ktree, 'Makefile'), 'kernelrelease:\n\t@echo 1.0-ktree\nmodules_install:\n\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0-ktree/kernel\n\techo deps > $(INSTALL_MOD_PATH)/lib/modules/1.0-ktree/modules.dep\n');
     const src = await tree(async (root) => {
       await mkdir(join(root, 'lib'));
       await symlink(victim, join(root, 'lib/modules'));
@@ -140,12 +137,43 @@ describe('hostile root trees: every write of the build resolves inside the root'
   });
 
   const hostile: [string, (v: string) => Member[]][] = [
-    ['a link to a host directory, then a member through it', (v) => [{ name: 'etc', type: 'symlink', link: join(v, VDIR) }, { name: 'etc/passwd', content: 'x' }]],
-    ['a link climbing with .., then a member through it', (v) => [{ name: 'etc', type: 'symlink', link: `../../../../../../../..${v}/${VDIR}` }, { name: 'etc/passwd', content: 'x' }]],
-    ['a chain of relative links ending outside', (v) => [{ name: 'b', type: 'symlink', link: `${v}/${VDIR}` }, { name: 'a', type: 'symlink', link: 'b' }, { name: 'a/passwd', content: 'x' }]],
-    ['a link to a host file, then a member of the same name', (v) => [{ name: 'f', type: 'symlink', link: `${v}/file` }, { name: 'f', content: 'x' }]],
+    [
+      'a link to a host directory, then a member through it',
+      (v) => [
+        { name: 'etc', type: 'symlink', link: join(v, VDIR) },
+        { name: 'etc/passwd', content: 'x' },
+      ],
+    ],
+    [
+      'a link climbing with .., then a member through it',
+      (v) => [
+        { name: 'etc', type: 'symlink', link: `../../../../../../../..${v}/${VDIR}` },
+        { name: 'etc/passwd', content: 'x' },
+      ],
+    ],
+    [
+      'a chain of relative links ending outside',
+      (v) => [
+        { name: 'b', type: 'symlink', link: `${v}/${VDIR}` },
+        { name: 'a', type: 'symlink', link: 'b' },
+        { name: 'a/passwd', content: 'x' },
+      ],
+    ],
+    [
+      'a link to a host file, then a member of the same name',
+      (v) => [
+        { name: 'f', type: 'symlink', link: `${v}/file` },
+        { name: 'f', content: 'x' },
+      ],
+    ],
     ['a hard link to an absolute host file', (v) => [{ name: 'h', type: 'hardlink', link: `${v}/file` }]],
-    ['a hard link through a link to the host', (v) => [{ name: 's', type: 'symlink', link: v }, { name: 'h', type: 'hardlink', link: 's/file' }]],
+    [
+      'a hard link through a link to the host',
+      (v) => [
+        { name: 's', type: 'symlink', link: v },
+        { name: 'h', type: 'hardlink', link: 's/file' },
+      ],
+    ],
     ['an absolute member name', (v) => [{ name: `${v}/${VDIR}/new`, content: 'x' }]],
     ['a member name climbing with ..', (v) => [{ name: `../../../../../../../..${v}/${VDIR}/new`, content: 'x' }]],
   ];
@@ -160,7 +188,10 @@ describe('hostile root trees: every write of the build resolves inside the root'
         assert.match(r.stderr, /rootfs-tarball .*failed: .*tar/s);
         assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
       }
-      assert.deepEqual((await readdir(r.out)).filter((f) => f.includes('.umlbuild-stage')), []);
+      assert.deepEqual(
+        (await readdir(r.out)).filter((f) => f.includes('.umlbuild-stage')),
+        [],
+      );
     });
   }
 
@@ -176,7 +207,9 @@ describe('hostile root trees: every write of the build resolves inside the root'
     await writeTar(plain, depLink(victim));
     const tarball = join(cache, `${key}.tar.zst`);
     await exec('zstd', ['-q', '-f', plain, '-o', tarball]);
-    const sha256 = createHash('sha256').update(await readFile(tarball)).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(await readFile(tarball))
+      .digest('hex');
     await writeFile(join(cache, `${key}.json`), JSON.stringify({ key, fields: {}, sha256, bytes: 1, created: new Date().toISOString() }));
     const r = await build(steps);
     await victimUnchanged();
@@ -187,7 +220,10 @@ describe('hostile root trees: every write of the build resolves inside the root'
 
   it('device nodes from a rootfs tarball are refused unless the step says allow: [devices]', async () => {
     const tarball = join(dir.path, `t${n}.tar`);
-    await writeTar(tarball, [{ name: 'dev/', type: 'dir' }, { name: 'dev/null', type: 'char', dev: [1, 3], mode: 0o666 }]);
+    await writeTar(tarball, [
+      { name: 'dev/', type: 'dir' },
+      { name: 'dev/null', type: 'char', dev: [1, 3], mode: 0o666 },
+    ]);
     const refused = await build(`  - step: rootfs-tarball\n    source: ${tarball}\n`);
     assert.equal(refused.exitCode, 1, refused.log);
     assert.match(refused.stderr, /rootfs-tarball: \/dev\/null is a device node or fifo; add "allow: \[devices\]" to the rootfs-tarball step/);
@@ -227,7 +263,7 @@ describe('hostile root trees: every write of the build resolves inside the root'
     assert.doesNotMatch(r.listing, /policy-rc\.d/, 'the policy-rc.d umlbuild put in the tree is gone');
   });
 
-  it('debootstrap after a step that filled the tree stops before bootstrapping (it would unpack packages through the tree\'s links)', async () => {
+  it("debootstrap after a step that filled the tree stops before bootstrapping (it would unpack packages through the tree's links)", async () => {
     const src = await tree(async (root) => {
       await mkdir(join(root, 'usr'));
       await symlink(victim, join(root, 'usr/bin'));

@@ -71,15 +71,38 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     const art = join(dir.path, 'artifacts');
     const r = await exec(
       BIN,
-      [join(PROJECT, 'recipes/from-dir.yml'), '--out', out, '--cache-dir', cache, '--set', `rootfs=${tree}`, '--set', 'hostname=from-dir', '--hook', `before-pack=${before}`, '--hook', `after-image=${afterImage}`, '--artifacts', art, '--json'],
+      [
+        join(PROJECT, 'recipes/from-dir.yml'),
+        '--out',
+        out,
+        '--cache-dir',
+        cache,
+        '--set',
+        `rootfs=${tree}`,
+        '--set',
+        'hostname=from-dir',
+        '--hook',
+        `before-pack=${before}`,
+        '--hook',
+        `after-image=${afterImage}`,
+        '--artifacts',
+        art,
+        '--json',
+      ],
       { reject: false, env: { UMLBUILD_VAR_ROOT_PASSWORD: SECRET } },
     );
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; time: string; kind?: string; line?: string; files?: string[] });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; time: string; kind?: string; line?: string; files?: string[] });
     const types = new Set(events.map((e) => e.type));
     for (const t of ['build-started', 'step-started', 'command', 'output', 'step-finished', 'build-finished', 'artifacts']) assert.ok(types.has(t), `an event of type ${t}`);
     assert.ok(events.every((e) => !Number.isNaN(Date.parse(e.time))));
-    assert.ok(events.some((e) => e.type === 'output' && /^hook ran in \/dev\/shm\/umlbuild-tree-/.test(e.line ?? '')), "the hook's output is in the events");
+    assert.ok(
+      events.some((e) => e.type === 'output' && /^hook ran in \/dev\/shm\/umlbuild-tree-/.test(e.line ?? '')),
+      "the hook's output is in the events",
+    );
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(SECRET), 'no secret in the events');
     const hookEnv = (await exec('debugfs', ['-R', 'cat /hook-env', join(out, 'from-dir.img')])).stdout;
     assert.match(hookEnv, /^TARGET_DIR=\/dev\/shm\/umlbuild-tree-\S+$/m);

@@ -107,7 +107,11 @@ export function runInPty(file: string, args: string[], opts: PtyOptions = {}): P
     ctrlC: () => term.write('\x03'),
     exited: async (timeoutMs) => {
       try {
-        return await until(() => code, timeoutMs, () => `${file} did not exit`);
+        return await until(
+          () => code,
+          timeoutMs,
+          () => `${file} did not exit`,
+        );
       } catch (e) {
         run.kill();
         throw e;
@@ -138,13 +142,22 @@ export async function ptyRun(file: string, args: string[], timeoutMs: number, op
 /** What a build of process `pid` left: its tmpfs trees, journal files in `journalDir`, mounts and loop devices under `paths`. */
 export async function leftovers(pid: number, journalDir: string, ...paths: string[]): Promise<string[]> {
   const left: string[] = [];
-  left.push(...readdirSync('/dev/shm').filter((f) => f.startsWith(`umlbuild-tree--${pid}-`)).map((f) => `/dev/shm/${f}`));
+  left.push(
+    ...readdirSync('/dev/shm')
+      .filter((f) => f.startsWith(`umlbuild-tree--${pid}-`))
+      .map((f) => `/dev/shm/${f}`),
+  );
   left.push(...(existsSync(journalDir) ? readdirSync(journalDir).map((f) => `journal ${f}`) : []));
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   const loops = (await exec('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'])).stdout;
   for (const p of paths) {
     if (mounts.includes(p)) left.push(`a mount under ${p}`);
-    left.push(...loops.split('\n').filter((l) => l.includes(p)).map((l) => `loop ${l.trim()}`));
+    left.push(
+      ...loops
+        .split('\n')
+        .filter((l) => l.includes(p))
+        .map((l) => `loop ${l.trim()}`),
+    );
   }
   return left;
 }

@@ -66,10 +66,16 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
   };
 
   it('the section names the install, build and boot commands', () => {
-    assert.ok(commands.some((c) => /^apt-get install -y /.test(c) && /&& npm ci$/.test(c)), commands.join('\n'));
+    assert.ok(
+      commands.some((c) => /^apt-get install -y /.test(c) && /&& npm ci$/.test(c)),
+      commands.join('\n'),
+    );
     assert.ok(commands.includes('npx umlbuild recipes/bookworm.yml --out out --set root_password=change-me'), commands.join('\n'));
     assert.ok(commands.includes('UML_NET=none out/bookworm.sh'), commands.join('\n'));
-    assert.ok(commands.some((c) => c.startsWith('UML_UBD0=/tmp/scratch.cow,out/bookworm.img ')), commands.join('\n'));
+    assert.ok(
+      commands.some((c) => c.startsWith('UML_UBD0=/tmp/scratch.cow,out/bookworm.img ')),
+      commands.join('\n'),
+    );
   });
 
   it('set-up: the install line (npm ci in the fresh copy)', async () => {

@@ -41,7 +41,26 @@ describe('shipped recipes', function () {
 
   it('bookworm --variant hostfs --owner nobody: a root tree that boots with hostfs, logs in, and takes writes', async () => {
     const out = join(dir.path, 'hostfs');
-    const r = await umlbuildInPty(BIN, [join(PROJECT, 'recipes/bookworm.yml'), '--variant', 'hostfs', '--owner', 'nobody', '--out', out, '--cache-dir', join(dir.path, 'cache'), '--test', '--expect', 'echo written-inside > /root/from-guest && cat /root/from-guest=^written-inside$', '--expect', 'stat -c %u /etc/passwd=^65534$'], 9 * 60 * 1000);
+    const r = await umlbuildInPty(
+      BIN,
+      [
+        join(PROJECT, 'recipes/bookworm.yml'),
+        '--variant',
+        'hostfs',
+        '--owner',
+        'nobody',
+        '--out',
+        out,
+        '--cache-dir',
+        join(dir.path, 'cache'),
+        '--test',
+        '--expect',
+        'echo written-inside > /root/from-guest && cat /root/from-guest=^written-inside$',
+        '--expect',
+        'stat -c %u /etc/passwd=^65534$',
+      ],
+      9 * 60 * 1000,
+    );
     assert.equal(r.exitCode, 0, tail(r.output, 60));
     assert.match(r.output, /^ {2}ok {3}root: \/ is \S+ hostfs \(expected hostfs\)$/m);
     assert.match(r.output, /^PASS: 7 of 7 checks passed/m);
@@ -52,7 +71,7 @@ describe('shipped recipes', function () {
     assert.equal((await stat(join(root, 'etc/passwd'))).uid, nobody);
     const script = await readFile(join(out, 'bookworm.sh'), 'utf8');
     assert.match(script, /root=\/dev\/root rootfstype=hostfs hostfs="\$UML_ROOT" rw/);
-    assert.ok(script.includes(`UML_ROOT=\${UML_ROOT:-${root}}`), 'the launch script uses the tree\'s absolute path');
+    assert.ok(script.includes(`UML_ROOT=\${UML_ROOT:-${root}}`), "the launch script uses the tree's absolute path");
     assert.match(script, /hostfs=\S+ is NOT a security boundary/);
     assert.deepEqual(await umlbuildMounts(), []);
   });
@@ -61,11 +80,16 @@ describe('shipped recipes', function () {
     const cache = join(dir.path, 'cache');
     const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', cache]);
     const debs = (await exec('ls', [join(cache, 'debs')])).stdout.split('\n').filter((f) => f.endsWith('.deb'));
-    assert.ok(debs.some((f) => f.startsWith('systemd_')), `downloaded .debs are kept in the cache (${debs.length} found)`);
+    assert.ok(
+      debs.some((f) => f.startsWith('systemd_')),
+      `downloaded .debs are kept in the cache (${debs.length} found)`,
+    );
     assert.match(ls.stdout, /^[0-9a-f]{32} +\d+ MiB .* bookworm\/minbase amd64 /m);
     const out = join(dir.path, 'warm');
     // In a terminal with the default renderer: the tree's teardown logs after its task finished.
-    const r = await umlbuildInPty(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--set', 'root_password=repro-pw-1', '--test', '--no-network'], 9 * 60 * 1000, { env: { SOURCE_DATE_EPOCH: EPOCH } });
+    const r = await umlbuildInPty(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--set', 'root_password=repro-pw-1', '--test', '--no-network'], 9 * 60 * 1000, {
+      env: { SOURCE_DATE_EPOCH: EPOCH },
+    });
     assert.equal(r.exitCode, 0, tail(r.output, 60));
     assert.doesNotMatch(r.output, /teardown: could not/);
     assert.match(r.output, /cache hit [0-9a-f]{32} \(\d+ MiB, from [^)]+\): unpacking instead of bootstrapping/);
@@ -79,7 +103,10 @@ describe('shipped recipes', function () {
   it('SOURCE_DATE_EPOCH: a cold build (bootstrapping again) gives the same bytes as the warm one above, with no host leftovers', async () => {
     const out = join(dir.path, 'cold');
     const cache = join(dir.path, 'cache');
-    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--refresh', '--renderer', 'simple', '--set', 'root_password=repro-pw-1'], { reject: false, env: { SOURCE_DATE_EPOCH: EPOCH } });
+    const r = await exec(BIN, [join(PROJECT, 'recipes/bookworm-dirfirst.yml'), '--out', out, '--cache-dir', cache, '--refresh', '--renderer', 'simple', '--set', 'root_password=repro-pw-1'], {
+      reject: false,
+      env: { SOURCE_DATE_EPOCH: EPOCH },
+    });
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
     assert.match(r.stdout, /\$ debootstrap --cache-dir=/, 'this one bootstrapped');
     const warm = join(dir.path, 'warm', 'bookworm-dirfirst.img');
@@ -89,7 +116,13 @@ describe('shipped recipes', function () {
     assert.equal(await cat('/etc/machine-id'), '', 'machine-id is left for the first boot');
     assert.equal((await exec('debugfs', ['-R', 'stat /etc/resolv.conf', cold], { reject: false })).stderr.includes('File not found'), true, 'no resolv.conf of the build host');
     const day = String(Math.floor(Number(EPOCH) / 86400));
-    assert.ok((await cat('/etc/shadow')).split('\n').filter(Boolean).every((l) => l.split(':')[2] === day), 'password ages are the epoch day');
+    assert.ok(
+      (await cat('/etc/shadow'))
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => l.split(':')[2] === day),
+      'password ages are the epoch day',
+    );
     const stat = (await exec('debugfs', ['-R', 'stat /etc/hostname', cold])).stdout;
     for (const field of ['ctime', 'atime', 'mtime', 'crtime']) assert.match(stat, new RegExp(`^ *${field}: 0x${Number(EPOCH).toString(16)}:00000000`, 'm'));
     const dumped = (await exec('dumpe2fs', ['-h', cold])).stdout;
@@ -143,7 +176,11 @@ describe('shipped recipes', function () {
     assert.doesNotMatch(warm.stdout + warm.stderr, /changed-pw/, 'the password is never printed');
     const seconds = Number(/^built \S+ in ([\d.]+) s$/m.exec(warm.stdout)?.[1]);
     console.log(`      (warm build from the base image: ${seconds} s)`);
-    const test = await exec(BIN, ['test', out, '--no-network', '--login', 'root:changed-pw', '--expect', 'cat /opt/extra/etc/motd.d/10-umlbuild=^hello from the overlay$', '--expect', 'stat -c %a:%U /opt/extra/usr/local/bin/tool=^755:root$'], { reject: false });
+    const test = await exec(
+      BIN,
+      ['test', out, '--no-network', '--login', 'root:changed-pw', '--expect', 'cat /opt/extra/etc/motd.d/10-umlbuild=^hello from the overlay$', '--expect', 'stat -c %a:%U /opt/extra/usr/local/bin/tool=^755:root$'],
+      { reject: false },
+    );
     assert.equal(test.exitCode, 0, `${test.stdout}\n${test.stderr}`);
     assert.match(test.stdout, /^ {2}ok {3}hostname: fast-two \(expected fast-two\)$/m);
     assert.match(test.stdout, /^PASS: 6 of 6 checks passed, 1 not run/m);
@@ -154,7 +191,25 @@ describe('shipped recipes', function () {
     assert.equal(lb.exitCode, 0, `${lb.stdout.slice(-3000)}\n${lb.stderr}`);
     assert.match(lb.stdout, /cache hit img-/);
     assert.match(await readFile(join(lockedOut, 'bookworm-dirfirst.sh'), 'utf8'), /hostfs=\/proc\/umlbuild-no-hostfs/);
-    const lt = await exec(BIN, ['test', lockedOut, '--no-network', '--login', 'root:locked-pw', '--expect', 'cat /proc/sys/kernel/modules_disabled=^1$', '--expect', 'modprobe dummy 2>&1; echo rc:$?=^rc:[1-9]', '--expect', 'mkdir -p /mnt/h; mount -t hostfs none /mnt/h -o ../../etc 2>&1; echo rc:$?=^rc:[1-9]', '--expect', 'ls /mnt/h | wc -l=^0$'], { reject: false });
+    const lt = await exec(
+      BIN,
+      [
+        'test',
+        lockedOut,
+        '--no-network',
+        '--login',
+        'root:locked-pw',
+        '--expect',
+        'cat /proc/sys/kernel/modules_disabled=^1$',
+        '--expect',
+        'modprobe dummy 2>&1; echo rc:$?=^rc:[1-9]',
+        '--expect',
+        'mkdir -p /mnt/h; mount -t hostfs none /mnt/h -o ../../etc 2>&1; echo rc:$?=^rc:[1-9]',
+        '--expect',
+        'ls /mnt/h | wc -l=^0$',
+      ],
+      { reject: false },
+    );
     assert.equal(lt.exitCode, 0, `${lt.stdout}\n${lt.stderr}`);
     assert.match(lt.stdout, /^PASS: 8 of 8 checks passed, 1 not run/m);
     const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', cache]);
@@ -174,7 +229,10 @@ describe('shipped recipes', function () {
       const env = { PATH: process.env.PATH!, UMLBUILD_TEST_DEBOOTSTRAP_SCRIPTS: scripts };
       const dflt = await exec(BIN, ['validate', recipe], { reject: false, env });
       assert.equal(dflt.exitCode, 2);
-      assert.match(dflt.stderr, /steps\[3\]\.mirror: the mirror \S+ has no suite "buster" \(HTTP 404 .*\(mirror from default_mirror in \S+\/etch, debootstrap's script for archived Debian releases \(buster is archived\); --set mirror=URL gives another\)/);
+      assert.match(
+        dflt.stderr,
+        /steps\[3\]\.mirror: the mirror \S+ has no suite "buster" \(HTTP 404 .*\(mirror from default_mirror in \S+\/etch, debootstrap's script for archived Debian releases \(buster is archived\); --set mirror=URL gives another\)/,
+      );
       const current = await exec(BIN, ['validate', recipe, '--set', `mirror=${mirror}`], { reject: false, env });
       assert.equal(current.exitCode, 2);
       assert.match(current.stderr, /steps\[3\]\.mirror: the mirror \S+ has no suite "buster" \(HTTP 404.*\(mirror from the step's mirror option\)/);

@@ -96,7 +96,10 @@ steps:
     assert.deepEqual(await umlbuildMounts(), []);
   });
 
-  for (const [fs, list] of [['tar.zst', (f: string) => exec('tar', ['--zstd', '-tvf', f])], ['squashfs', (f: string) => exec('unsquashfs', ['-lls', f])]] as const) {
+  for (const [fs, list] of [
+    ['tar.zst', (f: string) => exec('tar', ['--zstd', '-tvf', f])],
+    ['squashfs', (f: string) => exec('unsquashfs', ['-lls', f])],
+  ] as const) {
     it(`directory-first into ${fs}: no loop device, the tree's files and owners inside`, async function () {
       if (fs === 'squashfs') await requireRootWith(this, 'mksquashfs', 'unsquashfs');
       const recipe = await dir.write(

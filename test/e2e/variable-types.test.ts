@@ -24,7 +24,12 @@ describe('typed variables on the command line (bin/umlbuild)', function () {
 
   const cases: [string, string[], Record<string, string>, RegExp][] = [
     ['--set network=bogus', ['--set', 'network=bogus'], {}, /^umlbuild: --set network: variable "network" must be one of dhcp, static, none; "bogus" is not$/m],
-    ['--set network=static without an address', ['--set', 'network=static'], {}, /^umlbuild: --set network: variable "network" is "static", which requires "address" and "netmask": give them with --set address=\.\.\. --set netmask=\.\.\.$/m],
+    [
+      '--set network=static without an address',
+      ['--set', 'network=static'],
+      {},
+      /^umlbuild: --set network: variable "network" is "static", which requires "address" and "netmask": give them with --set address=\.\.\. --set netmask=\.\.\.$/m,
+    ],
     ['UMLBUILD_VAR_NETWORK=static with only an address', ['--set', 'address=192.0.2.10'], { UMLBUILD_VAR_NETWORK: 'static' }, /^umlbuild: UMLBUILD_VAR_NETWORK: variable "network" is "static", which requires "netmask"/m],
   ];
   for (const recipe of ['bookworm.yml', 'busybox.yml']) {
@@ -32,7 +37,11 @@ describe('typed variables on the command line (bin/umlbuild)', function () {
       it(`${recipe}: ${what} fails with exit 2 in validate, --dry-run and a build, and nothing is created`, async () => {
         const file = join(PROJECT, 'recipes', recipe);
         const out = join(dir.path, 'out');
-        for (const argv of [['validate', file, ...args], [file, '--out', out, '--dry-run', ...args], [file, '--out', out, '--renderer', 'simple', ...args]]) {
+        for (const argv of [
+          ['validate', file, ...args],
+          [file, '--out', out, '--dry-run', ...args],
+          [file, '--out', out, '--renderer', 'simple', ...args],
+        ]) {
           const r = await cli(argv, env);
           assert.equal(r.exitCode, 2, `${argv.join(' ')}\n${r.stdout}${r.stderr}`);
           assert.match(r.stderr, expected);

@@ -29,7 +29,10 @@ describe('variables: --set values reach the boot test', function () {
     assert.match(r.stdout, /^PASS: \d+ of \d+ checks passed(, \d+ not run)?; login prompt after/m);
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(secret));
     // Only umlbuild's own argv (where the user put it) holds it: nothing umlbuild started.
-    assert.deepEqual(hits.filter((h) => !h.includes(`--set root_password=${secret}`)), []);
+    assert.deepEqual(
+      hits.filter((h) => !h.includes(`--set root_password=${secret}`)),
+      [],
+    );
     const files = await readdir(out);
     assert.deepEqual(files.sort(), ['busybox.img', 'busybox.manifest.json', 'busybox.sh']);
     for (const f of files) assert.equal((await readFile(join(out, f))).indexOf(secret), -1, `${f} holds the password`);

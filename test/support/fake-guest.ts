@@ -46,4 +46,3 @@ export function fakeGuest(opts: { password: string; answers?: Record<string, str
   });
   return { out, input, typed, cursorAnswers: () => cursorAnswers, boot: () => out.write('[    0.000000] Linux version 6.1.0\r\nDebian GNU/Linux 12 uml tty0\r\n\r\numl login: ') };
 }
-

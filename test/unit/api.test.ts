@@ -14,7 +14,22 @@ describe('library API', function () {
   afterEach(() => dir.remove());
 
   it('loadRecipe + build with onEvent: the events of each step, in order, and the archive', async () => {
-    const file = await dir.write('r.yml', ['name: api', 'variables: { hostname: api-host, token: { default: api-secret-token, secret: true } }', 'steps:', '  - step: directory', '  - step: template', '    template: hostname', '  - step: echo', '    message: "token ${token}"', '  - step: pack', '    fs: tar', ''].join('\n'));
+    const file = await dir.write(
+      'r.yml',
+      [
+        'name: api',
+        'variables: { hostname: api-host, token: { default: api-secret-token, secret: true } }',
+        'steps:',
+        '  - step: directory',
+        '  - step: template',
+        '    template: hostname',
+        '  - step: echo',
+        '    message: "token ${token}"',
+        '  - step: pack',
+        '    fs: tar',
+        '',
+      ].join('\n'),
+    );
     const plan = await loadRecipe(file);
     const events: BuildEvent[] = [];
     const r = await build(plan, { outDir: join(dir.path, 'out'), renderer: 'silent', cacheDir: false, onEvent: (e) => events.push(e) });
@@ -24,7 +39,10 @@ describe('library API', function () {
     );
     assert.equal(events[0]!.type, 'build-started');
     assert.equal(events.at(-1)!.type, 'build-finished');
-    assert.ok(events.some((e) => e.type === 'output' && e.line === 'token ***'), 'secrets are masked in events');
+    assert.ok(
+      events.some((e) => e.type === 'output' && e.line === 'token ***'),
+      'secrets are masked in events',
+    );
     assert.ok(!JSON.stringify(events).includes('api-secret-token'));
     const { stdout } = await exec('tar', ['-xOf', r.outputs.image, './etc/hostname']);
     assert.equal(stdout.trim(), 'api-host');

@@ -93,7 +93,12 @@ describe('archived suites: mirror and keyring from debootstrap', function () {
   it('recipes/buster.yml --dry-run needs no flags and shows the mirror and keyring with their origin', async () => {
     const r = await cli([BUSTER, '--dry-run', '--out', join(dir.path, 'out')]);
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.ok(r.stdout.includes(`    resolved:\n      mirror: ${archive} (default_mirror in ${join(scripts, 'etch')}, debootstrap's script for archived Debian releases (buster is archived))\n      keyring: ${keyring} (keyring in ${join(scripts, 'etch')}`), r.stdout);
+    assert.ok(
+      r.stdout.includes(
+        `    resolved:\n      mirror: ${archive} (default_mirror in ${join(scripts, 'etch')}, debootstrap's script for archived Debian releases (buster is archived))\n      keyring: ${keyring} (keyring in ${join(scripts, 'etch')}`,
+      ),
+      r.stdout,
+    );
     assert.ok(requests.includes('HEAD /debian/dists/buster/Release'), 'validation asked the archive for buster');
   });
 
@@ -114,7 +119,10 @@ describe('archived suites: mirror and keyring from debootstrap', function () {
     await dir.write('scripts/etch', script(`http://127.0.0.1:${port}/debian`, keyring));
     const r = await cli(['validate', BUSTER]);
     assert.equal(r.exitCode, 2, r.stderr);
-    assert.match(r.stderr, new RegExp(`steps\\[3\\]\\.mirror: cannot reach the mirror http://127\\.0\\.0\\.1:${port}/debian for suite "buster": .*ECONNREFUSED.* \\(mirror from default_mirror in ${join(scripts, 'etch')}.*; --set mirror=URL gives another\\)`));
+    assert.match(
+      r.stderr,
+      new RegExp(`steps\\[3\\]\\.mirror: cannot reach the mirror http://127\\.0\\.0\\.1:${port}/debian for suite "buster": .*ECONNREFUSED.* \\(mirror from default_mirror in ${join(scripts, 'etch')}.*; --set mirror=URL gives another\\)`),
+    );
     assert.doesNotMatch(r.stderr, /^\s+at /m);
   });
 

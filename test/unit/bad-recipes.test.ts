@@ -108,7 +108,9 @@ async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
 }
 
 describe('malformed recipes (test/fixtures/bad-recipes)', () => {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.yml')).sort();
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.yml'))
+    .sort();
   let out: TempDir;
   before(async () => {
     out = await tempDir();

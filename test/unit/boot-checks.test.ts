@@ -16,7 +16,14 @@ async function checks(test: Partial<BuiltImage['test']>, answers: Record<string,
   assert.equal((await con.login('root', 'pw', 5)).refused, false);
   const img = { test: { user: 'root', root: 'ubd', expect: {}, login_timeout: 5, ...test } } as unknown as BuiltImage;
   const got: Record<string, [boolean | 'not run', string]> = {};
-  await runChecks(con, img, { expect: [], isolateNetwork: true, ...o } as BootTestOptions, networks as Network[], (n, ok, d) => (got[n] = [ok, d]), (n, why) => (got[n] = ['not run', why]));
+  await runChecks(
+    con,
+    img,
+    { expect: [], isolateNetwork: true, ...o } as BootTestOptions,
+    networks as Network[],
+    (n, ok, d) => (got[n] = [ok, d]),
+    (n, why) => (got[n] = ['not run', why]),
+  );
   return got;
 }
 

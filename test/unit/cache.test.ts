@@ -37,7 +37,10 @@ describe('bootstrap cache', () => {
     await release();
     const hit = await cache.lookup('k1');
     assert.equal(hit?.bytes, 13);
-    assert.deepEqual((await cache.list()).map((e) => e.key), ['k1']);
+    assert.deepEqual(
+      (await cache.list()).map((e) => e.key),
+      ['k1'],
+    );
     await writeFile(cache.tarball('k1'), 'tarball bytez');
     assert.equal(await cache.lookup('k1'), undefined);
     assert.deepEqual(await cache.list(), []);
@@ -84,7 +87,10 @@ describe('bootstrap cache', () => {
     await writeFile(join(cache.dir, 'g.json'), '{"key":"g","sha256":"00"}');
     await symlink('/dev/zero', cache.tarball('h'));
     await writeFile(join(cache.dir, 'h.json'), '{"key":"h","sha256":"00"}');
-    assert.deepEqual((await cache.list()).map((e) => e.key), ['g', 'h']);
+    assert.deepEqual(
+      (await cache.list()).map((e) => e.key),
+      ['g', 'h'],
+    );
     assert.equal(await cache.lookup('f'), undefined);
     assert.equal(await cache.lookup('g'), undefined);
     assert.equal(await cache.lookup('h'), undefined);
@@ -146,7 +152,10 @@ describe('bootstrap cache', () => {
         assert.deepEqual((await readdir(cache.dir)).sort(), [`other.tar.zst.partial-${sleeper.pid}-abcdef`, 'live.json', 'live.lock', 'live.tar.zst'].sort());
         assert.deepEqual(await readdir(join(dir.path, 'debs')), ['a.deb'], 'debs/ is in use while a build holds a lock');
         assert.deepEqual(await readdir(images.dir), [`.k.img.partial-${sleeper.pid}-abcdef`]);
-        assert.ok(warnings.some((w) => w.includes(`held by a running umlbuild (pid ${sleeper.pid})`)), warnings.join('\n'));
+        assert.ok(
+          warnings.some((w) => w.includes(`held by a running umlbuild (pid ${sleeper.pid})`)),
+          warnings.join('\n'),
+        );
       } finally {
         sleeper.kill();
       }

@@ -10,10 +10,7 @@ describe('umlbuild test: checks not run are reported as not run, never as passed
   });
 
   it('"4 of 4 checks passed, 1 not run": a skipped netdev is not a pass', () => {
-    const checks: Check[] = [
-      ...['login', 'hostname', 'root', 'modules'].map((name) => ({ name, ok: true, detail: '' })),
-      { name: 'netdev', ok: false, notRun: true, detail: 'vec0: --no-network' },
-    ];
+    const checks: Check[] = [...['login', 'hostname', 'root', 'modules'].map((name) => ({ name, ok: true, detail: '' })), { name: 'netdev', ok: false, notRun: true, detail: 'vec0: --no-network' }];
     assert.equal(checkSummary(checks).text, '4 of 4 checks passed, 1 not run');
     assert.equal(checkSummary(checks.slice(0, 4)).text, '4 of 4 checks passed');
   });

@@ -52,7 +52,7 @@ describe('umlbuild CLI', function () {
     assert.deepEqual(await readdir(dir.path), ['r.yml']);
   });
 
-  it('a secret in a failing step\'s error message is masked, and nothing is left', async () => {
+  it("a secret in a failing step's error message is masked, and nothing is left", async () => {
     const file = await dir.write('r.yml', 'name: r\nvariables:\n  token: {default: "", secret: true}\nsteps:\n  - step: directory\n  - step: fail\n    message: "cannot use token ${token}"\n');
     const r = await cli([file, '--out', `${dir.path}/out`, '--renderer', 'simple'], { UMLBUILD_VAR_TOKEN: 'tok-very-secret' });
     assert.equal(r.exitCode, 1, r.stderr);

@@ -25,7 +25,7 @@ describe('copyTreeIntoRoot', () => {
   });
   afterEach(() => dir.remove());
 
-  it('copies files with modes and symlinks as links, through the image\'s own directory links', async () => {
+  it("copies files with modes and symlinks as links, through the image's own directory links", async () => {
     const n = await copyTreeIntoRoot(src, root, '/', ids);
     assert.equal(n, 7);
     assert.equal(await readFile(join(root, 'etc/motd.d/hello'), 'utf8'), 'hi\n');
@@ -49,14 +49,24 @@ describe('copyTreeIntoRoot', () => {
     const special = join(dir.path, 'special');
     await mkdir(special);
     const cases: [string, () => Promise<void>, 'setuid' | 'hardlinks' | 'devices', RegExp][] = [
-      ['suid', async () => {
-        await writeFile(join(special, 'suid'), '#!/bin/sh\n');
-        await chmod(join(special, 'suid'), 0o4755);
-      }, 'setuid', /is setuid or setgid; add "allow: \[setuid\]"/],
-      ['hard', async () => {
-        await writeFile(join(special, 'hard'), 'same');
-        await link(join(special, 'hard'), join(special, 'hard2'));
-      }, 'hardlinks', /is a hard link \(2 names\); add "allow: \[hardlinks\]"/],
+      [
+        'suid',
+        async () => {
+          await writeFile(join(special, 'suid'), '#!/bin/sh\n');
+          await chmod(join(special, 'suid'), 0o4755);
+        },
+        'setuid',
+        /is setuid or setgid; add "allow: \[setuid\]"/,
+      ],
+      [
+        'hard',
+        async () => {
+          await writeFile(join(special, 'hard'), 'same');
+          await link(join(special, 'hard'), join(special, 'hard2'));
+        },
+        'hardlinks',
+        /is a hard link \(2 names\); add "allow: \[hardlinks\]"/,
+      ],
       ['fifo', () => exec('mkfifo', [join(special, 'fifo')]).then(() => undefined), 'devices', /is a device node or fifo; add "allow: \[devices\]"/],
     ];
     for (const [name, make, allow, message] of cases) {

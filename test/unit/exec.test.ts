@@ -19,7 +19,10 @@ describe('exec', () => {
     assert.ok(err instanceof CommandError);
     assert.equal(err.commandExitCode, 7);
     assert.match(err.message, /^command failed \(exit code 7\): sh -c /);
-    assert.deepEqual(err.stderrTail, Array.from({ length: 15 }, (_, i) => `line${i + 16}`));
+    assert.deepEqual(
+      err.stderrTail,
+      Array.from({ length: 15 }, (_, i) => `line${i + 16}`),
+    );
   });
 
   it('streams lines and feeds stdin', async () => {

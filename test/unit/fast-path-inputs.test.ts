@@ -22,13 +22,19 @@ describe('runner/fast-path: what keys the cached base image', () => {
     return baseInputs(plan, split.base, ctx);
   }
 
-  it('holds the arch, the base steps with their options, a source tree\'s contents and a run script\'s sha256; edits are not in it', async () => {
+  it("holds the arch, the base steps with their options, a source tree's contents and a run script's sha256; edits are not in it", async () => {
     await dir.write('tree/etc/os-release', 'ID=demo\n');
     await dir.write('setup.sh', 'echo one\n');
-    await dir.write('r.yml', ['name: demo', 'steps:', `  - step: rootfs-dir`, `    source: ${dir.path}/tree`, '  - step: run', '    script: setup.sh', '  - step: template', '    template: hostname', '  - step: pack', '    size: 64M', ''].join('\n'));
+    await dir.write(
+      'r.yml',
+      ['name: demo', 'steps:', `  - step: rootfs-dir`, `    source: ${dir.path}/tree`, '  - step: run', '    script: setup.sh', '  - step: template', '    template: hostname', '  - step: pack', '    size: 64M', ''].join('\n'),
+    );
     const a = await inputs();
     assert.equal(a.arch, (await exec('dpkg', ['--print-architecture'])).stdout.trim());
-    assert.deepEqual((a.steps as [string, unknown][]).map(([k]) => k), ['rootfs-dir', 'run', 'pack']);
+    assert.deepEqual(
+      (a.steps as [string, unknown][]).map(([k]) => k),
+      ['rootfs-dir', 'run', 'pack'],
+    );
     const [tree, script] = a.inputs as [{ tree: string }, { script: string }];
     assert.match(script.script, /^[0-9a-f]{64}$/);
     assert.ok(tree.tree);

@@ -19,8 +19,14 @@ describe('warm builds from a base image (fast path)', () => {
     const plan = await loadRecipe(await recipe(DIR, 'step: template\n    template: hostname', 'step: modules', 'step: password\n    users: [{ user: root, password: xyzzy1 }]', PACK));
     const split = splitForFastPath(plan);
     assert.ok(typeof split !== 'string', String(split));
-    assert.deepEqual(split.base.map((s) => s.kind), ['directory', 'modules', 'pack']);
-    assert.deepEqual(split.edits.map((s) => s.kind), ['template', 'password']);
+    assert.deepEqual(
+      split.base.map((s) => s.kind),
+      ['directory', 'modules', 'pack'],
+    );
+    assert.deepEqual(
+      split.edits.map((s) => s.kind),
+      ['template', 'password'],
+    );
   });
 
   it('says why a recipe cannot take the fast way', async () => {

@@ -55,7 +55,7 @@ describe('generated passwords: no image has a well-known one', () => {
     const env = await loadRecipe(recipe('busybox.yml'), { env: { UMLBUILD_VAR_ROOT_PASSWORD: 'given-pw-2' } });
     assert.equal(env.generated.size, 0);
     const hash = await loadRecipe(recipe('bookworm.yml'), { set: { root_password_hash: `$6$saltsalt$${'a'.repeat(86)}` }, env: noEnv });
-    assert.equal(hash.generated.size, 0, 'the hash wins: a generated password would not be the image\'s');
+    assert.equal(hash.generated.size, 0, "the hash wins: a generated password would not be the image's");
     assert.ok(!hash.test.password);
   });
 
@@ -80,7 +80,9 @@ describe('generated passwords: no image has a well-known one', () => {
     const m = JSON.parse(text);
     assert.deepEqual(m.passwords, { root_password: 'generated' });
     assert.equal(m.variables.root_password, '***');
-    const given = JSON.parse(await buildManifest({ plan: await loadRecipe(recipe('busybox.yml'), { set: { root_password: 'given-pw-1' }, env: noEnv }), imageName: 'b.img', scriptName: 'b.sh', facts: {} as BuildFacts, timings: [], version: '0' }));
+    const given = JSON.parse(
+      await buildManifest({ plan: await loadRecipe(recipe('busybox.yml'), { set: { root_password: 'given-pw-1' }, env: noEnv }), imageName: 'b.img', scriptName: 'b.sh', facts: {} as BuildFacts, timings: [], version: '0' }),
+    );
     assert.deepEqual(given.passwords, { root_password: 'given' });
   });
 
@@ -138,7 +140,7 @@ describe('umlbuild test: the password to log in with', () => {
     assert.equal((await resolveLogin(image({ recipeFile: withDefault, passwords: {}, variables: {} }), undefined, {}, undefined, noTerminal)).password, 'recipe-default');
   });
 
-  it('on a terminal it asks; --login, UMLBUILD_TEST_PASSWORD and the build\'s own password need no question', async () => {
+  it("on a terminal it asks; --login, UMLBUILD_TEST_PASSWORD and the build's own password need no question", async () => {
     const prompts: string[] = [];
     const tty = { canAsk: () => true, ask: async (p: string) => (prompts.push(p), 'typed-secret') };
     assert.deepEqual(await resolveLogin(image(), undefined, {}, undefined, tty), { user: 'root', password: 'typed-secret' });
@@ -163,18 +165,9 @@ describe('cache keys hold no password in clear', () => {
   it('a secret a base step uses (a run command) enters the base image key only as its sha256', async () => {
     const file = await dir.write(
       'r.yml',
-      [
-        'name: r',
-        'variables: {pw: {default: "", secret: true, generate: true}}',
-        'steps:',
-        '  - step: directory',
-        '  - step: run',
-        '    chroot: false',
-        '    command: "echo ${pw} >/dev/null"',
-        '  - step: pack',
-        '    size: 16M',
-        '',
-      ].join('\n'),
+      ['name: r', 'variables: {pw: {default: "", secret: true, generate: true}}', 'steps:', '  - step: directory', '  - step: run', '    chroot: false', '    command: "echo ${pw} >/dev/null"', '  - step: pack', '    size: 16M', ''].join(
+        '\n',
+      ),
     );
     const plan = await loadRecipe(file, { env: noEnv });
     const pw = plan.generated.get('pw')!;

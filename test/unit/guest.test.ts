@@ -14,7 +14,7 @@ import { tempDir, type TempDir } from '../helpers.js';
 const GOOD = { recipe: { name: 'x' }, image: { file: 'x.img' }, umid: 'x', launch: { script: 'x.sh', mem: '64M', args: ['quiet', 'loglevel=3', 'systemd.unit=multi-user.target', 'hostfs=/proc/umlbuild-no-hostfs'] } };
 
 describe('guests are untrusted', () => {
-  describe('the guest\'s temporary directory', () => {
+  describe("the guest's temporary directory", () => {
     it('lives in $TMPDIR when the guest user can reach it, else in /tmp, and belongs to that user', async () => {
       const t = await tempDir('guest-tmp-', '/var/tmp');
       const saved = process.env.TMPDIR;
@@ -45,7 +45,25 @@ describe('guests are untrusted', () => {
       assert.equal(m.test.user, 'root');
     });
 
-    for (const arg of ['ubd1=/dev/sda', 'ubd0r=/etc/shadow', 'hostfs=/', 'con=pts', 'con1=tty:/dev/tty1', 'ssl0=port:23', 'umid=other', 'uml_dir=/root', 'mem=1T', 'vec0:transport=raw,ifname=eth0', 'eth0=tuntap,tap0', 'initrd=/etc/shadow', 'iomem=x,/etc/shadow', 'mconsole=notify:/tmp/sock', 'init=../../x', 'loglevel=9', 'rootfstype=hostfs']) {
+    for (const arg of [
+      'ubd1=/dev/sda',
+      'ubd0r=/etc/shadow',
+      'hostfs=/',
+      'con=pts',
+      'con1=tty:/dev/tty1',
+      'ssl0=port:23',
+      'umid=other',
+      'uml_dir=/root',
+      'mem=1T',
+      'vec0:transport=raw,ifname=eth0',
+      'eth0=tuntap,tap0',
+      'initrd=/etc/shadow',
+      'iomem=x,/etc/shadow',
+      'mconsole=notify:/tmp/sock',
+      'init=../../x',
+      'loglevel=9',
+      'rootfstype=hostfs',
+    ]) {
       it(`refuses the kernel argument ${arg}`, () => assert.ok(kernelArgProblem(arg)));
     }
 
@@ -59,7 +77,10 @@ describe('guests are untrusted', () => {
     ];
     for (const [name, m, key] of bad) {
       it(`refuses ${name} with a RecipeError (exit 2) naming the file and key`, () => {
-        assert.throws(() => checkManifest('/out/x.manifest.json', JSON.stringify(m)), (e: unknown) => e instanceof RecipeError && e.exitCode === 2 && e.message.startsWith('/out/x.manifest.json: ') && key.test(e.message));
+        assert.throws(
+          () => checkManifest('/out/x.manifest.json', JSON.stringify(m)),
+          (e: unknown) => e instanceof RecipeError && e.exitCode === 2 && e.message.startsWith('/out/x.manifest.json: ') && key.test(e.message),
+        );
       });
     }
   });

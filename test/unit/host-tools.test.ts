@@ -80,7 +80,8 @@ async function scan(): Promise<Found> {
       if (m[0].startsWith('requireTools')) {
         for (const t of /^([^\]]*)\]/.exec(rest)![1]!.matchAll(/'([^']+)'/g)) note(t[1]!, rel);
       } else if (lit) note(lit[2]!, rel);
-      else if (/^\w+\??:/.test(rest)) continue; // a declaration: exec(cmd: string, ...)
+      else if (/^\w+\??:/.test(rest))
+        continue; // a declaration: exec(cmd: string, ...)
       else dynamic.add(`${rel} ${m[0].replace(/^ctx\.|\s+$/g, '')}${/^[^,)]+/.exec(rest)![0]}`);
     }
     // Argument vectors built for a dynamic call above (asGuest, the netns wrapper, mconsole).
@@ -93,7 +94,12 @@ async function scan(): Promise<Found> {
 function readmeInstallLine(readme: string, prefix: string): string[] {
   const line = readme.split('\n').find((l) => l.startsWith(`${prefix}apt-get install -y `));
   assert.ok(line, `README.md has a line starting "${prefix}apt-get install -y"`);
-  return line.slice(prefix.length).replace(/^apt-get install -y /, '').split('&&')[0]!.trim().split(/\s+/);
+  return line
+    .slice(prefix.length)
+    .replace(/^apt-get install -y /, '')
+    .split('&&')[0]!
+    .trim()
+    .split(/\s+/);
 }
 
 describe('host tools: the code, doctor and the README agree', () => {
@@ -125,7 +131,9 @@ describe('host tools: the code, doctor and the README agree', () => {
   it('doctor checks every tool of the table, by package, and the archive defaults', async () => {
     const r = await doctor();
     for (const pkg of new Set(Object.values(HOST_TOOLS).map((h) => h.package))) {
-      const tools = Object.entries(HOST_TOOLS).filter(([, h]) => h.package === pkg).map(([t]) => t);
+      const tools = Object.entries(HOST_TOOLS)
+        .filter(([, h]) => h.package === pkg)
+        .map(([t]) => t);
       assert.match(r.lines.join('\n'), new RegExp(`^(ok {6}${pkg}: ${tools.join(' ')}|(MISSING|note   ) ${pkg}: .* missing \\(.*\\))$`, 'm'), pkg);
     }
     assert.match(r.lines.join('\n'), /^ok {6}iproute2: ip$/m);
@@ -135,7 +143,10 @@ describe('host tools: the code, doctor and the README agree', () => {
   });
 
   it('umlbuild test and boot check their tools before use (exit 3, with the package)', async () => {
-    const e = await requireTools(['ip', 'umlbuild-no-such-tool'], 'a stand-in command').then(() => undefined, (x: unknown) => x);
+    const e = await requireTools(['ip', 'umlbuild-no-such-tool'], 'a stand-in command').then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     assert.ok(e instanceof HostError);
     assert.equal(e.exitCode, 3);
     assert.match(e.message, /^missing host tool umlbuild-no-such-tool \(package umlbuild-no-such-tool\), needed by a stand-in command\n {2}install: apt-get install umlbuild-no-such-tool$/);
@@ -148,7 +159,10 @@ describe('host tools: the code, doctor and the README agree', () => {
 
   it('the table has no tool nothing runs', () => {
     const used = new Set([...found.literal.keys(), ...Object.values(DYNAMIC).flat(), ...Object.values(SCRIPTS).flat()]);
-    assert.deepEqual(Object.keys(HOST_TOOLS).filter((t) => !used.has(t)), []);
+    assert.deepEqual(
+      Object.keys(HOST_TOOLS).filter((t) => !used.has(t)),
+      [],
+    );
   });
 
   it("README's install line names exactly the table's needed packages, its optional line the others", async () => {
@@ -183,7 +197,11 @@ describe('host tools: the code, doctor and the README agree', () => {
     const owners = new Map<string, string[]>();
     for (const line of r.stdout.split('\n')) {
       const m = /^([^:]+(?::[\w-]+)?(?:, [^:]+)*): (\/\S+)$/.exec(line);
-      if (m && !line.startsWith('diversion')) owners.set(m[2]!, m[1]!.split(', ').map((o) => o.split(':')[0]!));
+      if (m && !line.startsWith('diversion'))
+        owners.set(
+          m[2]!,
+          m[1]!.split(', ').map((o) => o.split(':')[0]!),
+        );
     }
     for (const [tool, paths] of names) {
       const pkgs = paths.flatMap((p) => owners.get(p) ?? []);

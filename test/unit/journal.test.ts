@@ -23,9 +23,15 @@ describe('teardown journal (recovery after SIGKILL)', () => {
     teardown.defer('no resource', () => undefined);
     const state = JSON.parse(await readFile(journal.file, 'utf8')) as { pid: number; resources: { kind: string; path: string }[] };
     assert.equal(state.pid, process.pid);
-    assert.deepEqual(state.resources.map((r) => r.path), ['/x/a', '/x/b']);
+    assert.deepEqual(
+      state.resources.map((r) => r.path),
+      ['/x/a', '/x/b'],
+    );
     await a.release();
-    assert.deepEqual((JSON.parse(await readFile(journal.file, 'utf8')) as typeof state).resources.map((r) => r.path), ['/x/b']);
+    assert.deepEqual(
+      (JSON.parse(await readFile(journal.file, 'utf8')) as typeof state).resources.map((r) => r.path),
+      ['/x/b'],
+    );
     await teardown.unwind(false);
     journal.close();
     assert.equal(existsSync(journal.file), false);
@@ -34,9 +40,13 @@ describe('teardown journal (recovery after SIGKILL)', () => {
   it('keeps an entry whose release failed, so cleanup can try again', async () => {
     const journal = new Journal(join(dir.path, 'run'));
     const teardown = new Teardown(undefined, journal);
-    teardown.defer('fails', () => {
-      throw new Error('busy');
-    }, { resource: { kind: 'file', path: '/x/busy' } });
+    teardown.defer(
+      'fails',
+      () => {
+        throw new Error('busy');
+      },
+      { resource: { kind: 'file', path: '/x/busy' } },
+    );
     assert.equal((await teardown.unwind(true)).length, 1);
     journal.close();
     assert.match(await readFile(journal.file, 'utf8'), /\/x\/busy/);
@@ -50,14 +60,28 @@ describe('teardown journal (recovery after SIGKILL)', () => {
     await writeFile(join(tree, 'sub', 'f'), 'x');
     const partial = await dir.write('partial.img', 'x');
     const ns = pidNamespace();
-    const dead = { pid: 999999999, pidns: ns, started: 'then', argv: [], resources: [{ id: 1, kind: 'tree', path: tree }, { id: 2, kind: 'file', path: partial }, { id: 3, kind: 'loop', device: '/dev/loop0', file: join(dir.path, 'gone.img') }] };
+    const dead = {
+      pid: 999999999,
+      pidns: ns,
+      started: 'then',
+      argv: [],
+      resources: [
+        { id: 1, kind: 'tree', path: tree },
+        { id: 2, kind: 'file', path: partial },
+        { id: 3, kind: 'loop', device: '/dev/loop0', file: join(dir.path, 'gone.img') },
+      ],
+    };
     await writeFile(join(run, 'dead.json'), JSON.stringify(dead));
     const livePartial = await dir.write('live.img', 'x');
     await writeFile(join(run, 'live.json'), JSON.stringify({ ...dead, pid: process.pid, resources: [{ id: 1, kind: 'file', path: livePartial }] }));
     const report = await cleanupStale(run);
     assert.equal(report.builds, 1);
     assert.deepEqual(report.errors, []);
-    assert.deepEqual(report.actions.map((a) => a.replace(/ \(left by.*/, '')), [`removed ${partial}`, `removed ${tree}`], 'a loop device that no longer backs the recorded file is not touched');
+    assert.deepEqual(
+      report.actions.map((a) => a.replace(/ \(left by.*/, '')),
+      [`removed ${partial}`, `removed ${tree}`],
+      'a loop device that no longer backs the recorded file is not touched',
+    );
     assert.equal(existsSync(tree), false);
     assert.equal(existsSync(livePartial), true);
     assert.deepEqual(await readdir(run), ['live.json']);
@@ -85,18 +109,21 @@ describe('teardown journal (recovery after SIGKILL)', () => {
       const viaLink = join(dir.path, 'linked', `.x.img.partial-999999999-abcdef`);
       await writeFile(join(tree, '.x.img.partial-999999999-abcdef'), 'precious');
       const otherPid = await victims.write('.y.img.partial-12345-abcdef', 'precious');
-      await writeFile(join(run, 'evil.json'), crafted([
-        { kind: 'file', path: file },
-        { kind: 'tree', path: tree },
-        { kind: 'tree', path: join(dir.path, 'linked') },
-        { kind: 'file', path: viaLink },
-        { kind: 'file', path: otherPid },
-        { kind: 'file', path: `${dir.path}/../../${file}` },
-        { kind: 'mount', path: victims.path },
-        { kind: 'loop', device: '/dev/loop0', file },
-        { kind: 'netns', name: 'production' },
-        { kind: 'lock', path: file },
-      ]));
+      await writeFile(
+        join(run, 'evil.json'),
+        crafted([
+          { kind: 'file', path: file },
+          { kind: 'tree', path: tree },
+          { kind: 'tree', path: join(dir.path, 'linked') },
+          { kind: 'file', path: viaLink },
+          { kind: 'file', path: otherPid },
+          { kind: 'file', path: `${dir.path}/../../${file}` },
+          { kind: 'mount', path: victims.path },
+          { kind: 'loop', device: '/dev/loop0', file },
+          { kind: 'netns', name: 'production' },
+          { kind: 'lock', path: file },
+        ]),
+      );
       const report = await cleanupStale(run);
       assert.deepEqual(report.actions, []);
       assert.equal(report.errors.length, 10, report.errors.join('\n'));
@@ -137,7 +164,10 @@ describe('teardown journal (recovery after SIGKILL)', () => {
         await writeFile(join(run, 'reused.json'), crafted([{ kind: 'lock', path: live }]));
         const r = await cleanupStale(run);
         assert.deepEqual(r.errors, []);
-        assert.deepEqual(r.actions.map((a) => a.replace(/ \(left by.*/, '')), [`removed the stale lock ${dead}`]);
+        assert.deepEqual(
+          r.actions.map((a) => a.replace(/ \(left by.*/, '')),
+          [`removed the stale lock ${dead}`],
+        );
         assert.equal(existsSync(dead), false);
         assert.equal(existsSync(live), true);
       } finally {
@@ -153,7 +183,10 @@ describe('teardown journal (recovery after SIGKILL)', () => {
     journal.add({ kind: 'file', path: join(dir.path, 'link', '.x.img.partial-1-abcdef') });
     journal.add({ kind: 'loop', device: '/dev/loop9', file: join(dir.path, 'link', 'x.img') });
     const state = JSON.parse(await readFile(journal.file, 'utf8')) as { resources: { path?: string; file?: string }[] };
-    assert.deepEqual(state.resources.map((r) => r.path ?? r.file), [join(dir.path, 'real', '.x.img.partial-1-abcdef'), join(dir.path, 'real', 'x.img')]);
+    assert.deepEqual(
+      state.resources.map((r) => r.path ?? r.file),
+      [join(dir.path, 'real', '.x.img.partial-1-abcdef'), join(dir.path, 'real', 'x.img')],
+    );
   });
 
   it('holds no argv: a password given on the command line is not in the journal', async () => {

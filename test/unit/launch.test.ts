@@ -42,7 +42,12 @@ describe('launch: network transports', () => {
   }
 
   it('warns about legacy transports and bpfflash', () => {
-    const cfg = parse({ networks: [{ device: 'eth0', transport: 'pcap', args: ['eth0'] }, { device: 'vec0', transport: 'raw', ifname: 'v', bpfflash: 1 }] });
+    const cfg = parse({
+      networks: [
+        { device: 'eth0', transport: 'pcap', args: ['eth0'] },
+        { device: 'vec0', transport: 'raw', ifname: 'v', bpfflash: 1 },
+      ],
+    });
     const w = cfg.networks.flatMap(networkWarnings);
     assert.match(w[0]!, /legacy pcap transport is deprecated/);
     assert.match(w[1]!, /bpfflash=1 lets the guest load BPF code into the host kernel/);
@@ -75,10 +80,31 @@ describe('launch: consoles and the command line', () => {
   });
 
   it('builds the HowTo command line with disks, COW, flags and tuning', () => {
-    const cfg = parse({ mem: '2048M', disk_flags: ['d'], disks: [{ file: '/d/data.img', flags: ['s', 't'] }, { file: 'base.img', cow: 'v.cow' }], networks: [{ device: 'vec0', transport: 'tap', ifname: 'tap0' }], hostfs: '/srv/share', args: ['quiet'] });
+    const cfg = parse({
+      mem: '2048M',
+      disk_flags: ['d'],
+      disks: [
+        { file: '/d/data.img', flags: ['s', 't'] },
+        { file: 'base.img', cow: 'v.cow' },
+      ],
+      networks: [{ device: 'vec0', transport: 'tap', ifname: 'tap0' }],
+      hostfs: '/srv/share',
+      args: ['quiet'],
+    });
     assert.deepEqual(launchArgs(cfg, { image: '/i/root.img', cow: '/t/root.cow', umid: 'TEST', umlDir: '/t' }), [
-      'mem=2048M', 'umid=TEST', 'uml_dir=/t', 'ubd0d=/t/root.cow,/i/root.img', 'ubd1st=/d/data.img', 'ubd2=v.cow,base.img', 'root=/dev/ubda',
-      'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'vec0:transport=tap,ifname=tap0,gro=1', 'hostfs=/srv/share', 'quiet',
+      'mem=2048M',
+      'umid=TEST',
+      'uml_dir=/t',
+      'ubd0d=/t/root.cow,/i/root.img',
+      'ubd1st=/d/data.img',
+      'ubd2=v.cow,base.img',
+      'root=/dev/ubda',
+      'con=null',
+      'con0=null,fd:2',
+      'con1=fd:0,fd:1',
+      'vec0:transport=tap,ifname=tap0,gro=1',
+      'hostfs=/srv/share',
+      'quiet',
     ]);
   });
 });
@@ -90,7 +116,7 @@ describe('launch script', function () {
   it('is valid sh, quotes paths with spaces and honours overrides', async () => {
     const dir = await tempDir('umlbuild launch ');
     try {
-      const cfg = parse({ mem: '512M', networks: [{ device: 'vec0', transport: 'tap', ifname: 'lo' }], disks: [{ file: '/data dir/it\'s.img' }] });
+      const cfg = parse({ mem: '512M', networks: [{ device: 'vec0', transport: 'tap', ifname: 'lo' }], disks: [{ file: "/data dir/it's.img" }] });
       const image = join(dir.path, 'my image.img');
       await dir.write('my image.img', 'x');
       const script = await dir.write('my image.sh', await renderLaunchScript({ name: 'demo', image, umid: 'demo', launch: cfg }));
@@ -100,9 +126,7 @@ describe('launch script', function () {
       assert.equal((await exec('sh', ['-n', script])).exitCode, 0);
       const env = { UML_LINUX: linux, UML_ALLOW_ROOT: '1' };
       const r = await exec(script, ['single'], { env });
-      assert.deepEqual(r.stdout.split('\n'), [
-        'mem=512M', 'umid=demo', `ubd0=${image}`, "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'vec0:transport=tap,ifname=lo,gro=1', 'single',
-      ]);
+      assert.deepEqual(r.stdout.split('\n'), ['mem=512M', 'umid=demo', `ubd0=${image}`, "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'vec0:transport=tap,ifname=lo,gro=1', 'single']);
       const o = await exec(script, [], { env: { ...env, UML_NET: 'none', UML_MEM: '1G', UML_UBD0: 'a.cow,b.img', UML_ARGS: 'x=1 y=2' } });
       assert.deepEqual(o.stdout.split('\n'), ['mem=1G', 'umid=demo', 'ubd0=a.cow,b.img', "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'x=1', 'y=2']);
     } finally {
@@ -204,7 +228,10 @@ describe('launch script', function () {
     const dir = await tempDir();
     try {
       await chmod(dir.path, 0o755);
-      const linux = await dir.write('linux', '#!/bin/sh\necho "uid=$(id -u) groups=$(id -G)"\nfor a in "$@"; do printf "%s\\n" "$a"; done\n[ -w /dev/fd/3 ] && echo fd3=rw\n[ -r /dev/fd/3 ] && echo fd3=r\ncase "$*" in *uml_dir=*) d=${*##*uml_dir=}; d=${d%% *}; [ -w "$d" ] && echo "uml_dir writable";; esac\n');
+      const linux = await dir.write(
+        'linux',
+        '#!/bin/sh\necho "uid=$(id -u) groups=$(id -G)"\nfor a in "$@"; do printf "%s\\n" "$a"; done\n[ -w /dev/fd/3 ] && echo fd3=rw\n[ -r /dev/fd/3 ] && echo fd3=r\ncase "$*" in *uml_dir=*) d=${*##*uml_dir=}; d=${d%% *}; [ -w "$d" ] && echo "uml_dir writable";; esac\n',
+      );
       await chmod(linux, 0o755);
       const priv = join(dir.path, 'private');
       await mkdir(priv, { mode: 0o700 });

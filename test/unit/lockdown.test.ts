@@ -11,11 +11,15 @@ describe('lockdown: true', () => {
     dir = await tempDir();
   });
   afterEach(() => dir.remove());
-  const recipe = (...extra: string[]) => dir.write('r.yml', ['name: locked', 'lockdown: true', 'tune: uml', ...extra, 'steps:', '  - step: sparse-disk', '    size: 64M', '  - step: mkfs', '  - step: mount', '  - step: unmount', ''].join('\n'));
+  const recipe = (...extra: string[]) =>
+    dir.write('r.yml', ['name: locked', 'lockdown: true', 'tune: uml', ...extra, 'steps:', '  - step: sparse-disk', '    size: 64M', '  - step: mkfs', '  - step: mount', '  - step: unmount', ''].join('\n'));
 
   it('adds the lockdown step before tune-uml and confines hostfs to a path that cannot exist', async () => {
     const plan = await loadRecipe(await recipe());
-    assert.deepEqual(plan.steps.map((s) => s.kind), ['sparse-disk', 'mkfs', 'mount', 'lockdown', 'tune-uml', 'unmount']);
+    assert.deepEqual(
+      plan.steps.map((s) => s.kind),
+      ['sparse-disk', 'mkfs', 'mount', 'lockdown', 'tune-uml', 'unmount'],
+    );
     const line = launchArgs(plan.launch, { image: 'x.img', umid: 'u' });
     assert.ok(line.includes(`hostfs=${NO_HOSTFS}`), line.join(' '));
   });
@@ -23,7 +27,10 @@ describe('lockdown: true', () => {
   it('keeps a declared hostfs share as the only hostfs root', async () => {
     const plan = await loadRecipe(await recipe('launch:', '  hostfs: /srv/share'));
     const line = launchArgs(plan.launch, { image: 'x.img', umid: 'u' });
-    assert.deepEqual(line.filter((a) => a.startsWith('hostfs=')), ['hostfs=/srv/share']);
+    assert.deepEqual(
+      line.filter((a) => a.startsWith('hostfs=')),
+      ['hostfs=/srv/share'],
+    );
   });
 
   it('refuses bpfflash', async () => {

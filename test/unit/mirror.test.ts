@@ -25,13 +25,19 @@ Components: main
 describe('mirror detection', () => {
   it('parses deb822 stanzas, skipping disabled ones', () => {
     const s = parseDeb822(DEB822);
-    assert.deepEqual(s.map((x) => x.uri), ['http://mirror.example.test/debian', 'http://security.example.test/debian-security']);
+    assert.deepEqual(
+      s.map((x) => x.uri),
+      ['http://mirror.example.test/debian', 'http://security.example.test/debian-security'],
+    );
     assert.deepEqual(s[0]!.suites, ['bookworm', 'bookworm-updates']);
   });
 
   it('parses one-line sources with options and comments', () => {
     const s = parseSourcesList('# deb http://old.example.test/debian buster main\ndeb [arch=amd64 signed-by=/k.gpg] http://one.example.test/debian/ bullseye main # x\ndeb-src http://src.example.test/debian bullseye main\n');
-    assert.deepEqual(s.map((x) => [x.uri, x.suites[0]]), [['http://one.example.test/debian/', 'bullseye']]);
+    assert.deepEqual(
+      s.map((x) => [x.uri, x.suites[0]]),
+      [['http://one.example.test/debian/', 'bullseye']],
+    );
   });
 
   it('chooses the entry listing the suite, else the host release, never security or third-party first', () => {
@@ -53,7 +59,10 @@ describe('mirror detection', () => {
       await dir.write('sources.list.d/extra.list', 'deb http://extra.example.test/debian sid main\n');
       await dir.write('sources.list.d/old.list.disabled', 'deb http://nope.example.test/debian sid main\n');
       const all = await readAptSources(dir.path);
-      assert.deepEqual(all.map((s) => s.uri), ['http://mirror.example.test/debian', 'http://security.example.test/debian-security', 'http://extra.example.test/debian']);
+      assert.deepEqual(
+        all.map((s) => s.uri),
+        ['http://mirror.example.test/debian', 'http://security.example.test/debian-security', 'http://extra.example.test/debian'],
+      );
     } finally {
       await dir.remove();
     }

@@ -17,7 +17,10 @@ describe('runner/outputs: built under partial names, renamed only when all is do
     assert.deepEqual(outputPaths('/o', 'demo'), { image: '/o/demo.img', root: '/o/demo.root', script: '/o/demo.sh', manifest: '/o/demo.manifest.json' });
     assert.equal(outputPaths('/o', 'demo', '.tar.zst').image, '/o/demo.tar.zst');
     for (const bad of ['../demo', '/etc/demo', 'a/b']) {
-      assert.throws(() => outputPaths('/o', bad), (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message.includes(JSON.stringify(bad)));
+      assert.throws(
+        () => outputPaths('/o', bad),
+        (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message.includes(JSON.stringify(bad)),
+      );
     }
     const p = partialPaths(outputPaths('/o', 'demo'));
     for (const v of Object.values(p)) assert.match(v, /^\/o\/\.demo\.[\w.]+\.partial-\d+-[0-9a-f]+$/);

@@ -12,14 +12,14 @@ describe('loadRecipe', () => {
   afterEach(() => dir.remove());
 
   it('builds a plan with variables resolved and defaults applied', async () => {
-    const file = await dir.write(
-      'r.yml',
-      ['name: demo', 'variables:', '  size: 64M', '  label: disk-${size}', 'steps:', '  - step: sparse-disk', '    size: ${size}', '  - step: mkfs', '    label: ${label}', ''].join('\n'),
-    );
+    const file = await dir.write('r.yml', ['name: demo', 'variables:', '  size: 64M', '  label: disk-${size}', 'steps:', '  - step: sparse-disk', '    size: ${size}', '  - step: mkfs', '    label: ${label}', ''].join('\n'));
     const plan = await loadRecipe(file);
     assert.equal(plan.name, 'demo');
     assert.equal(plan.output, 'demo');
-    assert.deepEqual(plan.steps.map((s) => s.kind), ['sparse-disk', 'mkfs']);
+    assert.deepEqual(
+      plan.steps.map((s) => s.kind),
+      ['sparse-disk', 'mkfs'],
+    );
     assert.deepEqual(plan.steps[1]!.options, { fs: 'ext4', label: 'disk-64M', options: [], discard: false });
     assert.equal(plan.steps[1]!.line, 8);
   });
@@ -132,7 +132,10 @@ describe('loadRecipe', () => {
   it('tune: uml adds a tune-uml step before the first unmount', async () => {
     const file = await dir.write('t.yml', 'name: t\ntune: uml\nsteps:\n  - step: sparse-disk\n    size: 16M\n  - step: mkfs\n  - step: mount\n  - step: unmount\n');
     const plan = await loadRecipe(file);
-    assert.deepEqual(plan.steps.map((s) => s.kind), ['sparse-disk', 'mkfs', 'mount', 'tune-uml', 'unmount']);
+    assert.deepEqual(
+      plan.steps.map((s) => s.kind),
+      ['sparse-disk', 'mkfs', 'mount', 'tune-uml', 'unmount'],
+    );
     const none = await loadRecipe(await dir.write('n.yml', 'name: n\nextends: t.yml\ntune: none\n'));
     assert.ok(!none.steps.some((s) => s.kind === 'tune-uml'));
   });
@@ -144,7 +147,20 @@ describe('loadRecipe', () => {
   });
 
   it('requires the launch line and the interfaces file to use the same device', async () => {
-    const file = await dir.write('n.yml', ['name: n', 'variables: {netdev: vec0, network: dhcp, hostname: h, address: "", netmask: "", gateway: ""}', 'launch:', '  networks:', '    - {device: vec1, transport: tap, ifname: tap0}', 'steps:', '  - step: template', '    template: interfaces', ''].join('\n'));
+    const file = await dir.write(
+      'n.yml',
+      [
+        'name: n',
+        'variables: {netdev: vec0, network: dhcp, hostname: h, address: "", netmask: "", gateway: ""}',
+        'launch:',
+        '  networks:',
+        '    - {device: vec1, transport: tap, ifname: tap0}',
+        'steps:',
+        '  - step: template',
+        '    template: interfaces',
+        '',
+      ].join('\n'),
+    );
     const err = await rejection<RecipeError>(loadRecipe(file));
     assert.match(err.message, /n\.yml:5:16: launch\.networks\[0\]\.device: the launch line creates vec1 but the interfaces template configures netdev=vec0/);
   });
@@ -152,23 +168,62 @@ describe('loadRecipe', () => {
   it('--variant hostfs replaces the image steps with a directory and checks the result as hostfs', async () => {
     const file = await dir.write('h.yml', 'name: h\nsteps:\n  - step: sparse-disk\n    size: 16M\n  - step: mkfs\n  - step: mount\n  - step: echo\n    message: in\n  - step: unmount\n');
     const plan = await loadRecipe(file, { variant: 'hostfs', owner: 'nobody' });
-    assert.deepEqual(plan.steps.map((s) => s.kind), ['directory', 'echo']);
+    assert.deepEqual(
+      plan.steps.map((s) => s.kind),
+      ['directory', 'echo'],
+    );
     assert.equal(plan.rootfs, 'hostfs');
     assert.equal(plan.owner, 'nobody');
     assert.equal(plan.test.root, 'hostfs');
   });
 
   it('plans COW variants with their own variables and rejects steps that need the image', async () => {
-    const file = await dir.write('v.yml', ['name: v', 'variables: {hostname: base, role: none}', 'variant_steps:', '  - step: echo', '    message: ${hostname}', 'variants:', '  - name: a', '    variables: {hostname: a-host}', '  - name: b', '    variables: {hostname: b-host, colour: red}', '    steps:', '      - step: mkfs', 'steps: [{step: echo, message: base}]', ''].join('\n'));
+    const file = await dir.write(
+      'v.yml',
+      [
+        'name: v',
+        'variables: {hostname: base, role: none}',
+        'variant_steps:',
+        '  - step: echo',
+        '    message: ${hostname}',
+        'variants:',
+        '  - name: a',
+        '    variables: {hostname: a-host}',
+        '  - name: b',
+        '    variables: {hostname: b-host, colour: red}',
+        '    steps:',
+        '      - step: mkfs',
+        'steps: [{step: echo, message: base}]',
+        '',
+      ].join('\n'),
+    );
     const err = await rejection<RecipeError>(loadRecipe(file));
     assert.match(err.message, /v\.yml:10:35: variants\[1\]\.variables\.colour: unknown variable "colour"/);
     assert.match(err.message, /v\.yml:12:15: variants\[1\]\.steps\[0\]\.step: a mkfs step cannot be used here \(one of: template, overlay, run, echo, fail\)/);
     const ok = await loadRecipe(await dir.write('ok.yml', ['name: ok', 'extends: v.yml', 'variants:', '  - name: a', '    variables: {hostname: a-host}', ''].join('\n')));
-    assert.deepEqual(ok.variants.map((v) => [v.name, v.vars.hostname, (v.steps[0]!.options as { message: string }).message]), [['a', 'a-host', 'a-host']]);
+    assert.deepEqual(
+      ok.variants.map((v) => [v.name, v.vars.hostname, (v.steps[0]!.options as { message: string }).message]),
+      [['a', 'a-host', 'a-host']],
+    );
   });
 
-  it('verifies variant steps too, with the variant\'s variables, located in the recipe', async () => {
-    const file = await dir.write('vv.yml', ['name: vv', 'variables: {hostname: base}', 'variants:', '  - name: a', '    variables: {hostname: a}', '    steps:', '      - step: template', '        template: no-such.ejs', '        dest: /etc/x', 'steps: [{step: echo, message: base}]', ''].join('\n'));
+  it("verifies variant steps too, with the variant's variables, located in the recipe", async () => {
+    const file = await dir.write(
+      'vv.yml',
+      [
+        'name: vv',
+        'variables: {hostname: base}',
+        'variants:',
+        '  - name: a',
+        '    variables: {hostname: a}',
+        '    steps:',
+        '      - step: template',
+        '        template: no-such.ejs',
+        '        dest: /etc/x',
+        'steps: [{step: echo, message: base}]',
+        '',
+      ].join('\n'),
+    );
     const err = await rejection<RecipeError>(verifyPlan(await loadRecipe(file)));
     assert.ok(err instanceof RecipeError);
     assert.match(err.message, /vv\.yml:8:19: variants\[0\]\.steps\[0\]\.template: template file \S+no-such\.ejs does not exist/);

@@ -55,7 +55,10 @@ describe('reproducible images', () => {
 
     it('reproducible: true adds a reproducible step just before pack, with a fixed epoch and a UUID from the recipe', async () => {
       const plan = await loadRecipe(await dir.write('r.yml', dirFirst('reproducible: true')));
-      assert.deepEqual(plan.steps.map((s) => s.kind), ['directory', 'template', 'reproducible', 'pack']);
+      assert.deepEqual(
+        plan.steps.map((s) => s.kind),
+        ['directory', 'template', 'reproducible', 'pack'],
+      );
       assert.deepEqual(plan.reproducible, { epoch: DEFAULT_EPOCH, uuid: derivedUuid(`umlbuild:demo:${DEFAULT_EPOCH}`) });
       assert.equal(plan.steps[2]!.line, plan.steps[3]!.line, 'problems with it are reported at the pack step');
     });

@@ -28,7 +28,10 @@ describe('build runner (test-only steps, no root needed)', () => {
     assert.equal(manifest.image.apparent, 16 * 2 ** 20);
     assert.match(manifest.image.sha256, /^[0-9a-f]{64}$/);
     assert.equal(manifest.variables.root_password, '***');
-    assert.deepEqual(manifest.steps.map((s: { step: string }) => s.step), ['sparse-disk', 'echo']);
+    assert.deepEqual(
+      manifest.steps.map((s: { step: string }) => s.step),
+      ['sparse-disk', 'echo'],
+    );
     const script = await readFile(r.outputs.script, 'utf8');
     assert.match(script, /ubd0="\$UML_UBD0" root=\/dev\/ubda/);
     for (const text of [script, JSON.stringify(manifest)]) assert.doesNotMatch(text, /very-secret-pw/);
@@ -53,7 +56,10 @@ describe('build runner (test-only steps, no root needed)', () => {
   it('verifies every step before running any', async () => {
     const err = await rejection<RecipeError>(run('  - step: sparse-disk\n    size: 16M\n  - step: fail\n    in_verify: true\n    message: first problem\n  - step: fail\n    in_verify: true\n    message: second problem\n'));
     assert.ok(err instanceof RecipeError);
-    assert.deepEqual(err.issues.map((i) => `${i.line} ${i.path} ${i.message}`), ['8 steps[1].message first problem', '11 steps[2].message second problem']);
+    assert.deepEqual(
+      err.issues.map((i) => `${i.line} ${i.path} ${i.message}`),
+      ['8 steps[1].message first problem', '11 steps[2].message second problem'],
+    );
     assert.deepEqual(await readdir(dir.path), ['r.yml'], 'nothing was created');
   });
 });

@@ -17,7 +17,12 @@ describe('sha256 of sparse images', () => {
         const file = join(dir.path, 'sparse.img');
         await exec('truncate', ['-s', '64M', file]);
         // Data at the start, in the middle (not block-aligned), and at the very end.
-        await exec('sh', ['-c', 'printf start | dd of="$1" conv=notrunc status=none; head -c 100000 /dev/urandom | dd of="$1" bs=1 seek=30000001 conv=notrunc status=none; printf end | dd of="$1" bs=1 seek=67108861 conv=notrunc status=none', 'sh', file]);
+        await exec('sh', [
+          '-c',
+          'printf start | dd of="$1" conv=notrunc status=none; head -c 100000 /dev/urandom | dd of="$1" bs=1 seek=30000001 conv=notrunc status=none; printf end | dd of="$1" bs=1 seek=67108861 conv=notrunc status=none',
+          'sh',
+          file,
+        ]);
         const { stdout } = await exec('sha256sum', [file]);
         assert.equal(await sha256File(file), stdout.split(' ')[0]);
         const ranges = await dataRanges(file);

@@ -32,7 +32,11 @@ describe('stageIntoRoot (tree writers fill a fresh directory that is moved in wi
     assert.deepEqual((await readdir(victim)).sort(), ['dir', 'file']);
     assert.deepEqual(await readdir(join(victim, 'dir')), []);
   };
-  const noStaging = async () => assert.deepEqual((await readdir(root)).filter((n) => n.startsWith(STAGE_PREFIX)), []);
+  const noStaging = async () =>
+    assert.deepEqual(
+      (await readdir(root)).filter((n) => n.startsWith(STAGE_PREFIX)),
+      [],
+    );
 
   it('replaces a link at a destination instead of writing through it (lib/modules/1.0/modules.dep -> victim)', async () => {
     await symlink(join(victim, 'file'), join(root, 'usr/lib/modules/1.0/modules.dep'));
@@ -41,7 +45,7 @@ describe('stageIntoRoot (tree writers fill a fresh directory that is moved in wi
     const dep = join(root, 'usr/lib/modules/1.0/modules.dep');
     assert.ok((await lstat(dep)).isFile());
     assert.equal(await readFile(dep, 'utf8'), 'deps\n');
-    assert.ok((await lstat(join(root, 'lib'))).isSymbolicLink(), 'the tree\'s own /lib link survives');
+    assert.ok((await lstat(join(root, 'lib'))).isSymbolicLink(), "the tree's own /lib link survives");
     await noStaging();
   });
 
@@ -63,7 +67,7 @@ describe('stageIntoRoot (tree writers fill a fresh directory that is moved in wi
     assert.equal(await readFile(join(root, victim, 'modules/1.0/modules.dep'), 'utf8'), 'deps\n');
   });
 
-  it('gives the root the staged top directory\'s owner and mode when asked, and moves missing trees whole', async () => {
+  it("gives the root the staged top directory's owner and mode when asked, and moves missing trees whole", async () => {
     await chmod(root, 0o700);
     await stageIntoRoot(
       root,

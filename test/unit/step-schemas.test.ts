@@ -49,19 +49,43 @@ describe('step schemas', () => {
   });
 
   it('mmdebstrap gets the same options in its own words, plus mirrors and hooks', () => {
-    const o = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', backend: 'mmdebstrap', variant: 'default', include: ['a'], arch: 'amd64', mirrors: ['deb http://m2.example.test/debian bookworm contrib'], hooks: { customize: ['echo x > "$1/etc/x"'] } });
+    const o = findStep('debootstrap')!.schema.parse({
+      suite: 'bookworm',
+      backend: 'mmdebstrap',
+      variant: 'default',
+      include: ['a'],
+      arch: 'amd64',
+      mirrors: ['deb http://m2.example.test/debian bookworm contrib'],
+      hooks: { customize: ['echo x > "$1/etc/x"'] },
+    });
     assert.deepEqual(mmdebstrapArgs(o, 'http://m.example.test/debian', '/r'), [
-      '--mode=root', '--format=directory', '--skip=check/empty', '--variant=debootstrap', '--components=main', '--include=a', '--architectures=amd64',
-      '--customize-hook=echo x > "$1/etc/x"', 'bookworm', '/r', 'http://m.example.test/debian', 'deb http://m2.example.test/debian bookworm contrib',
+      '--mode=root',
+      '--format=directory',
+      '--skip=check/empty',
+      '--variant=debootstrap',
+      '--components=main',
+      '--include=a',
+      '--architectures=amd64',
+      '--customize-hook=echo x > "$1/etc/x"',
+      'bookworm',
+      '/r',
+      'http://m.example.test/debian',
+      'deb http://m2.example.test/debian bookworm contrib',
     ]);
     assert.deepEqual(unsupported(o), []);
   });
 
   it('options one backend cannot honour are named with the reason', () => {
     const mm = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', backend: 'mmdebstrap', exclude: ['x'], variant: 'fakechroot' });
-    assert.deepEqual(unsupported(mm).map(([k]) => k), ['exclude', 'variant']);
+    assert.deepEqual(
+      unsupported(mm).map(([k]) => k),
+      ['exclude', 'variant'],
+    );
     const db = findStep('debootstrap')!.schema.parse({ suite: 'bookworm', mirrors: ['http://m2.example.test/debian'], hooks: { setup: ['true'] } });
-    assert.deepEqual(unsupported(db).map(([k]) => k), ['mirrors', 'hooks.setup']);
+    assert.deepEqual(
+      unsupported(db).map(([k]) => k),
+      ['mirrors', 'hooks.setup'],
+    );
   });
 
   it('mkfs passes label, uuid and extra options', () => {

@@ -12,7 +12,10 @@ describe('Teardown', () => {
     t.defer('umount', async () => void done.push('umount'));
     const failures = await t.unwind(true);
     assert.deepEqual(done, ['umount', 'rmdir']);
-    assert.deepEqual(failures.map((f) => [f.label, (f.error as Error).message]), [['detach', 'busy']]);
+    assert.deepEqual(
+      failures.map((f) => [f.label, (f.error as Error).message]),
+      [['detach', 'busy']],
+    );
     assert.deepEqual(t.labels, []);
   });
 

@@ -42,4 +42,3 @@ describe('built-in templates', () => {
     }
   });
 });
-

@@ -4,7 +4,7 @@ import { fakeGuest } from '../support/fake-guest.js';
 
 describe('uml/console: login and run over a recorded transcript', () => {
   it('logs in (answering the ESC[6n cursor query) and runs commands, reading output and status between the markers', async () => {
-    const g = fakeGuest({ password: 's3cret', answers: { 'cat /etc/hostname': 'uml\n0', 'false': '\n1' } });
+    const g = fakeGuest({ password: 's3cret', answers: { 'cat /etc/hostname': 'uml\n0', false: '\n1' } });
     const con = new UmlConsole(g.out, g.input);
     let prompted = false;
     con.onPrompt = () => (prompted = true);
@@ -31,7 +31,10 @@ describe('uml/console: login and run over a recorded transcript', () => {
     const g = fakeGuest({ password: 'x' });
     const con = new UmlConsole(g.out, g.input);
     g.out.write('Begin: Mounting root file system ...\r\n');
-    const err = await con.login('root', 'x', 0.2).then(() => undefined, (e: unknown) => e);
+    const err = await con.login('root', 'x', 0.2).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ConsoleTimeout);
     assert.match(err.message, /timed out after 0.2 s waiting for the login prompt; last console lines:\nBegin: Mounting root file system \.\.\./);
   });

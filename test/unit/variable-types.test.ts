@@ -86,7 +86,10 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
 
   it('a secret value of the wrong type is refused without being shown', async () => {
     const file = await dir.write('t.yml', TYPED);
-    for (const [args, env, by] of [[['--set', 'token=Sup3r=Secret!'], {}, '--set token'], [[], { UMLBUILD_VAR_TOKEN: 'Sup3r=Secret!' }, 'UMLBUILD_VAR_TOKEN']] as const) {
+    for (const [args, env, by] of [
+      [['--set', 'token=Sup3r=Secret!'], {}, '--set token'],
+      [[], { UMLBUILD_VAR_TOKEN: 'Sup3r=Secret!' }, 'UMLBUILD_VAR_TOKEN'],
+    ] as const) {
       const r = await cli([file, '--out', join(dir.path, 'out'), ...args], env);
       assert.equal(r.exitCode, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`^umlbuild: ${by}: variable "token" must be text matching .*; its value \\(secret, not shown\\) is not`, 'm'));
@@ -98,10 +101,7 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
   it('an UMLBUILD_VAR_* that names no variable is a warning with the closest name; an unknown --set is an error with it', async () => {
     const file = await dir.write('t.yml', TYPED);
     const plan = await loadRecipe(file, { env: { UMLBUILD_VAR_HOSTT: 'x', UMLBUILD_VAR_ZZZZZZZZ: 'y', OTHER: 'z' } });
-    assert.deepEqual(plan.warnings, [
-      'UMLBUILD_VAR_HOSTT names no variable of this recipe, ignored (did you mean UMLBUILD_VAR_HOST?)',
-      'UMLBUILD_VAR_ZZZZZZZZ names no variable of this recipe, ignored',
-    ]);
+    assert.deepEqual(plan.warnings, ['UMLBUILD_VAR_HOSTT names no variable of this recipe, ignored (did you mean UMLBUILD_VAR_HOST?)', 'UMLBUILD_VAR_ZZZZZZZZ names no variable of this recipe, ignored']);
     const r = await cli(['validate', join(PROJECT, 'recipes/busybox.yml')], { UMLBUILD_VAR_HOSTNMAE: 'x' });
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stderr, /^umlbuild: warning: UMLBUILD_VAR_HOSTNMAE names no variable of this recipe, ignored \(did you mean UMLBUILD_VAR_HOSTNAME\?\)$/m);
@@ -201,19 +201,13 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
     assert.match(e2.message, /does not exist \(value of variable "rootfs"; given by UMLBUILD_VAR_ROOTFS\)/);
   });
 
-  it('a variant\'s values are checked by the types too, at the variant', async () => {
-    const file = await dir.write('v.yml', [
-      TYPED,
-      'variant_steps:',
-      '  - step: echo',
-      '    message: "${network} ${count}"',
-      'variants:',
-      '  - name: a',
-      '    variables: { network: static, count: 3 }',
-      '  - name: b',
-      '    variables: { network: bogus, count: "99" }',
-      '',
-    ].join('\n'));
+  it("a variant's values are checked by the types too, at the variant", async () => {
+    const file = await dir.write(
+      'v.yml',
+      [TYPED, 'variant_steps:', '  - step: echo', '    message: "${network} ${count}"', 'variants:', '  - name: a', '    variables: { network: static, count: 3 }', '  - name: b', '    variables: { network: bogus, count: "99" }', ''].join(
+        '\n',
+      ),
+    );
     const err = await rejection<RecipeError>(loadRecipe(file));
     assert.match(err.message, /v\.yml:\d+:\d+: variants\[0\]\.variables\.network: variable "network" is "static", which requires "address" and "netmask"/);
     assert.match(err.message, /variants\[1\]\.variables\.network: variable "network" must be one of dhcp, static, none; "bogus" is not/);
@@ -223,7 +217,10 @@ describe('typed variables, --set and UMLBUILD_VAR_*', function () {
 
   it('a value refused by its type is told once, not again at every field it fills', async () => {
     const err = await rejection<RecipeError>(loadRecipe(join(PROJECT, 'recipes/busybox.yml'), { set: { hostname: 'a_b', size: 'lots' }, env: {} }));
-    assert.deepEqual(err.issues.map((i) => i.file), ['--set hostname', '--set size']);
+    assert.deepEqual(
+      err.issues.map((i) => i.file),
+      ['--set hostname', '--set size'],
+    );
   });
 
   it('every shipped recipe loads with its typed defaults (converted: discard is a boolean)', async () => {

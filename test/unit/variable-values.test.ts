@@ -29,7 +29,10 @@ describe('variable values are validated by what they feed', function () {
   it('output: ${hostname} with --set hostname=../x or an absolute path is refused (exit 2) and nothing is written outside --out', async () => {
     const file = await dir.write('r.yml', 'name: r\nvariables: {hostname: uml}\noutput: ${hostname}\nsteps:\n  - step: sparse-disk\n    size: 16M\n');
     const out = join(dir.path, 'out');
-    for (const [value, victim] of [['../victim', join(dir.path, 'victim')], [join(dir.path, 'abs-victim'), join(dir.path, 'abs-victim')]] as const) {
+    for (const [value, victim] of [
+      ['../victim', join(dir.path, 'victim')],
+      [join(dir.path, 'abs-victim'), join(dir.path, 'abs-victim')],
+    ] as const) {
       const r = await cli([file, '--out', out, '--set', `hostname=${value}`]);
       assert.equal(r.exitCode, 2, r.stdout + r.stderr);
       assert.match(r.stderr, /r\.yml:3:9: output: output ".*": must be a file name \(no "\/".*\(value of variable "hostname"; given by --set hostname\)/);
@@ -94,18 +97,10 @@ describe('variable values are validated by what they feed', function () {
   });
 
   it('checks follow the field, not the variable name: a renamed variable feeding test.hostname or template data is checked', async () => {
-    const file = await dir.write('r.yml', [
-      'name: r',
-      'variables: {machine: uml}',
-      'test: {hostname: "${machine}"}',
-      'steps:',
-      '  - step: sparse-disk',
-      '    size: 16M',
-      '  - step: template',
-      '    template: hostname',
-      '    data: {hostname: "${machine}"}',
-      '',
-    ].join('\n'));
+    const file = await dir.write(
+      'r.yml',
+      ['name: r', 'variables: {machine: uml}', 'test: {hostname: "${machine}"}', 'steps:', '  - step: sparse-disk', '    size: 16M', '  - step: template', '    template: hostname', '    data: {hostname: "${machine}"}', ''].join('\n'),
+    );
     const err = await rejection<RecipeError>(loadRecipe(file, { set: { machine: 'x\ny' } }));
     assert.match(err.message, /test\.hostname: not a valid hostname .*\(value of variable "machine"; given by --set machine\)/);
     assert.match(err.message, /steps\[1\]: data\.hostname: not a valid hostname.*\(value of variable "machine"; given by --set machine\)/);
@@ -142,22 +137,25 @@ describe('variable values are validated by what they feed', function () {
   });
 
   it('a secret variable may not flow into a non-secret field, even through another variable', async () => {
-    const file = await dir.write('r.yml', [
-      'name: r',
-      'variables: {root_password: {default: pw, secret: true}, hostname: "${root_password}", label: "x-${root_password}"}',
-      'output: ${label}',
-      'launch: {umid: "${root_password}"}',
-      'test: {password: "${root_password}"}',
-      'steps:',
-      '  - step: sparse-disk',
-      '    size: 16M',
-      '  - step: template',
-      '    template: hostname',
-      '  - step: template',
-      '    template: hosts',
-      '    data: {hostname: "h-${root_password}"}',
-      '',
-    ].join('\n'));
+    const file = await dir.write(
+      'r.yml',
+      [
+        'name: r',
+        'variables: {root_password: {default: pw, secret: true}, hostname: "${root_password}", label: "x-${root_password}"}',
+        'output: ${label}',
+        'launch: {umid: "${root_password}"}',
+        'test: {password: "${root_password}"}',
+        'steps:',
+        '  - step: sparse-disk',
+        '    size: 16M',
+        '  - step: template',
+        '    template: hostname',
+        '  - step: template',
+        '    template: hosts',
+        '    data: {hostname: "h-${root_password}"}',
+        '',
+      ].join('\n'),
+    );
     const err = await rejection<RecipeError>(loadRecipe(file));
     assert.match(err.message, /steps\[2\]: secret variable "root_password" flows into data\.hostname, which this template writes in the clear/);
     assert.match(err.message, /output: secret variable "root_password" flows through variable "label" into output, which is not a secret field/);

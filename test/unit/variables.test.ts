@@ -26,7 +26,10 @@ describe('variables', () => {
   });
   it('reports cycles', () => {
     const { problems } = resolveVariables({ a: '${b}', b: '${a}' });
-    assert.ok(problems.some((p) => /cycle: .*a -> b -> a|cycle: .*b -> a -> b/.test(p.message)), JSON.stringify(problems));
+    assert.ok(
+      problems.some((p) => /cycle: .*a -> b -> a|cycle: .*b -> a -> b/.test(p.message)),
+      JSON.stringify(problems),
+    );
   });
   it('keeps values given from outside literal and says which variables each one came from', () => {
     const { vars, uses, problems } = resolveVariables({ pw: 'secret', host: '${pw}', fqdn: '${host}.example', label: 'l-${fqdn}' }, new Set(['host']));

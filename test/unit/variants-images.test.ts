@@ -28,7 +28,10 @@ describe('variants, the base-image cache and the fast path: their pure parts', (
       assert.match(script, /^tar -C \/ --keep-directory-symlink --no-overwrite-dir -xpf \/dev\/ubdc/m);
       assert.match(script, /mount -o remount,ro \/\necho "UMLPROBE status=applied"$/);
       // Only the command lines: the rest mounts and unpacks inside the guest.
-      const commands = script.split('\n').filter((l) => l.startsWith('env ')).join('\n');
+      const commands = script
+        .split('\n')
+        .filter((l) => l.startsWith('env '))
+        .join('\n');
       const r = await exec('sh', ['-c', commands], { reject: false });
       assert.equal(await readFile(join(dir.path, 'said'), 'utf8'), `it's $(touch ${victim}) \`x\``);
       assert.equal(existsSync(victim), false, 'a value is never run');
@@ -61,7 +64,10 @@ describe('variants, the base-image cache and the fast path: their pure parts', (
       assert.equal(await readFile(cache.image('k1'), 'utf8'), 'image bytes');
       assert.deepEqual(await cache.lookup('k1'), entry);
       assert.deepEqual({ ...entry, created: '', mtimeMs: 0 }, { key: 'k1', fields: { suite: 'bookworm' }, facts, bytes: 11, mtimeMs: 0, created: '' });
-      assert.deepEqual((await cache.list()).map((e) => e.key), ['k1']);
+      assert.deepEqual(
+        (await cache.list()).map((e) => e.key),
+        ['k1'],
+      );
       assert.equal(await cache.lookup('k2'), undefined);
     });
 
