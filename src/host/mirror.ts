@@ -26,7 +26,10 @@ export function parseDeb822(text: string, file = ''): AptSource[] {
         continue;
       }
       const m = /^([\w-]+):\s*(.*)$/.exec(raw);
-      if (m) fields.set((last = m[1]!.toLowerCase()), m[2]!.trim());
+      if (m) {
+        last = m[1]!.toLowerCase();
+        fields.set(last, m[2]!.trim());
+      }
     }
     if (!(fields.get('types') ?? '').split(/\s+/).includes('deb')) continue;
     if (/^(no|false)$/i.test(fields.get('enabled') ?? '')) continue;

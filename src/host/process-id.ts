@@ -70,7 +70,11 @@ export function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (of: number) => {
-    for (const [child, ppid] of parent) if (ppid === of && !out.includes(child)) out.push(child), walk(child);
+    for (const [child, ppid] of parent)
+      if (ppid === of && !out.includes(child)) {
+        out.push(child);
+        walk(child);
+      }
   };
   walk(pid);
   return out;

@@ -40,7 +40,7 @@ async function usesTree(pid: number, root: string): Promise<boolean> {
   const link = (p: string) => readlink(`/proc/${pid}/${p}`).catch(() => undefined);
   const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
   const targets = await Promise.all([link('root'), link('cwd'), ...fds.map((fd) => link(`fd/${fd}`))]);
-  return targets.some((t) => t !== undefined && t.startsWith('/') && under(t, root));
+  return targets.some((t) => t?.startsWith('/') && under(t, root));
 }
 
 /** Every process (not this one or its ancestors) whose root, cwd or an open file is `root` or below it. */

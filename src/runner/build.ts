@@ -200,7 +200,9 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
       plan.variants.map((v, i) => ({
         title: `[variant ${i + 1}/${plan.variants.length}] ${v.name}: COW over ${basename(final.image)}`,
         task: async (_: unknown, task: { output: string }) => {
-          const taskLog = logs.open((l) => void (task.output = redact(l)));
+          const taskLog = logs.open((l) => {
+            task.output = redact(l);
+          });
           try {
             variants.push(await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal));
           } finally {

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ImageCache } from '../cache/images.js';
+import type { ImageCache } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
 import { applyImageEdits, NotEditable, readImageFile, statImageFile } from '../host/debugfs.js';
 import { bootstrapSource } from '../steps/bootstrap-source.js';

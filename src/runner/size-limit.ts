@@ -15,8 +15,8 @@ import { parseSize } from '../model/size.js';
 /** Largest file by filesystem magic (statfs f_type) and block size; others are not known here. */
 const LIMITS: Record<number, { name: string; max(bsize: number): number }> = {
   // ext2/3/4 share the magic; ext4 with extents: 2^32 - 1 blocks.
-  0xef53: { name: 'ext4', max: (bsize) => (2 ** 32 - 1) * bsize },
-  0x4d44: { name: 'vfat', max: () => 2 ** 32 - 1 },
+  61267: { name: 'ext4', max: (bsize) => (2 ** 32 - 1) * bsize },
+  19780: { name: 'vfat', max: () => 2 ** 32 - 1 },
 };
 
 /** 16T for 16 TiB less a block: what a limit is, to a reader. */

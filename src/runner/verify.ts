@@ -5,7 +5,7 @@
 import { HostError, RecipeError, type RecipeIssue } from '../errors.js';
 import type { Plan } from '../recipe/load.js';
 import { findTool, packageFor } from '../host/tools.js';
-import { type RootlessSupport } from '../host/userns.js';
+import type { RootlessSupport } from '../host/userns.js';
 import { privilege } from '../host/privilege.js';
 
 export interface VerifyResult {

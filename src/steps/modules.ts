@@ -58,7 +58,7 @@ export const modules: Step<Options> = {
       return;
     }
     if (!(await pickVersion(o.from, o.version))) {
-      ctx.problem(`no kernel modules${o.version !== 'auto' ? ` for ${o.version}` : ''} in ${o.from}` + (o.from === UML_MODULES ? ' (install the user-mode-linux package)' : ''), o.version !== 'auto' ? 'version' : 'from');
+      ctx.problem(`no kernel modules${o.version !== 'auto' ? ` for ${o.version}` : ''} in ${o.from}${o.from === UML_MODULES ? ' (install the user-mode-linux package)' : ''}`, o.version !== 'auto' ? 'version' : 'from');
     }
   },
   async run(o, ctx) {

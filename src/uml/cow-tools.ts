@@ -85,7 +85,7 @@ async function openCow(cow: string): Promise<{ file: PinnedFile; header: CowHead
 export async function mergeCow(cowPath: string, newBase: string | undefined, inPlace: boolean, log: (l: string) => void): Promise<string> {
   if (inPlace && newBase) throw new UserError('give either NEW_BASE or --in-place, not both', EXIT.invalid);
   const cow = join(await realDir(resolve(cowPath)), basename(cowPath));
-  const target = inPlace ? undefined : resolve(newBase ?? cow.replace(/\.cow$/, '') + '.img');
+  const target = inPlace ? undefined : resolve(newBase ?? `${cow.replace(/\.cow$/, '')}.img`);
   const { file: cowFile, header } = await openCow(cow);
   const open: PinnedFile[] = [cowFile];
   try {

@@ -39,7 +39,7 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   const path = resolve(target);
   if (!existsSync(path)) throw new UserError(`${target} does not exist`, EXIT.invalid);
   let manifestFile: string;
-  const rootManifest = path.replace(/\.root\/*$/, '') + '.manifest.json';
+  const rootManifest = `${path.replace(/\.root\/*$/, '')}.manifest.json`;
   if (/\.root\/*$/.test(path) && existsSync(rootManifest)) {
     manifestFile = rootManifest; // a hostfs root tree
   } else if (statSync(path).isDirectory()) {
@@ -62,7 +62,7 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
     }
     manifestFile = join(path, manifests[0]!);
   } else {
-    manifestFile = path.replace(/\.(img|cow)$/, '') + '.manifest.json';
+    manifestFile = `${path.replace(/\.(img|cow)$/, '')}.manifest.json`;
     if (!existsSync(manifestFile)) throw new UserError(`${target}: no manifest beside it (${manifestFile}); was it built by umlbuild?`, EXIT.invalid);
   }
   const m = checkManifest(manifestFile, await readFile(manifestFile, 'utf8'));

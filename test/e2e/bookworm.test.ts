@@ -19,9 +19,8 @@ import { umlbuildInPty } from './pty.js';
 import { networkRun } from './network.js';
 import { UmlConsole } from '../../src/uml/console.js';
 
-/** Addresses from the documentation range, used only inside network namespaces the tests create. */
-export const HOST = '192.0.2.1';
-export const GUEST = '192.0.2.2';
+/** An address from the documentation range, used only inside network namespaces the tests create. */
+const GUEST = '192.0.2.2';
 const VARIANTS = ['web1', 'web2', 'db1'];
 
 const debugfsCat = async (image: string, path: string) => (await exec('debugfs', ['-R', `cat ${path}`, image])).stdout;
@@ -242,7 +241,7 @@ describe('bookworm recipe, built and booted for real', function () {
       for (const v of VARIANTS) {
         const cow = join(dir.path, `probe-${v}.cow`);
         await exec('cp', ['--sparse=always', join(dir.path, `${v}.cow`), cow]);
-        const r = await bootProbe({ image, cow, script: 'echo "UMLPROBE hostname=$(cat /etc/hostname)"; echo "UMLPROBE hosts=$(grep -c "^127.0.1.1[[:space:]]' + v + '$" /etc/hosts)"' });
+        const r = await bootProbe({ image, cow, script: `echo "UMLPROBE hostname=$(cat /etc/hostname)"; echo "UMLPROBE hosts=$(grep -c "^127.0.1.1[[:space:]]${v}$" /etc/hosts)"` });
         await rm(cow);
         assert.equal(r.values.hostname, v, r.output.slice(-2000));
         assert.equal(r.values.hosts, '1');

@@ -95,7 +95,9 @@ describe('hostile output, artifact, cache and journal directories', function () 
     const child = execa(BIN, [...args, '--renderer', 'verbose'], { reject: false, all: true, env });
     children.push(child);
     let seen = '';
-    child.all!.on('data', (d: Buffer) => void (seen += d.toString()));
+    child.all!.on('data', (d: Buffer) => {
+      seen += d.toString();
+    });
     const t0 = Date.now();
     while (!(await ready())) {
       if (child.exitCode !== null || Date.now() - t0 > 120000) throw new Error(`never saw ${what}:\n${seen.slice(-3000)}`);

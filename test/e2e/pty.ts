@@ -51,7 +51,9 @@ export function runInPty(file: string, args: string[], opts: PtyOptions = {}): P
   let raw = '';
   let code: number | undefined;
   const waiters = new Set<() => void>();
-  const poke = () => waiters.forEach((w) => w());
+  const poke = () => {
+    for (const w of waiters) w();
+  };
   term.onData((d) => {
     raw += d;
     poke();

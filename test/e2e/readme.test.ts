@@ -15,7 +15,7 @@ import { loopsFor, requireRootWith } from './host-state.js';
 import { ptyRun, runInPty, tail, type PtyRun } from './pty.js';
 
 /** The shell commands of one README section (```sh blocks; comments and blank lines dropped, a `#` comment after a command too). */
-export function readmeCommands(readme: string, section: string): string[] {
+function readmeCommands(readme: string, section: string): string[] {
   const start = readme.indexOf(`\n## ${section}\n`);
   if (start < 0) throw new Error(`README.md has no section "## ${section}"`);
   const end = readme.indexOf('\n## ', start + 4);

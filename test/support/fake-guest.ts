@@ -14,12 +14,14 @@ export function fakeGuest(opts: { password: string; answers?: Record<string, str
   let cursorAnswers = 0;
   input.on('data', (d: Buffer) => {
     pending += d.toString('utf8');
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
       const raw = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       // The terminal's answer to ESC[6n is read by the shell, not typed.
-      const line = raw.replace(/\x1b\[\d+;\d+R/g, () => ((cursorAnswers += 1), ''));
+      const line = raw.replace(/\x1b\[\d+;\d+R/g, () => {
+        cursorAnswers += 1;
+        return '';
+      });
       typed.push(line);
       if (state === 'user') {
         out.write(`${line}\r\nPassword: `);

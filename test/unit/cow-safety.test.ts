@@ -18,7 +18,7 @@ import { rejection, tempDir, type TempDir } from '../helpers.js';
 /** Fails (instead of hanging the suite) when `p` takes longer than `ms`. */
 const within = <T>(p: Promise<T>, ms = 3000): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`still blocked after ${ms} ms`)), ms).unref())]);
 
-let fifos: string[] = [];
+const fifos: string[] = [];
 /** A FIFO, unblocked after the test (O_RDWR never blocks), so a regression fails a test instead of hanging the suite. */
 async function mkfifo(path: string): Promise<void> {
   await exec('mkfifo', [path]);

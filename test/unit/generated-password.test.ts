@@ -142,7 +142,13 @@ describe('umlbuild test: the password to log in with', () => {
 
   it("on a terminal it asks; --login, UMLBUILD_TEST_PASSWORD and the build's own password need no question", async () => {
     const prompts: string[] = [];
-    const tty = { canAsk: () => true, ask: async (p: string) => (prompts.push(p), 'typed-secret') };
+    const tty = {
+      canAsk: () => true,
+      ask: async (p: string) => {
+        prompts.push(p);
+        return 'typed-secret';
+      },
+    };
     assert.deepEqual(await resolveLogin(image(), undefined, {}, undefined, tty), { user: 'root', password: 'typed-secret' });
     assert.match(prompts[0]!, /password for root on busybox \(not echoed\)/);
     assert.equal((await resolveLogin(image(), 'root:from-login', {}, undefined, noTerminal)).password, 'from-login');

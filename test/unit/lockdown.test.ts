@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RecipeError } from '../../src/errors.js';
+import type { RecipeError } from '../../src/errors.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { NO_HOSTFS } from '../../src/launch/schema.js';
 import { launchArgs } from '../../src/launch/line.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RecipeError } from '../../src/errors.js';
+import type { RecipeError } from '../../src/errors.js';
 import { inodeTimeCommands, usedInodes } from '../../src/host/e2fs.js';
 import { DEFAULT_EPOCH, derivedUuid, loadRecipe } from '../../src/recipe/load.js';
 import { derivedSalt } from '../../src/steps/password.js';

@@ -52,7 +52,7 @@ describe('stageIntoRoot (tree writers fill a fresh directory that is moved in wi
   it('resolves a directory link in the tree inside the root (lib/modules/1.0 -> /victim/dir, absolute and ../ relative)', async () => {
     await exec('rm', ['-r', join(root, 'usr/lib/modules/1.0')]);
     await symlink(join(victim, 'dir'), join(root, 'usr/lib/modules/1.0'));
-    await symlink('../../../../../../../../..' + victim, join(root, 'usr/lib/modules/2.0'));
+    await symlink(`../../../../../../../../..${victim}`, join(root, 'usr/lib/modules/2.0'));
     await stageIntoRoot(root, fillModules({ 'lib/modules/1.0/a.ko': 'a', 'lib/modules/2.0/dir/b.ko': 'b' }), { step: 'modules' });
     await victimUnchanged();
     assert.equal(await readFile(join(root, victim, 'dir/a.ko'), 'utf8'), 'a');

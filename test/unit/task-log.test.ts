@@ -9,7 +9,9 @@ function fakeTask(name: string, seen: string[]) {
       if (finished) throw new TypeError(`Cannot read properties of undefined (reading 'write'): ${name}`);
       seen.push(`${name}: ${line}`);
     },
-    finish: () => void (finished = true),
+    finish: () => {
+      finished = true;
+    },
   };
 }
 

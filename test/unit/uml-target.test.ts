@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { chown, mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../../src/errors.js';
+import type { UserError } from '../../src/errors.js';
 import { findBuiltImage } from '../../src/uml/target.js';
 import { rejection, tempDir, type TempDir } from '../helpers.js';
 import { requireRootWith } from '../support/skip.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RecipeError } from '../../src/errors.js';
+import type { RecipeError } from '../../src/errors.js';
 import { exec } from '../../src/host/exec.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { isCryptHash, isHostname } from '../../src/model/values.js';
