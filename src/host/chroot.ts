@@ -5,13 +5,12 @@
  * Processes the commands left running in the root are killed (and named in a
  * warning) before those mounts go.
  */
-import { lstat, readFile } from 'node:fs/promises';
 import type { Teardown } from '../runner/teardown.js';
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { mount, unmount } from './mount.js';
 import { privilege } from './privilege.js';
 import { stopProcessesIn } from './procs.js';
-import { mkdirInRoot, removeInRoot, resolveInRoot, writeFileInRoot } from './rootfs-path.js';
+import { mkdirInRoot, readFileInRoot, removeInRoot, writeFileInRoot } from './rootfs-path.js';
 
 const POLICY = '/usr/sbin/policy-rc.d';
 const POLICY_TEXT = '#!/bin/sh\n# umlbuild: no services start while the image is built\nexit 101\n';
@@ -46,11 +45,7 @@ export async function openChroot(root: string, teardown: Teardown, opts: ExecOpt
       await mount(b.source, target, b.args, opts);
       entries.push(teardown.defer(`unmount ${target}`, () => unmount(target), { resource: { kind: 'mount', path: target } }));
     }
-    const policyHost = await resolveInRoot(root, POLICY);
-    const existing = await lstat(policyHost).then(
-      () => readFile(policyHost),
-      () => undefined,
-    );
+    const existing = await readFileInRoot(root, POLICY);
     await writeFileInRoot(root, POLICY, POLICY_TEXT, { mode: 0o755 });
     entries.push(
       // Resolved again when restoring: the commands that ran may have changed links in the tree.

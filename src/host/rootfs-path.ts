@@ -121,3 +121,20 @@ export async function removeInRoot(root: string, path: string): Promise<void> {
   if (guest === '/') throw new Error(`refusing to remove the root ${root}`);
   await rm(join(root, guest), { force: true, recursive: true });
 }
+
+/**
+ * Read a regular file inside the root, resolved as chroot would; undefined
+ * when it is missing or anything else (a FIFO would block, a device node such
+ * as a tree's own dev/zero would never end). Opened without following a link
+ * or blocking, and checked again on the open descriptor.
+ */
+export async function readFileInRoot(root: string, path: string): Promise<Buffer | undefined> {
+  const host = await resolveInRoot(root, path);
+  const fh = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    return (await fh.stat()).isFile() ? await fh.readFile() : undefined;
+  } finally {
+    await fh.close();
+  }
+}

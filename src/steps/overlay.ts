@@ -22,7 +22,7 @@ import { NotEditable, type ImageEdit } from '../host/debugfs.js';
 import { missingParents } from './template.js';
 import { z } from 'zod';
 import { checkSpecial, copyTreeIntoRoot } from '../host/copy-tree.js';
-import { resolveInRoot } from '../host/rootfs-path.js';
+import { readFileInRoot } from '../host/rootfs-path.js';
 import { guestPath } from './options.js';
 import type { Step } from './types.js';
 
@@ -79,7 +79,7 @@ export const overlay: Step<Options> = {
   async run(o, ctx) {
     const root = ctx.requireRootfs();
     const src = overlaySource(o.source, ctx.recipeDir);
-    const { uid, gid } = await ownerIds(o.owner, async (f) => readFile(await resolveInRoot(root, f), 'utf8').catch(() => undefined));
+    const { uid, gid } = await ownerIds(o.owner, async (f) => (await readFileInRoot(root, f))?.toString('utf8'));
     const count = await copyTreeIntoRoot(src, root, o.dest, { uid, gid, allow: o.allow });
     ctx.log(`copied ${count} entries from ${src} to ${o.dest} as ${uid}:${gid}`);
   },

@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { resolveInRoot } from '../host/rootfs-path.js';
+import { readFileInRoot, resolveInRoot } from '../host/rootfs-path.js';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { openChroot } from '../host/chroot.js';
@@ -135,8 +135,9 @@ async function setPasswords(o: Options, ctx: StepContext, root: string): Promise
     // Written into /etc/shadow: no chroot, no chpasswd in the image needed (busybox has none).
     const path = await resolveInRoot(root, '/etc/shadow');
     const st = await stat(path).catch(() => undefined);
-    if (!st?.isFile()) throw new Error('the rootfs has no /etc/shadow file to set passwords in');
-    await ctx.writeFile('/etc/shadow', editShadow(await readFile(path, 'utf8'), hashes, changeDay(ctx.reproducible?.epoch)), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    const shadow = await readFileInRoot(root, '/etc/shadow');
+    if (!st?.isFile() || !shadow) throw new Error('the rootfs has no /etc/shadow file to set passwords in');
+    await ctx.writeFile('/etc/shadow', editShadow(shadow.toString('utf8'), hashes, changeDay(ctx.reproducible?.epoch)), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
     ctx.log(`set ${hashes.size} password(s) in /etc/shadow (crypted on the host)`);
     return;
   }

@@ -14,10 +14,10 @@
  * `pack` then uses a UUID and hash seed derived from the recipe and epoch,
  * and sets the inode change times in the image (see pack).
  */
-import { readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { readdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { removeInRoot, resolveInRoot } from '../host/rootfs-path.js';
+import { readFileInRoot, removeInRoot, resolveInRoot } from '../host/rootfs-path.js';
 import type { Step, StepContext } from './types.js';
 
 const schema = z.object({ epoch: z.number().int().positive() }).strict();
@@ -101,8 +101,9 @@ export const reproducible: Step<Options> = {
     const rewrite = async (p: string, change: (text: string) => string) => {
       const path = await inRoot(p);
       const st = await stat(path).catch(() => undefined);
-      if (!st?.isFile()) return;
-      await ctx.writeFile(p, change(await readFile(path, 'utf8')), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+      const text = await readFileInRoot(root, p);
+      if (!st?.isFile() || !text) return;
+      await ctx.writeFile(p, change(text.toString('utf8')), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
     };
     for (const d of EMPTY) await emptyDir(await inRoot(d), (n) => n === 'partial' || n === 'archives' || n === 'lock');
     await emptyDir(await inRoot('/var/cache/apt/archives'), (n) => n === 'partial' || n === 'lock');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeInRoot, resolveInRoot, writeFileInRoot } from '../../src/host/rootfs-path.js';
+import { readFileInRoot, removeInRoot, resolveInRoot, writeFileInRoot } from '../../src/host/rootfs-path.js';
+import { exec } from '../../src/host/exec.js';
 import { tempDir, type TempDir } from '../helpers.js';
 
 describe('paths inside a rootfs', () => {
@@ -17,6 +18,19 @@ describe('paths inside a rootfs', () => {
     await writeFile(outside, 'host data\n');
   });
   afterEach(() => dir.remove());
+
+  it("reads only regular files inside the root: a link to a host file reads the root's own, a FIFO or a missing file gives undefined without blocking", async () => {
+    await writeFile(join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    await symlink(outside, join(root, 'etc/group'));
+    assert.equal(await readFileInRoot(root, '/etc/group'), undefined, 'the link resolves inside the root, where there is no such file');
+    await mkdir(join(root, dir.path), { recursive: true });
+    await writeFile(join(root, outside), "the root's own\n");
+    assert.equal((await readFileInRoot(root, '/etc/group'))?.toString(), "the root's own\n");
+    await exec('mkfifo', [join(root, 'etc/shadow')]);
+    assert.equal(await readFileInRoot(root, '/etc/shadow'), undefined, 'a FIFO is not read (it would block)');
+    assert.equal((await readFileInRoot(root, '/etc/passwd'))?.toString(), 'root:x:0:0::/root:/bin/sh\n');
+    assert.equal(await readFileInRoot(root, '/etc/missing'), undefined);
+  });
 
   it('follows an absolute link inside the root, not on the host', async () => {
     await symlink(outside, join(root, 'etc/hostname'));
