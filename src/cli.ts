@@ -14,7 +14,7 @@ import { build } from './runner/build.js';
 import type { RendererName } from './runner/renderer.js';
 import { verifyPlan } from './runner/verify.js';
 import { ImageCache } from './cache/images.js';
-import { cleanupStale } from './runner/journal.js';
+import { cleanupStale } from './host/journal.js';
 import { journalDir } from './host/state-dirs.js';
 import { rerunInUserns, rootlessSupport } from './host/userns.js';
 import { privilege } from './host/privilege.js';

@@ -21,7 +21,7 @@ export type { Plan, LoadOptions, BuildOptions, BuildResult, BootTestResult };
 export type { BuildEvent, EventListener } from './runner/events.js';
 export { UserError, RecipeError, HostError, StepError, CommandError, InterruptedError, EXIT } from './errors.js';
 export { recipeJsonSchema } from './schema.js';
-export { cleanupStale, type CleanupReport } from './runner/journal.js';
+export { cleanupStale, type CleanupReport } from './host/journal.js';
 export { verifyPlan };
 
 /** Read, resolve and validate a recipe (throws RecipeError with every problem located). */

@@ -5,7 +5,7 @@
  * Processes the commands left running in the root are killed (and named in a
  * warning) before those mounts go.
  */
-import type { Teardown } from '../runner/teardown.js';
+import type { Teardown } from './teardown.js';
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { mount, unmount } from './mount.js';
 import { privilege } from './privilege.js';

@@ -1,5 +1,5 @@
 /**
- * Where umlbuild keeps its state: the teardown journals (see runner/journal.ts).
+ * Where umlbuild keeps its state: the teardown journals (see host/journal.ts).
  * /run/umlbuild as root, else $XDG_RUNTIME_DIR/umlbuild or ~/.cache/umlbuild/run;
  * a rootless build is told its user's place in UMLBUILD_JOURNAL_DIR.
  */

@@ -73,7 +73,7 @@ function mapArgs(uids: IdRange, gids: IdRange): string[] {
 export async function rerunInUserns(support: RootlessSupport): Promise<number> {
   const args = [...mapArgs(support.uids!, support.gids!), '--mount', '--pid', '--fork', '--mount-proc', '--kill-child=SIGTERM', '--', process.execPath, ...process.execArgv, ...process.argv.slice(1)];
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
-  // Journals stay where this user's cleanup looks (runner/journal).
+  // Journals stay where this user's cleanup looks (host/journal).
   env.UMLBUILD_JOURNAL_DIR ??= journalDir();
   const { child, exited } = spawn('unshare', args, { env, inherit: true });
   const forward = (sig: NodeJS.Signals) => () => {

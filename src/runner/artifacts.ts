@@ -15,9 +15,9 @@ import { exec } from '../host/exec.js';
 import { removeTree } from '../host/remove-tree.js';
 import { copyReplacing, makePrivateDir, partialPath, writeNew } from '../host/safe-write.js';
 import { sha256File } from '../host/hashing.js';
-import { Journal } from './journal.js';
+import { Journal } from '../host/journal.js';
 import type { OutputPaths } from './outputs.js';
-import { Teardown } from './teardown.js';
+import { Teardown } from '../host/teardown.js';
 
 export const COMPRESSIONS = ['zst', 'xz', 'tar', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];

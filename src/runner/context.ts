@@ -4,7 +4,7 @@ import { exec } from '../host/exec.js';
 import { resolveInRoot, writeFileInRoot } from '../host/rootfs-path.js';
 import type { Plan } from '../recipe/load.js';
 import type { StepContext } from '../steps/types.js';
-import type { Teardown } from './teardown.js';
+import type { Teardown } from '../host/teardown.js';
 
 export function createContext(plan: Plan, image: string, teardown: Teardown, signal: AbortSignal, rootDir = `${image}.root`): StepContext {
   const ctx: StepContext = {

@@ -21,8 +21,8 @@ import { createContext } from './context.js';
 import { imageSizes, passwordRecord } from '../output/manifest.js';
 import { sha256Text } from '../host/hashing.js';
 import { partialPath } from './outputs.js';
-import { Teardown } from './teardown.js';
-import { Journal } from './journal.js';
+import { Teardown } from '../host/teardown.js';
+import { Journal } from '../host/journal.js';
 
 export interface VariantOutput {
   name: string;

@@ -1,7 +1,7 @@
 /** The one interface every step implements, and the contexts it gets. */
 import type { z } from 'zod';
 import type { ExecOptions, ExecResult } from '../host/exec.js';
-import type { Teardown } from '../runner/teardown.js';
+import type { Teardown } from '../host/teardown.js';
 import type { WriteOptions } from '../host/rootfs-path.js';
 import type { BootstrapCache } from '../cache/store.js';
 import type { ImageEdit, ImageStat } from '../host/debugfs.js';

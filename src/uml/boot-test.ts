@@ -7,14 +7,14 @@
  * hostfs confined, and the UML process is journalled for `umlbuild cleanup`.
  */
 import { RUN_ID } from '../host/run-id.js';
-import { Journal } from '../runner/journal.js';
+import { Journal } from '../host/journal.js';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { exec, spawn } from '../host/exec.js';
 import { isRoot } from '../host/tools.js';
 import { launchArgs } from '../launch/line.js';
 import type { Network } from '../launch/transports.js';
-import { Teardown } from '../runner/teardown.js';
+import { Teardown } from '../host/teardown.js';
 import { UmlConsole } from './console.js';
 import { stopUml } from './mconsole.js';
 import { createNetns, provideInterfaces, type Netns } from './netns.js';

@@ -16,7 +16,7 @@ import { totalmem } from 'node:os';
 import { z } from 'zod';
 import { RecipeError } from '../errors.js';
 import { NO_HOSTFS } from '../launch/schema.js';
-import { testSchema } from '../recipe/schema.js';
+import { testSchema } from '../model/test-config.js';
 import { launchSchema } from '../launch/schema.js';
 
 /** A file of the output: a plain name in the manifest's directory. */

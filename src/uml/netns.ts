@@ -6,7 +6,7 @@
 import { exec } from '../host/exec.js';
 import { requireTools } from '../host/tools.js';
 import type { Network } from '../launch/transports.js';
-import type { Teardown } from '../runner/teardown.js';
+import type { Teardown } from '../host/teardown.js';
 import type { GuestCap, RunAs } from './guest.js';
 
 export interface Netns {

@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { exec } from '../host/exec.js';
 import { processIdentity } from '../host/process-id.js';
 import { NO_HOSTFS } from '../launch/schema.js';
-import { Journal } from '../runner/journal.js';
+import { Journal } from '../host/journal.js';
 import { asGuest, guestUser } from './guest.js';
 import { GuestFiles, giveToGuest, guestTempDir, recordCowBacking } from './guest-files.js';
 

@@ -8,7 +8,7 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError, EXIT } from '../errors.js';
 import type { LaunchConfig } from '../launch/schema.js';
-import type { TestConfig } from '../recipe/schema.js';
+import type { TestConfig } from '../model/test-config.js';
 import { checkManifest } from './manifest-schema.js';
 import { treeOwner } from './guest.js';
 

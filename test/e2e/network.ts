@@ -9,7 +9,7 @@ import { dir as tmpDir } from 'tmp-promise';
 import { exec, spawn } from '../../src/host/exec.js';
 import { launchArgs } from '../../src/launch/line.js';
 import { launchSchema } from '../../src/launch/schema.js';
-import { Teardown } from '../../src/runner/teardown.js';
+import { Teardown } from '../../src/host/teardown.js';
 import { UmlConsole } from '../../src/uml/console.js';
 import { stopUml } from '../../src/uml/mconsole.js';
 import { createNetns } from '../../src/uml/netns.js';

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { RecipeError } from '../../src/errors.js';
 import { pidNamespace } from '../../src/host/lock-file.js';
 import { processIdentity, sameProcess } from '../../src/host/process-id.js';
-import { cleanupStale } from '../../src/runner/journal.js';
+import { cleanupStale } from '../../src/host/journal.js';
 import { asGuest } from '../../src/uml/guest.js';
 import { guestTempDir } from '../../src/uml/guest-files.js';
 import { checkManifest, kernelArgProblem } from '../../src/uml/manifest-schema.js';

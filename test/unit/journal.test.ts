@@ -3,8 +3,8 @@ import { chmod, readdir, readFile, symlink, writeFile, mkdir } from 'node:fs/pro
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupStale, Journal } from '../../src/runner/journal.js';
-import { Teardown } from '../../src/runner/teardown.js';
+import { cleanupStale, Journal } from '../../src/host/journal.js';
+import { Teardown } from '../../src/host/teardown.js';
 import { pidNamespace } from '../../src/host/lock-file.js';
 import { tempDir, type TempDir } from '../helpers.js';
 

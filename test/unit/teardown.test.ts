@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Teardown } from '../../src/runner/teardown.js';
+import { Teardown } from '../../src/host/teardown.js';
 
 describe('Teardown', () => {
   it('unwinds last-in first-out and keeps going past errors', async () => {

@@ -16,7 +16,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, normalize } from 'node:path';
-import { partialPid } from '../host/safe-write.js';
+import { partialPid } from './safe-write.js';
 
 export interface JournalOwner {
   pid: number;

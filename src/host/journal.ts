@@ -16,14 +16,14 @@
 import { constants, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { lstat, open, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { journalDir } from '../host/state-dirs.js';
-import { exec } from '../host/exec.js';
-import { isMountPoint, unmount } from '../host/mount.js';
-import { removeTree } from '../host/remove-tree.js';
-import { RUN_ID } from '../host/run-id.js';
-import { alive, pidNamespace, readLock } from '../host/lock-file.js';
-import { killTree, runsWith, sameProcess } from '../host/process-id.js';
-import { writeReplacingSync } from '../host/safe-write.js';
+import { journalDir } from './state-dirs.js';
+import { exec } from './exec.js';
+import { isMountPoint, unmount } from './mount.js';
+import { removeTree } from './remove-tree.js';
+import { RUN_ID } from './run-id.js';
+import { alive, pidNamespace, readLock } from './lock-file.js';
+import { killTree, runsWith, sameProcess } from './process-id.js';
+import { writeReplacingSync } from './safe-write.js';
 import { ownNetns, untrustedJournalPath, untrustedResourcePath } from './journal-verify.js';
 
 export type Resource =
