@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
 import { registerSecret } from '../host/secrets.js';
 import { findStep } from '../steps/index.js';
+import { firstProviding, firstReleasing, orderProblems, outputOf, traitsOf } from '../steps/select.js';
 import type { HookStage } from '../steps/hook.js';
 import { launchSchema, NO_HOSTFS, type LaunchConfig } from '../launch/schema.js';
 import { networkWarnings } from '../launch/transports.js';
@@ -193,9 +194,11 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
       if (planned) steps.push(planned);
     });
   }
+  // The order is checked only when every step could be read: a step missing from the list would make others look misplaced.
+  if (steps.length === (stepsLayer?.data.steps as unknown[] | undefined)?.length) for (const p of orderProblems(steps)) issues.push(steps[p.at]!.source.issue([...steps[p.at]!.at, 'step'], p.message));
   // The guest's interfaces file and the launch line must name the same device.
   const netdev = vars.netdev;
-  const writesInterfaces = steps.some((st) => st.kind === 'template' && (st.options as { template?: string }).template === 'interfaces');
+  const writesInterfaces = steps.some((st) => traitsOf(st).writes?.(st.options).includes('/etc/network/interfaces'));
   const first = launch.networks[0];
   if (writesInterfaces && typeof netdev === 'string' && first && first.device !== netdev) {
     issues.push(launchLayer.source.issue(['launch', 'networks', 0, 'device'], `the launch line creates ${first.device} but the interfaces template configures netdev=${netdev}; they must be the same device`));
@@ -212,9 +215,8 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const variants = planVariants(layers, rawVars, issues, { secretVars, uses, origin }, checkValues);
   if (rootfs === 'hostfs' && variants.length) issues.push(main.source.issue(['variants'], 'COW variants need a disk image; the hostfs variant is a directory'));
   for (const v of variants) for (const name of secretVars) registerSecret(v.vars[name]);
-  const tune = lastSetting(layers, 'tune')?.data.tune;
-  if (tune === 'uml' && !steps.some((s) => s.kind === 'tune-uml')) insertTuneStep(steps);
   const locked = planLockdown(layers, steps, launch, rootfs, issues);
+  if (lastSetting(layers, 'tune')?.data.tune === 'uml') insertTuneStep(steps);
   const afterImage = planHooks(opts.hooks ?? [], steps, main, issues);
   const epoch = planReproducible(layers, main, steps, opts.env?.SOURCE_DATE_EPOCH, issues, warnings);
   const reproducible = epoch === undefined ? undefined : { epoch, uuid: derivedUuid(`umlbuild:${name}:${epoch}`) };
@@ -253,15 +255,15 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
 
 /** The hostfs-root variant: a directory step instead of sparse-disk, mkfs, mount and unmount. */
 function toHostfsSteps(steps: PlannedStep[]): void {
-  const imageOnly = new Set(['sparse-disk', 'mkfs', 'mount', 'unmount']);
-  const at = steps.findIndex((s) => imageOnly.has(s.kind));
+  const imageOnly = (s: PlannedStep) => Boolean(traitsOf(s).imageOnly);
+  const at = steps.findIndex(imageOnly);
   if (at < 0) return;
   const step = findStep('directory')!;
   const first = steps[at]!;
   const options = step.schema.parse({ hostfs: true });
   const dirStep: PlannedStep = { ...first, kind: step.kind, step, options, title: step.title(options) };
-  const kept = steps.filter((s) => !imageOnly.has(s.kind));
-  kept.splice(steps.slice(0, at).filter((s) => !imageOnly.has(s.kind)).length, 0, dirStep);
+  const kept = steps.filter((s) => !imageOnly(s));
+  kept.splice(steps.slice(0, at).filter((s) => !imageOnly(s)).length, 0, dirStep);
   steps.splice(0, steps.length, ...kept);
 }
 
@@ -280,8 +282,9 @@ function planReproducible(layers: Layer[], main: Layer, steps: PlannedStep[], sd
     else epoch = Number(sde);
   }
   if (setting !== true && epoch === undefined) return undefined;
-  const at = steps.findIndex((s) => s.kind === 'pack');
-  if (at < 0 || steps.some((s) => s.kind === 'mount')) {
+  const packed = outputOf(steps);
+  const at = packed ? steps.indexOf(packed.ps) : -1;
+  if (at < 0 || firstProviding(steps, 'mount') >= 0) {
     if (setting) issues.push(layer!.source.issue(['reproducible'], 'reproducible images need a directory-first recipe (a directory step and a pack step): a mounted image keeps its journal, mount times and allocation order'));
     else warnings.push('SOURCE_DATE_EPOCH is set, but only directory-first recipes (directory + pack) are built reproducibly; this one mounts an image');
     return undefined;
@@ -305,7 +308,7 @@ function planHooks(hooks: NonNullable<LoadOptions['hooks']>, steps: PlannedStep[
       after.push({ script, args: h.args ?? [] });
       continue;
     }
-    const at = h.stage === 'after-bootstrap' ? steps.findIndex((s) => ['debootstrap', 'rootfs-tarball', 'rootfs-dir'].includes(s.kind)) + 1 : steps.findIndex((s) => s.kind === 'pack' || s.kind === 'unmount');
+    const at = h.stage === 'after-bootstrap' ? firstProviding(steps, 'system') + 1 : firstReleasing(steps, 'root');
     if (at <= 0 && h.stage === 'after-bootstrap') {
       issues.push(main.source.issue([], `--hook after-bootstrap=${h.script}: the recipe has no debootstrap, rootfs-tarball or rootfs-dir step`));
       continue;
@@ -327,12 +330,7 @@ function planLockdown(layers: Layer[], steps: PlannedStep[], launch: LaunchConfi
   launch.networks.forEach((n, i) => {
     if ((n as Record<string, unknown>).bpfflash === 1) issues.push(layer.source.issue(['launch', 'networks', i, 'bpfflash'], 'lockdown: bpfflash lets the guest load BPF code into the host kernel'));
   });
-  insertStep(
-    steps,
-    steps.findIndex((s) => s.kind === 'tune-uml' || s.kind === 'unmount' || s.kind === 'pack'),
-    'lockdown',
-    {},
-  );
+  insertStep(steps, firstReleasing(steps, 'root'), 'lockdown', {});
   return launch.hostfs ? launch : { ...launch, args: [...launch.args, `hostfs=${NO_HOSTFS}`] };
 }
 
@@ -348,12 +346,9 @@ function insertStep(steps: PlannedStep[], pos: number, kind: string, options: un
   steps.splice(at, 0, { ...neighbour, kind, step, options, title: step.title(options) });
 }
 
-/** `tune: uml` adds a tune-uml step just before the first unmount or pack (or at the end). */
+/** `tune: uml` adds a tune-uml step just before the root tree is finished (unmount or pack; or at the end), unless the recipe has one. */
 function insertTuneStep(steps: PlannedStep[]): void {
-  insertStep(
-    steps,
-    steps.findIndex((s) => s.kind === 'unmount' || s.kind === 'pack'),
-    'tune-uml',
-    findStep('tune-uml')!.schema.parse({}),
-  );
+  const tune = findStep('tune-uml')!;
+  if (steps.some((s) => s.step === tune)) return;
+  insertStep(steps, firstReleasing(steps, 'root'), tune.kind, tune.schema.parse({}));
 }

@@ -24,8 +24,10 @@ import { interpolate, resolveVariables, type Vars } from './variables.js';
 import { checkStepInputs, VariableFlow, type VariableOrigins } from './flow.js';
 import { zodIssues } from './zod-issues.js';
 import type { ValueCheck } from './variable-defs.js';
+import { STEPS } from '../steps/index.js';
 
-export const VARIANT_STEP_KINDS = ['template', 'overlay', 'run', 'echo', 'fail'] as const;
+/** The steps a variant may use: those whose traits say how they run in one. */
+export const variantStepKinds = (): string[] => STEPS.filter((s) => s.traits?.inVariant).map((s) => s.kind);
 
 export interface PlannedVariant {
   name: string;
@@ -88,11 +90,11 @@ export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue
     };
     const steps: PlannedStep[] = [];
     shared.forEach((s, j) => {
-      const p = planStep(sharedLayer!.source, ['variant_steps', j], j, s, resolveIn(sharedLayer!.source), issues, VARIANT_STEP_KINDS);
+      const p = planStep(sharedLayer!.source, ['variant_steps', j], j, s, resolveIn(sharedLayer!.source), issues, variantStepKinds());
       if (p) steps.push(p);
     });
     v.steps.forEach((s, j) => {
-      const p = planStep(src, [...at, 'steps', j], j, s, resolveIn(src), issues, VARIANT_STEP_KINDS);
+      const p = planStep(src, [...at, 'steps', j], j, s, resolveIn(src), issues, variantStepKinds());
       if (p) steps.push(p);
     });
     if (!steps.length) issues.push(src.issue(at, `variant ${v.name} changes nothing: give it steps, or variant_steps for all variants`));

@@ -30,6 +30,7 @@ import { cleanupStale, Journal } from '../host/journal.js';
 import { acquireLock } from '../host/lock-file.js';
 import { verifyPlan } from './verify.js';
 import { VERSION } from '../version.js';
+import { outputOf } from '../steps/select.js';
 
 export interface BuildOptions {
   outDir: string;
@@ -60,10 +61,9 @@ export interface BuildResult {
   seconds: number;
 }
 
-/** What the image file is called: a pack step to tar or squashfs names it so. */
+/** What the image file is called: the step that writes the output (pack to tar or squashfs) names its extension. */
 function imageExtension(plan: Plan): string {
-  const packed = plan.steps.find((s) => s.kind === 'pack')?.options as { fs?: string } | undefined;
-  return packed?.fs === 'tar' ? '.tar' : packed?.fs === 'tar.zst' ? '.tar.zst' : packed?.fs === 'squashfs' ? '.squashfs' : '.img';
+  return outputOf(plan.steps)?.extension ?? '.img';
 }
 
 export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult> {

@@ -9,31 +9,20 @@
  * they give the same image.
  *
  * The edit steps move after the steps that follow them in the recipe; that
- * is allowed only past steps that cannot depend on them (modules, tune-uml,
- * reproducible, pack). A `run` step after an edit keeps the ordinary way.
+ * is allowed only past steps whose traits say they leave edits alone
+ * (leavesEdits: modules, tune-uml, reproducible, pack). A `run` step after an edit keeps the ordinary way.
  */
-import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { ImageCache } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
 import { applyImageEdits, NotEditable, readImageFile, statImageFile } from '../host/debugfs.js';
-import { bootstrapSource } from '../steps/bootstrap-source.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
 import type { ImageEditContext, StepContext } from '../steps/types.js';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { hookScript } from '../steps/hook.js';
-import { sourcePath } from '../steps/source-path.js';
-import { sha256File } from '../host/hashing.js';
-import { treeDigest } from '../cache/tree-digest.js';
-
-/** Steps an edit may move past: they neither read nor write what edits touch. */
-const MOVABLE = new Set(['modules', 'tune-uml', 'reproducible', 'pack']);
-const CRYPTABLE = new Set(['SHA512', 'SHA256', 'MD5']);
-/** What `make modules_install` copies out of a kernel build tree. */
-const KERNEL_TREE_INPUTS = /(\.ko|^\.config|(^|\/)modules\.(order|builtin[^/]*)|kernel\.release)$/;
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { firstProviding, outputOf, traitsOf } from '../steps/select.js';
 
 export interface FastSplit {
   base: PlannedStep[];
@@ -51,15 +40,17 @@ export interface BuildTask {
 /** The base and edit steps of a plan, or why it cannot take the fast way. */
 export function splitForFastPath(plan: Plan): FastSplit | string {
   if (plan.rootfs !== 'image') return 'a hostfs build makes a directory';
-  const pack = plan.steps.find((s) => s.kind === 'pack');
-  if (!pack || !String((pack.options as { fs: string }).fs).startsWith('ext')) return 'the recipe does not pack an ext image';
-  if (plan.steps.some((s) => s.kind === 'mount')) return 'the recipe mounts an image';
+  const packed = outputOf(plan.steps);
+  if (!packed?.fs.startsWith('ext')) return 'the recipe does not pack an ext image';
+  if (firstProviding(plan.steps, 'mount') >= 0) return 'the recipe mounts an image';
   const first = plan.steps.findIndex((s) => s.step.imageEdits);
   if (first < 0) return 'the recipe has no file-edit steps (template, password, overlay)';
-  const blocker = plan.steps.slice(first).find((s) => !s.step.imageEdits && !MOVABLE.has(s.kind));
+  const blocker = plan.steps.slice(first).find((s) => !s.step.imageEdits && !traitsOf(s).leavesEdits);
   if (blocker) return `steps[${blocker.index}] ${blocker.kind} comes after a file edit and may depend on it`;
-  const password = plan.steps.find((s) => s.kind === 'password' && !CRYPTABLE.has((s.options as { method?: string }).method ?? 'SHA512'));
-  if (password) return `steps[${password.index}] password: only chpasswd in the image crypts ${(password.options as { method: string }).method}`;
+  for (const ps of plan.steps) {
+    const why = traitsOf(ps).fastPathBlocker?.(ps.options);
+    if (why) return `steps[${ps.index}] ${ps.kind}: ${why}`;
+  }
   return { base: plan.steps.filter((s) => !s.step.imageEdits), edits: plan.steps.filter((s) => s.step.imageEdits) };
 }
 
@@ -74,34 +65,8 @@ export function stepTask(ps: PlannedStep, ctx: StepContext): BuildTask {
 /** What went into the base image besides the step options: resolved mirror, tool versions, modules, scripts. */
 export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Promise<Record<string, unknown>> {
   const inputs: unknown[] = [];
-  for (const ps of base) {
-    const o = ps.options as Record<string, unknown>;
-    if (ps.kind === 'debootstrap') {
-      const tool = String(o.backend ?? 'debootstrap');
-      const src = await bootstrapSource(o as { suite: string; mirror?: string; keyring?: string; archived?: boolean });
-      inputs.push({ mirror: src.mirror?.value, ...(src.keyring && !o.keyring ? { keyring: src.keyring.value } : {}), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() });
-    } else if (ps.kind === 'modules') {
-      // The contents of the modules copied (of a kernel tree: what modules_install takes).
-      inputs.push({ modules: o.kernel_tree ? await treeDigest(String(o.kernel_tree), { include: (rel) => KERNEL_TREE_INPUTS.test(rel) }) : await treeDigest(String(o.from)) });
-    } else if (ps.kind === 'run' && o.script) {
-      inputs.push({
-        script: createHash('sha256')
-          .update(await readFile(resolve(plan.dir, String(o.script))))
-          .digest('hex'),
-      });
-    } else if (ps.kind === 'hook') {
-      inputs.push({
-        hook: createHash('sha256')
-          .update(await readFile(hookScript(o as { script: string }, plan.dir)))
-          .digest('hex'),
-      });
-    } else if (ps.kind === 'rootfs-tarball') {
-      inputs.push({ tarball: await sha256File(sourcePath(String(o.source), plan.dir)) });
-    } else if (ps.kind === 'rootfs-dir') {
-      // Contents, link targets, modes, owners and times of everything in the tree.
-      inputs.push({ tree: await treeDigest(sourcePath(String(o.source), plan.dir)) });
-    } else inputs.push(null);
-  }
+  const cacheCtx = { recipeDir: plan.dir, exec: ctx.exec };
+  for (const ps of base) inputs.push((await traitsOf(ps).cacheInputs?.(ps.options, cacheCtx)) ?? null);
   const { stdout: arch } = await ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined });
   return { umlbuild: VERSION, arch: arch.trim(), reproducible: plan.reproducible ?? null, steps: base.map((s) => [s.kind, keyedOptions(s.options, plan)]), inputs };
 }

@@ -8,6 +8,7 @@ import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Plan } from '../recipe/load.js';
 import { fileTooBigHint } from './size-limit.js';
+import { sizedSteps } from '../steps/select.js';
 
 const NO_SPACE = /No space left on device|ENOSPC|Could not allocate block|Disk quota exceeded|short write/i;
 
@@ -28,8 +29,8 @@ export async function noSpaceHint(error: unknown, plan: Plan, image: string, roo
     const treeFree = await freeBytes(rootfs);
     if (treeFree !== undefined && treeFree < 32 * 2 ** 20) return `the filesystem holding the tree (${rootfs}) is full: free space there (for /dev/shm: memory), or use tmpfs: false`;
   }
-  const sized = plan.steps.find((s) => s.kind === 'sparse-disk' || (s.kind === 'pack' && (s.options as { size?: unknown }).size !== undefined));
-  if (!sized) return 'a filesystem is full';
-  const size = (sized.options as { size: unknown }).size;
+  const first = sizedSteps(plan.steps)[0];
+  if (!first) return 'a filesystem is full';
+  const { ps: sized, size } = first;
   return `the image is too small for what the recipe puts in it: enlarge the size of steps[${sized.index}] ${sized.kind} (now ${size}; ${sized.file}:${sized.line ?? '?'}), e.g. --set size=... where the recipe has a size variable`;
 }

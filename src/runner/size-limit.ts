@@ -9,7 +9,7 @@ import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
 import type { Plan } from '../recipe/load.js';
-import type { PlannedStep } from '../recipe/plan-step.js';
+import { sizedSteps } from '../steps/select.js';
 import { parseSize } from '../model/size.js';
 
 /** Largest file by filesystem magic (statfs f_type) and block size; others are not known here. */
@@ -21,14 +21,6 @@ const LIMITS: Record<number, { name: string; max(bsize: number): number }> = {
 
 /** 16T for 16 TiB less a block: what a limit is, to a reader. */
 const about = (bytes: number) => (bytes >= 2 ** 40 ? `${Math.round(bytes / 2 ** 40)}T` : `${Math.round(bytes / 2 ** 30)}G`);
-
-/** The steps that create an image file of a given size. */
-function sizedSteps(plan: Plan): { ps: PlannedStep; size: unknown }[] {
-  return plan.steps
-    .filter((ps) => ps.kind === 'sparse-disk' || ps.kind === 'pack')
-    .map((ps) => ({ ps, size: (ps.options as { size?: unknown }).size }))
-    .filter((s) => s.size !== undefined);
-}
 
 /** The filesystem `path` is (or would be) on: its nearest existing ancestor's. */
 async function statfsNearest(path: string): Promise<{ type: number; bsize: number } | undefined> {
@@ -46,7 +38,7 @@ export async function checkImageSizes(plan: Plan, outDir: string): Promise<void>
   if (!fs || !limit) return;
   const max = limit.max(fs.bsize);
   const issues: RecipeIssue[] = [];
-  for (const { ps, size } of sizedSteps(plan)) {
+  for (const { ps, size } of sizedSteps(plan.steps)) {
     const bytes = (() => {
       try {
         return parseSize(size);
@@ -70,7 +62,7 @@ export function fileTooBigHint(error: unknown, plan: Plan, image: string): strin
   // Only our own ftruncate of the image (sparse-disk, pack): a command's "File too large" may be about any file.
   const e = error as NodeJS.ErrnoException | undefined;
   if (e?.code !== 'EFBIG' || !/truncate/.test(e.syscall ?? '')) return undefined;
-  const sized = sizedSteps(plan)[0];
+  const sized = sizedSteps(plan.steps)[0];
   const which = sized ? `the size of steps[${sized.ps.index}] ${sized.ps.kind} (${String(sized.size)}; ${sized.ps.file}:${sized.ps.line ?? '?'})` : 'the image size';
   return `${which} is larger than the output filesystem (${dirname(image)}) allows for one file: use a smaller size, or build into another --out`;
 }

@@ -23,6 +23,7 @@ import { sha256Text } from '../host/hashing.js';
 import { partialPath } from './outputs.js';
 import { Teardown } from '../host/teardown.js';
 import { Journal } from '../host/journal.js';
+import { traitsOf } from '../steps/select.js';
 
 export interface VariantOutput {
   name: string;
@@ -70,7 +71,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
     const commands: { command: string; env: Record<string, string> }[] = [];
     for (const ps of v.steps) {
       const o = ps.options as { chroot?: boolean; command?: string; argv?: string[]; script?: string; env?: Record<string, string> };
-      if (ps.kind === 'run') {
+      if (traitsOf(ps).inVariant === 'guest') {
         if (o.chroot === false || o.script) throw new UserError(`variant ${v.name}: a run step in a variant runs inside the guest: use command or argv`);
         commands.push({ command: o.command ?? o.argv!.map(shQuote).join(' '), env: o.env ?? {} });
       } else await ps.step.run(ps.options, ctx);

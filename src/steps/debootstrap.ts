@@ -82,6 +82,16 @@ export const debootstrap: Step<Options> = {
   kind: 'debootstrap',
   summary: 'install a Debian base system (mirror from the host apt sources by default)',
   schema,
+  traits: {
+    requires: ['root'],
+    provides: ['system'],
+    // The mirror and keyring this host resolves, and the tool's version.
+    async cacheInputs(o, ctx) {
+      const tool = o.backend ?? 'debootstrap';
+      const src = await bootstrapSource(o);
+      return { mirror: src.mirror?.value, ...(src.keyring && !o.keyring ? { keyring: src.keyring.value } : {}), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() };
+    },
+  },
   title: (o) => `${o.backend === 'mmdebstrap' ? 'mmdebstrap' : 'Debootstrap'} ${o.suite}${o.variant ? ` (${o.variant})` : ''}`,
   async verify(o, ctx) {
     if (o.backend === 'mmdebstrap') ctx.requireRoot('mmdebstrap installs packages as root', { userns: true });

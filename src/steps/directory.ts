@@ -35,6 +35,7 @@ export const directory: Step<z.infer<typeof schema>> = {
   kind: 'directory',
   summary: 'assemble the rootfs in a plain directory (for pack, or the hostfs root)',
   schema,
+  traits: { provides: ['root'] },
   title: (o) => (o.hostfs ? 'Create root directory (hostfs)' : `Create a ${o.tmpfs ? 'tmpfs' : 'temporary'} root directory`),
   async run(o, ctx) {
     if (ctx.rootfs) throw new Error('a rootfs already exists: directory cannot follow mount');

@@ -17,12 +17,13 @@
  * ```
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Step, StepContext } from './types.js';
 import type { TreeJournal } from '../host/safe-write.js';
+import { createHash } from 'node:crypto';
 
 export const HOOK_STAGES = ['after-bootstrap', 'before-pack', 'after-image'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
@@ -70,6 +71,13 @@ export const hook: Step<Options> = {
   kind: 'hook',
   summary: 'run a host script with the Buildroot-style environment (TARGET_DIR, BINARIES_DIR, ...)',
   schema,
+  traits: {
+    cacheInputs: async (o, ctx) => ({
+      hook: createHash('sha256')
+        .update(await readFile(hookScript(o, ctx.recipeDir)))
+        .digest('hex'),
+    }),
+  },
   title: (o) => `Hook ${o.stage ? `${o.stage} ` : ''}${o.script}`,
   async verify(o, ctx) {
     const file = hookScript(o, ctx.recipeDir);

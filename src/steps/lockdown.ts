@@ -20,6 +20,7 @@ export const lockdown: Step<z.infer<typeof schema>> = {
   kind: 'lockdown',
   summary: 'disable kernel module loading after boot (inserted by lockdown: true)',
   schema,
+  traits: { requires: ['root'] },
   hidden: true,
   title: () => 'Lock down: no module loading after boot',
   async verify(_o, ctx) {

@@ -46,6 +46,7 @@ export const mkfs: Step<Options> = {
   kind: 'mkfs',
   summary: 'make a filesystem (ext4, ext2, ext3, btrfs, xfs) on the image',
   schema,
+  traits: { requires: ['image'], provides: ['filesystem'], imageOnly: true },
   title: (o) => `Make ${o.fs} filesystem${o.label ? ` "${o.label}"` : ''}`,
   async verify(o, ctx) {
     await ctx.requireTool(`mkfs.${o.fs}`);

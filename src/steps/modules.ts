@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { stageIntoRoot } from '../host/stage-tree.js';
 import type { Step } from './types.js';
+import { treeDigest } from '../cache/tree-digest.js';
 
 export const UML_MODULES = '/usr/lib/uml/modules';
 
@@ -34,6 +35,9 @@ const schema = z
 
 type Options = z.infer<typeof schema>;
 
+/** What `make modules_install` copies out of a kernel build tree (its cache inputs). */
+const KERNEL_TREE_INPUTS = /(\.ko|^\.config|(^|\/)modules\.(order|builtin[^/]*)|kernel\.release)$/;
+
 function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
@@ -48,6 +52,12 @@ export const modules: Step<Options> = {
   kind: 'modules',
   summary: 'copy the UML kernel modules into /lib/modules/<version>',
   schema,
+  traits: {
+    requires: ['root'],
+    leavesEdits: true,
+    // The contents of the modules copied (of a kernel tree: what modules_install takes).
+    cacheInputs: async (o) => ({ modules: o.kernel_tree ? await treeDigest(o.kernel_tree, { include: (rel) => KERNEL_TREE_INPUTS.test(rel) }) : await treeDigest(String(o.from)) }),
+  },
   title: (o) => `Install kernel modules${o.version !== 'auto' ? ` ${o.version}` : ''} from ${o.kernel_tree ?? o.from}`,
   async verify(o, ctx) {
     ctx.requireRoot('files in the image belong to root', { userns: true });

@@ -23,6 +23,7 @@ export const mount: Step<z.infer<typeof schema>> = {
   kind: 'mount',
   summary: 'loop-mount the image; later steps write into it',
   schema,
+  traits: { requires: ['image', 'filesystem'], provides: ['root', 'mount'], imageOnly: true },
   title: () => 'Mount image',
   async verify(_o, ctx) {
     ctx.requireRoot('loop devices and mounts need root');

@@ -70,6 +70,7 @@ export const overlay: Step<Options> = {
   kind: 'overlay',
   summary: 'copy a file tree (overlays/<name> or a recipe-relative path) into the rootfs',
   schema,
+  traits: { requires: ['root'], inVariant: 'tree' },
   title: (o) => `Copy overlay ${o.source} to ${o.dest}`,
   async verify(o, ctx) {
     ctx.requireRoot('files in the image belong to root', { userns: true });

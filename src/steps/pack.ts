@@ -58,6 +58,14 @@ export const pack: Step<Options> = {
   kind: 'pack',
   summary: 'write the image from the directory tree with mkfs.ext4 -d (no loop device, no mount)',
   schema,
+  traits: {
+    requires: ['root'],
+    releases: ['root'],
+    provides: ['image'],
+    leavesEdits: true,
+    output: (o) => ({ fs: o.fs, extension: o.fs === 'tar' ? '.tar' : o.fs === 'tar.zst' ? '.tar.zst' : o.fs === 'squashfs' ? '.squashfs' : '.img' }),
+    size: (o) => o.size,
+  },
   title: (o) => (o.fs.startsWith('ext') ? `Pack the tree into a ${o.size} ${o.fs} image` : `Pack the tree into ${o.fs}`),
   async verify(o, ctx) {
     if (o.fs === 'squashfs') await ctx.requireTool('mksquashfs');

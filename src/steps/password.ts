@@ -161,6 +161,10 @@ export const password: Step<Options> = {
   kind: 'password',
   summary: 'set user passwords with chpasswd in the chroot (stdin only)',
   schema,
+  traits: {
+    requires: ['root'],
+    fastPathBlocker: (o) => (['SHA512', 'SHA256', 'MD5'].includes(o.method ?? 'SHA512') ? undefined : `only chpasswd in the image crypts ${o.method}`),
+  },
   secretKeys: ['password', 'hash'],
   title: (o) => `Set password${o.users.length > 1 ? 's' : ''} for ${o.users.map((u) => u.user).join(', ')}`,
   async verify(o, ctx) {

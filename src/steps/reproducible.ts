@@ -84,6 +84,7 @@ export const reproducible: Step<Options> = {
   kind: 'reproducible',
   summary: 'strip host- and time-specific files and clamp times (inserted by reproducible: true)',
   schema,
+  traits: { requires: ['root'], leavesEdits: true },
   hidden: true,
   title: (o) => `Make the tree reproducible (SOURCE_DATE_EPOCH=${o.epoch})`,
   async verify(_o, ctx) {

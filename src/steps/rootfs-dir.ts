@@ -24,6 +24,7 @@ import { z } from 'zod';
 import { rootfsAllow, ROOTFS_ALWAYS_ALLOWED } from './options.js';
 import { stageIntoRoot } from '../host/stage-tree.js';
 import type { Step } from './types.js';
+import { treeDigest } from '../cache/tree-digest.js';
 
 const schema = z
   .object({
@@ -43,6 +44,12 @@ export const rootfsDir: Step<Options> = {
   kind: 'rootfs-dir',
   summary: 'copy a root filesystem tree made elsewhere (Buildroot/OpenWRT TARGET_DIR) into the rootfs',
   schema,
+  traits: {
+    requires: ['root'],
+    provides: ['system'],
+    // Contents, link targets, modes, owners and times of everything in the tree.
+    cacheInputs: async (o, ctx) => ({ tree: await treeDigest(sourcePath(o.source, ctx.recipeDir)) }),
+  },
   title: (o) => `Copy the tree ${o.source}`,
   async verify(o, ctx) {
     ctx.requireRoot('the files keep their owners', { userns: true });

@@ -24,6 +24,7 @@ import { z } from 'zod';
 import { rootfsAllow, ROOTFS_ALWAYS_ALLOWED } from './options.js';
 import { stageIntoRoot } from '../host/stage-tree.js';
 import type { Step } from './types.js';
+import { sha256File } from '../host/hashing.js';
 
 const schema = z.object({ source: z.string().min(1), allow: rootfsAllow }).strict();
 type Options = z.infer<typeof schema>;
@@ -41,6 +42,7 @@ export const rootfsTarball: Step<Options> = {
   kind: 'rootfs-tarball',
   summary: 'unpack a root filesystem tarball (tar, tar.gz, tar.xz, tar.zst) into the rootfs',
   schema,
+  traits: { requires: ['root'], provides: ['system'], cacheInputs: async (o, ctx) => ({ tarball: await sha256File(sourcePath(o.source, ctx.recipeDir)) }) },
   title: (o) => `Unpack ${o.source}`,
   async verify(o, ctx) {
     ctx.requireRoot('the files keep their owners (root)', { userns: true });

@@ -20,6 +20,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { openChroot } from '../host/chroot.js';
 import type { Step } from './types.js';
+import { createHash } from 'node:crypto';
 
 const schema = z
   .object({
@@ -40,6 +41,18 @@ export const run: Step<Options> = {
   kind: 'run',
   summary: 'run a command or script inside the chroot (or on the host)',
   schema,
+  traits: {
+    requires: ['root'],
+    inVariant: 'guest',
+    cacheInputs: async (o, ctx) =>
+      o.script
+        ? {
+            script: createHash('sha256')
+              .update(await readFile(scriptPath(o.script, ctx.recipeDir)))
+              .digest('hex'),
+          }
+        : null,
+  },
   title: (o) => `Run ${o.command ?? o.script ?? o.argv!.join(' ')}`.slice(0, 80),
   async verify(o, ctx) {
     if (o.chroot) ctx.requireRoot('chroot needs root', { userns: true });

@@ -30,6 +30,7 @@ export const sparseDisk: Step<z.infer<typeof schema>> = {
   kind: 'sparse-disk',
   summary: 'create a sparse raw disk image of a given size',
   schema,
+  traits: { provides: ['image'], imageOnly: true, size: (o) => o.size },
   title: (o) => `Create sparse disk (${o.size})`,
   async run(o, ctx) {
     const bytes = parseSize(o.size);

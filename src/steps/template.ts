@@ -68,6 +68,7 @@ export const template: Step<Options> = {
   kind: 'template',
   summary: 'render an ejs template (fstab, hostname, hosts, interfaces, or your own) into the rootfs',
   schema,
+  traits: { requires: ['root'], inVariant: 'tree', writes: (o) => (o.template in BUILTIN ? [BUILTIN[o.template]!] : []) },
   title: (o) => `Write ${o.dest ?? BUILTIN[o.template]} from ${o.template}`,
   inputs: (o) => ({ schemas: o.template in BUILTIN ? (TEMPLATE_INPUTS[o.template] ?? {}) : {}, data: o.data }),
   async verify(o, ctx: VerifyContext) {

@@ -22,6 +22,7 @@ export const echo: Step<z.infer<typeof echoSchema>> = {
   summary: 'log a message (test only)',
   hidden: true,
   schema: echoSchema,
+  traits: { inVariant: 'tree' },
   title: (o) => `Echo ${o.message}`,
   async run(o, ctx) {
     ctx.log(o.message);
@@ -49,6 +50,7 @@ export const fail: Step<z.infer<typeof failSchema>> = {
   summary: 'fail (test only)',
   hidden: true,
   schema: failSchema,
+  traits: { inVariant: 'tree' },
   title: () => 'Fail',
   async verify(o, ctx) {
     if (o.in_verify) ctx.problem(o.message, 'message');

@@ -68,6 +68,7 @@ export const tuneUml: Step<z.infer<typeof schema>> = {
   kind: 'tune-uml',
   summary: 'mask units that have no meaning under UML so the image boots fast (systemd)',
   schema,
+  traits: { requires: ['root'], leavesEdits: true },
   title: () => 'Tune for UML (fast boot)',
   async verify(_o, ctx) {
     ctx.requireRoot('files in the image belong to root', { userns: true });

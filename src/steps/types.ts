@@ -6,6 +6,7 @@ import type { WriteOptions } from '../host/rootfs-path.js';
 import type { BootstrapCache } from '../cache/store.js';
 import type { ImageEdit, ImageStat } from '../host/debugfs.js';
 import type { BuildFacts } from '../model/facts.js';
+import type { StepTraits } from './traits.js';
 
 export interface Step<O> {
   /** The `step:` value in YAML. */
@@ -16,6 +17,8 @@ export interface Step<O> {
   readonly schema: z.ZodType<O>;
   /** Hidden from `umlbuild steps` (test-only steps). */
   readonly hidden?: boolean;
+  /** What the step needs, makes and is (steps/traits.ts): everything outside steps/ selects steps by these, never by kind. */
+  readonly traits?: StepTraits<O>;
   /** Option keys whose values are secrets (redacted in the plan). */
   readonly secretKeys?: readonly string[];
   /**

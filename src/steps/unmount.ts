@@ -16,6 +16,7 @@ export const unmount: Step<z.infer<typeof schema>> = {
   kind: 'unmount',
   summary: 'unmount the image, detach the loop device and check the filesystem',
   schema,
+  traits: { requires: ['mount'], releases: ['mount', 'root'], imageOnly: true },
   title: () => 'Unmount image and check filesystem',
   async verify(o, ctx) {
     if (o.fsck) await ctx.requireTool('e2fsck');

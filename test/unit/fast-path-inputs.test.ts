@@ -27,22 +27,36 @@ describe('runner/fast-path: what keys the cached base image', () => {
     await dir.write('setup.sh', 'echo one\n');
     await dir.write(
       'r.yml',
-      ['name: demo', 'steps:', `  - step: rootfs-dir`, `    source: ${dir.path}/tree`, '  - step: run', '    script: setup.sh', '  - step: template', '    template: hostname', '  - step: pack', '    size: 64M', ''].join('\n'),
+      [
+        'name: demo',
+        'steps:',
+        '  - step: directory',
+        `  - step: rootfs-dir`,
+        `    source: ${dir.path}/tree`,
+        '  - step: run',
+        '    script: setup.sh',
+        '  - step: template',
+        '    template: hostname',
+        '  - step: pack',
+        '    size: 64M',
+        '',
+      ].join('\n'),
     );
     const a = await inputs();
     assert.equal(a.arch, (await exec('dpkg', ['--print-architecture'])).stdout.trim());
     assert.deepEqual(
       (a.steps as [string, unknown][]).map(([k]) => k),
-      ['rootfs-dir', 'run', 'pack'],
+      ['directory', 'rootfs-dir', 'run', 'pack'],
     );
-    const [tree, script] = a.inputs as [{ tree: string }, { script: string }];
+    const [dirInputs, tree, script] = a.inputs as [null, { tree: string }, { script: string }];
+    assert.equal(dirInputs, null, 'a directory step has no inputs besides its options');
     assert.match(script.script, /^[0-9a-f]{64}$/);
     assert.ok(tree.tree);
     assert.deepEqual(await inputs(), a, 'the same inputs give the same key');
     await writeFile(`${dir.path}/setup.sh`, 'echo two\n');
     const b = await inputs();
-    assert.notDeepEqual((b.inputs as unknown[])[1], script, 'a changed script changes the key');
+    assert.notDeepEqual((b.inputs as unknown[])[2], script, 'a changed script changes the key');
     await writeFile(`${dir.path}/tree/etc/os-release`, 'ID=other\n');
-    assert.notDeepEqual(((await inputs()).inputs as unknown[])[0], tree, 'a changed tree changes the key');
+    assert.notDeepEqual(((await inputs()).inputs as unknown[])[1], tree, 'a changed tree changes the key');
   });
 });

@@ -58,8 +58,7 @@ describe('variable values are validated by what they feed', function () {
     'variables: {hostname: uml, address: "", netmask: "", gateway: "", network: dhcp, netdev: vec0, root_password: {default: pw, secret: true}, root_hash: ""}',
     'test: {hostname: "${hostname}", password: "${root_password}"}',
     'steps:',
-    '  - step: sparse-disk',
-    '    size: 16M',
+    '  - step: directory',
     '  - step: template',
     '    template: hosts',
     '  - step: template',
@@ -99,7 +98,7 @@ describe('variable values are validated by what they feed', function () {
   it('checks follow the field, not the variable name: a renamed variable feeding test.hostname or template data is checked', async () => {
     const file = await dir.write(
       'r.yml',
-      ['name: r', 'variables: {machine: uml}', 'test: {hostname: "${machine}"}', 'steps:', '  - step: sparse-disk', '    size: 16M', '  - step: template', '    template: hostname', '    data: {hostname: "${machine}"}', ''].join('\n'),
+      ['name: r', 'variables: {machine: uml}', 'test: {hostname: "${machine}"}', 'steps:', '  - step: directory', '  - step: template', '    template: hostname', '    data: {hostname: "${machine}"}', ''].join('\n'),
     );
     const err = await rejection<RecipeError>(loadRecipe(file, { set: { machine: 'x\ny' } }));
     assert.match(err.message, /test\.hostname: not a valid hostname .*\(value of variable "machine"; given by --set machine\)/);
