@@ -3,6 +3,7 @@
  * files it extends) is collected and reported at once with file:line:col.
  */
 import { createHash } from 'node:crypto';
+import type { PlanData } from '../model/plan.js';
 import { dirname, resolve } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
 import { registerSecret } from '../host/secrets.js';
@@ -11,9 +12,9 @@ import { firstProviding, firstReleasing, orderProblems, outputOf, traitsOf } fro
 import type { HookStage } from '../steps/hook.js';
 import { launchSchema, NO_HOSTFS, type LaunchConfig } from '../launch/schema.js';
 import { networkWarnings } from '../launch/transports.js';
-import { recipeFileSchema, testSchema, type TestConfig } from './schema.js';
+import { recipeFileSchema, testSchema } from './schema.js';
 import { RecipeSource, type KeyPath } from './source.js';
-import { interpolate, type Vars } from './variables.js';
+import { interpolate } from './variables.js';
 import { checkStepInputs, VariableFlow } from './flow.js';
 import { fileNameValue } from '../model/values.js';
 import { readVariables, type VariableOverrides } from './variable-defs.js';
@@ -23,35 +24,16 @@ import { planVariants, type PlannedVariant } from './variants.js';
 
 export type { PlannedStep };
 
-export interface Plan {
-  file: string;
-  dir: string;
-  name: string;
-  description?: string;
-  output: string;
-  vars: Vars;
+/** The plan: its data (model/plan.ts) with what cannot be data: each step's implementation and source, the secret variables. */
+export interface Plan extends PlanData {
   secretVars: Set<string>;
   /** Secret variables umlbuild generated for this build (name → value): shown once at its end, never recorded. */
   generated: Map<string, string>;
   /** Secret variables given with --set or UMLBUILD_VAR_* (so `umlbuild test` cannot read them back from the recipe). */
   givenSecrets: Set<string>;
-  launch: LaunchConfig;
-  test: TestConfig;
-  /** The UML instance id (launch.umid, or the recipe name). */
-  umid: string;
   steps: PlannedStep[];
-  /** What the build produces: a disk image, or a root directory for hostfs. */
-  rootfs: 'image' | 'hostfs';
-  /** hostfs root: the tree's owner (USER[:GROUP]). */
-  owner?: string;
   /** COW variants built over the image (`variants:`). */
   variants: PlannedVariant[];
-  /** Things worth saying that do not stop the build (deprecated transports, ...). */
-  warnings: string[];
-  /** --hook after-image scripts: run once the outputs are in place. */
-  afterImage: { script: string; args: string[] }[];
-  /** Set when the image is built reproducibly: the time everything is clamped to, and the filesystem UUID. */
-  reproducible?: Reproducible;
   /** Add to issues found later (step checks) the variables that filled their field and the flag or environment variable that gave them. */
   annotate?: (issues: RecipeIssue[]) => void;
 }

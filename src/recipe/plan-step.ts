@@ -1,19 +1,15 @@
 /** One step of a recipe: its kind looked up, options interpolated and schema-checked. */
 import type { RecipeIssue } from '../errors.js';
+import type { PlanStepData } from '../model/plan.js';
 import { redact } from '../host/secrets.js';
 import { findStep, stepKinds } from '../steps/index.js';
 import type { AnyStep } from '../steps/types.js';
 import type { KeyPath, RecipeSource } from './source.js';
 import { zodIssues } from './zod-issues.js';
 
-export interface PlannedStep {
-  index: number;
-  kind: string;
+/** A step of the plan: its data (model/plan.ts), its implementation, and where the recipe wrote it. */
+export interface PlannedStep extends PlanStepData {
   step: AnyStep;
-  options: unknown;
-  title: string;
-  file: string;
-  line?: number;
   /** Where the step stands in its recipe file, for locating later problems. */
   source: RecipeSource;
   at: KeyPath;

@@ -18,6 +18,7 @@
  */
 import { z } from 'zod';
 import type { RecipeIssue } from '../errors.js';
+import type { PlanVariantData } from '../model/plan.js';
 import { planStep, type PlannedStep } from './plan-step.js';
 import type { KeyPath, RecipeSource } from './source.js';
 import { interpolate, resolveVariables, type Vars } from './variables.js';
@@ -29,9 +30,7 @@ import { STEPS } from '../steps/index.js';
 /** The steps a variant may use: those whose traits say how they run in one. */
 export const variantStepKinds = (): string[] => STEPS.filter((s) => s.traits?.inVariant).map((s) => s.kind);
 
-export interface PlannedVariant {
-  name: string;
-  vars: Vars;
+export interface PlannedVariant extends PlanVariantData {
   steps: PlannedStep[];
 }
 

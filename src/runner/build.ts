@@ -12,7 +12,7 @@ import { ImageCache } from '../cache/images.js';
 import { fastTasks, splitForFastPath, stepTask } from './fast-path.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { redact } from '../host/secrets.js';
-import { renderLaunchScript } from '../launch/script.js';
+import { renderLaunchScript } from '../templates/launch-script.js';
 import { buildManifest, type StepTiming } from '../output/manifest.js';
 import { sha256Text } from '../host/hashing.js';
 import type { Plan } from '../recipe/load.js';

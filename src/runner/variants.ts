@@ -13,7 +13,7 @@ import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
 import { exec } from '../host/exec.js';
 import { shQuote } from '../launch/line.js';
-import { renderLaunchScript } from '../launch/script.js';
+import { renderLaunchScript } from '../templates/launch-script.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedVariant } from '../recipe/variants.js';
 import { bootProbe } from '../uml/probe.js';

@@ -7,6 +7,7 @@ import type { Plan } from '../recipe/load.js';
 import { findTool, packageFor } from '../host/tools.js';
 import type { RootlessSupport } from '../host/userns.js';
 import { privilege } from '../host/privilege.js';
+import { planDataProblems } from '../model/plan.js';
 
 export interface VerifyResult {
   /** An ordinary user's build that can run in a user namespace (see host/userns). */
@@ -19,6 +20,9 @@ export interface VerifyResult {
  * ownership are satisfied; loop devices and mounts of images are not.
  */
 export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSupport>): Promise<VerifyResult> {
+  // A plan is data a library caller may have made or changed: its shape is checked before its steps.
+  const unsound = planDataProblems(plan);
+  if (unsound.length) throw new RecipeError(unsound.map((u) => ({ file: `plan of ${plan.file ?? 'a recipe'}`, path: u.path, message: u.message })));
   const issues: RecipeIssue[] = [];
   const missing = new Map<string, string[]>();
   const rootNeeded: string[] = [];

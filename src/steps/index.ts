@@ -1,4 +1,4 @@
-/** The registry of step kinds: nothing else knows the list. */
+/** The registry of step kinds. Everything outside steps/ finds a step here by the kind a recipe names and then knows it only through its traits (steps/traits.ts, steps/select.ts). */
 import { debootstrap } from './debootstrap.js';
 import { directory } from './directory.js';
 import { mkfs } from './mkfs.js';

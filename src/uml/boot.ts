@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { exec, spawn } from '../host/exec.js';
-import { renderLaunchScript } from '../launch/script.js';
+import { renderLaunchScript } from '../templates/launch-script.js';
 import { sha256Text } from '../host/hashing.js';
 import { asGuest, guestUser, type RunAs } from './guest.js';
 import { guestTempDir } from './guest-files.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { consoleArgs } from '../../src/launch/channels.js';
 import { launchArgs } from '../../src/launch/line.js';
 import { launchSchema, type LaunchInput } from '../../src/launch/schema.js';
-import { renderLaunchScript } from '../../src/launch/script.js';
+import { renderLaunchScript } from '../../src/templates/launch-script.js';
 import { networkArg, networkWarnings } from '../../src/launch/transports.js';
 import { exec } from '../../src/host/exec.js';
 import { tempDir } from '../helpers.js';

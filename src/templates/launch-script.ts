@@ -3,11 +3,11 @@
  * Every interpolated value is quoted with shQuote (launch/line.ts).
  */
 import { basename } from 'node:path';
-import { renderTemplate, TEMPLATE_DIR } from '../templates/render.js';
-import { consoleArgs } from './channels.js';
-import { shQuote, ubdArg } from './line.js';
-import type { LaunchConfig } from './schema.js';
-import { networkArg, privilegeNeeds } from './transports.js';
+import { renderTemplate, TEMPLATE_DIR } from './render.js';
+import { consoleArgs } from '../launch/channels.js';
+import { shQuote, ubdArg } from '../launch/line.js';
+import type { LaunchConfig } from '../launch/schema.js';
+import { networkArg, privilegeNeeds } from '../launch/transports.js';
 
 export interface ScriptInput {
   name: string;
