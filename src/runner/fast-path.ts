@@ -17,11 +17,13 @@ import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ImageCache } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
-import { applyImageEdits, NotEditable, readImageFile, statImageFile } from '../host/debugfs.js';
+import { applyImageEdits, imageTarget } from '../edits/image.js';
+import { NotEditable } from '../edits/model.js';
 import { bootstrapSource } from '../steps/bootstrap-source.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
-import type { ImageEditContext, StepContext } from '../steps/types.js';
+import { editsFiles, type StepContext } from '../steps/types.js';
+import { editContext } from '../steps/file-edits.js';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { hookScript } from '../steps/hook.js';
@@ -54,13 +56,13 @@ export function splitForFastPath(plan: Plan): FastSplit | string {
   const pack = plan.steps.find((s) => s.kind === 'pack');
   if (!pack || !String((pack.options as { fs: string }).fs).startsWith('ext')) return 'the recipe does not pack an ext image';
   if (plan.steps.some((s) => s.kind === 'mount')) return 'the recipe mounts an image';
-  const first = plan.steps.findIndex((s) => s.step.imageEdits);
+  const first = plan.steps.findIndex((s) => editsFiles(s.step));
   if (first < 0) return 'the recipe has no file-edit steps (template, password, overlay)';
-  const blocker = plan.steps.slice(first).find((s) => !s.step.imageEdits && !MOVABLE.has(s.kind));
+  const blocker = plan.steps.slice(first).find((s) => !editsFiles(s.step) && !MOVABLE.has(s.kind));
   if (blocker) return `steps[${blocker.index}] ${blocker.kind} comes after a file edit and may depend on it`;
   const password = plan.steps.find((s) => s.kind === 'password' && !CRYPTABLE.has((s.options as { method?: string }).method ?? 'SHA512'));
   if (password) return `steps[${password.index}] password: only chpasswd in the image crypts ${(password.options as { method: string }).method}`;
-  return { base: plan.steps.filter((s) => !s.step.imageEdits), edits: plan.steps.filter((s) => s.step.imageEdits) };
+  return { base: plan.steps.filter((s) => !editsFiles(s.step)), edits: plan.steps.filter((s) => editsFiles(s.step)) };
 }
 
 export function where(ps: PlannedStep): string {
@@ -122,19 +124,6 @@ export function keyedOptions(options: unknown, plan: Pick<Plan, 'vars' | 'secret
   return JSON.parse(text);
 }
 
-function editContext(ctx: StepContext): ImageEditContext {
-  return {
-    recipeDir: ctx.recipeDir,
-    vars: ctx.vars,
-    facts: ctx.facts,
-    reproducible: ctx.reproducible,
-    readFile: (p) => readImageFile(ctx.image, p),
-    stat: (p) => statImageFile(ctx.image, p),
-    exec: (cmd, args, opts) => ctx.exec(cmd, args, opts),
-    log: (l) => ctx.log(l),
-  };
-}
-
 /** The build as base image (from the cache, or built and then cached) plus debugfs edits. */
 export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache): Promise<BuildTask[]> {
   const fields = await baseInputs(plan, split.base, ctx);
@@ -175,7 +164,7 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       where: where(ps),
       run: async () => {
         try {
-          const edits = await ps.step.imageEdits!(ps.options, editContext(ctx));
+          const edits = await ps.step.edits!(ps.options, editContext(ctx, imageTarget(ctx.image)));
           await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal }, journal: ctx.teardown.journal });
         } catch (e) {
           if (e instanceof NotEditable) throw new UserError(`${e.message}: this step cannot edit the packed image; build with --no-fast to run it on the tree`);
