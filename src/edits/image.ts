@@ -63,15 +63,18 @@ export async function planImageEdits(image: string, edits: readonly FileEdit[], 
     if (e.kind === 'symlink') linkTarget(e.target);
     const parts = path.split('/').filter(Boolean);
     for (let i = 1; i < parts.length; i++) {
-      const parent = `/${parts.slice(0, i).join('/')}`;
-      const type = await lookup(parent);
+      const prefix = `/${parts.slice(0, i).join('/')}`;
+      const type = await lookup(prefix);
       if (type === undefined) {
-        const above = posix.dirname(parent);
+        const above = posix.dirname(prefix);
         if (above !== '/' && (await lookup(above)) === 'symlink') throw linkInImage(above);
-        out.push(dir(parent));
-        known.set(parent, 'directory');
-      } else if (type !== 'directory' && type !== 'symlink') throw new UserError(`${parent} exists in the rootfs and is not a directory`);
+        out.push(dir(prefix));
+        known.set(prefix, 'directory');
+      } else if (type !== 'directory' && type !== 'symlink') throw new UserError(`${prefix} exists in the rootfs and is not a directory`);
     }
+    // debugfs follows links above a name, but not one that is the name's own directory.
+    const parent = posix.dirname(path);
+    if (parent !== '/' && (await lookup(parent)) === 'symlink') throw linkInImage(parent);
     const type = path === '/' ? 'directory' : await lookup(path);
     if (e.kind === 'remove') {
       if (type === 'directory') throw new NotEditable(`${path}: debugfs here removes no directories; the tree build does`);

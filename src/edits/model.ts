@@ -43,6 +43,7 @@ export type EditKind = FileEdit['kind'];
 /** What a target says about a path (following links inside it). */
 export interface EditStat {
   type: 'regular' | 'directory' | 'symlink' | 'other';
+  /** Permission bits only (& 0o7777). */
   mode: number;
   uid: number;
   gid: number;

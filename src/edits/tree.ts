@@ -21,7 +21,7 @@ export function treeTarget(root: string): EditTarget {
       const st = await lstat(await resolveInRoot(root, path)).catch(() => undefined);
       if (!st) return undefined;
       const type = st.isFile() ? 'regular' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
-      return { type, mode: st.mode, uid: st.uid, gid: st.gid };
+      return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
     },
   };
 }

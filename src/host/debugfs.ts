@@ -8,6 +8,7 @@ import { exec, type ExecOptions } from './exec.js';
 
 export interface ImageStat {
   type: 'regular' | 'directory' | 'symlink' | 'other';
+  /** Permission bits (debugfs prints no type bits). */
   mode: number;
   uid: number;
   gid: number;
@@ -25,7 +26,7 @@ function word(path: string): string {
 
 /** A file's contents (a link at `path` is not followed); undefined when it is not there. */
 export async function readImageFile(image: string, path: string, opts: ExecOptions = {}): Promise<string | undefined> {
-  const r = await exec('debugfs', ['-R', `cat ${word(path)}`, image], { ...opts, reject: false });
+  const r = await exec('debugfs', ['-R', `cat ${word(path)}`, image], { ...opts, reject: false, keepFinalNewline: true });
   return /File not found|not found by ext2_lookup/.test(r.stderr) ? undefined : r.stdout;
 }
 

@@ -165,7 +165,7 @@ async function setPasswords(o: Options, ctx: StepContext, root: string): Promise
 
 export const password: Step<Options> = {
   kind: 'password',
-  summary: 'set user passwords in /etc/shadow (crypted on the host; chpasswd in the chroot for YESCRYPT, DES), secrets on stdin only',
+  summary: 'set user passwords: crypted on the host into /etc/shadow (chpasswd in the chroot for YESCRYPT, DES); secrets on stdin only',
   schema,
   secretKeys: ['password', 'hash'],
   title: (o) => `Set password${o.users.length > 1 ? 's' : ''} for ${o.users.map((u) => u.user).join(', ')}`,
