@@ -17,9 +17,9 @@ export function editContext(ctx: Pick<StepContext, 'recipeDir' | 'vars' | 'facts
   };
 }
 
-/** Compute `step`'s edits against the rootfs and apply them there; returns how many were applied. */
-export async function runEdits<O>(step: Step<O>, o: O, ctx: StepContext): Promise<number> {
+/** A file-editing step's `run`: its edits, computed against the rootfs and applied there. */
+export async function runEdits<O>(step: Step<O>, o: O, ctx: StepContext): Promise<void> {
   const root = ctx.requireRootfs();
   const edits = await step.edits!(o, editContext(ctx, treeTarget(root)));
-  return applyTreeEdits(root, edits, { signal: ctx.signal });
+  await applyTreeEdits(root, edits, { signal: ctx.signal });
 }

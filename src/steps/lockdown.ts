@@ -31,5 +31,5 @@ export const lockdown: Step<z.infer<typeof schema>> = {
     ctx.log(`writing ${LOCKDOWN_SYSCTL}`);
     return [file(LOCKDOWN_SYSCTL, TEXT)];
   },
-  run: (o, ctx) => runEdits(lockdown, o, ctx).then(() => undefined),
+  run: (o, ctx) => runEdits(lockdown, o, ctx),
 };

@@ -79,9 +79,9 @@ export const overlay: Step<Options> = {
     const { uid, gid } = await ownerIds(o.owner, (f) => ctx.readFile(f));
     const dest = posix.resolve('/', o.dest);
     const entries = await hostTreeEdits(src, dest, { owner: { uid, gid }, allow: o.allow });
-    ctx.log(`${entries.length} entries from ${src} to ${dest} as ${uid}:${gid}`);
+    ctx.log(`copying ${entries.length} entries from ${src} to ${dest} as ${uid}:${gid}`);
     // dest as a directory (made when missing, a link there followed inside the root), then the entries.
     return [dir(dest), ...entries];
   },
-  run: (o, ctx) => runEdits(overlay, o, ctx).then(() => undefined),
+  run: (o, ctx) => runEdits(overlay, o, ctx),
 };

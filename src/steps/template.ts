@@ -88,5 +88,5 @@ export const template: Step<Options> = {
     // A link at dest is written through, inside the root (an image refuses it).
     return [fileEdit(dest, text, { mode: parseInt(o.mode, 8), link: 'follow' })];
   },
-  run: (o, ctx) => runEdits(template, o, ctx).then(() => undefined),
+  run: (o, ctx) => runEdits(template, o, ctx),
 };

@@ -82,7 +82,8 @@ describe('file edits: the image applier (debugfs)', () => {
     const inTree = await snapshot(tree, async (p) => lstat(join(tree, p)));
     const inImage = await snapshot(dump, async (p) => (await statImageFile(image, p))!);
     assert.deepEqual(inImage, inTree);
-    assert.ok(inTree.includes('/usr/share dir 700 ' + `${(await lstat(join(seed, 'usr/share'))).uid}:${(await lstat(join(seed, 'usr/share'))).gid} `), 'an existing directory keeps its mode');
+    const share = await lstat(join(seed, 'usr/share'));
+    assert.ok(inTree.includes(`/usr/share dir 700 ${share.uid}:${share.gid} `), 'an existing directory keeps its mode');
     assert.ok(
       inTree.some((l) => l.startsWith('/usr/lib/systemd/unit file 644')),
       'written through the /lib link above it',
