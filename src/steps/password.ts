@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { openChroot } from '../host/chroot.js';
 import { registerSecret } from '../host/secrets.js';
 import type { EditContext, Step, StepContext } from './types.js';
-import { type FileEdit, file, NotEditable } from '../edits/model.js';
+import { type FileEdit, file as fileEdit, NotEditable } from '../edits/model.js';
 import { applyTreeEdits, treeTarget } from '../edits/tree.js';
 import { editContext } from './file-edits.js';
 import { cryptHashValue, orEmpty, passwordValue } from '../model/values.js';
@@ -137,7 +137,7 @@ async function shadowEdits(ctx: EditContext, hashes: Map<string, string>): Promi
   const shadow = st?.type === 'regular' ? await ctx.readFile('/etc/shadow') : undefined;
   if (shadow === undefined || !st) throw new Error('the rootfs has no /etc/shadow file to set passwords in');
   ctx.log(`setting ${hashes.size} password(s) in /etc/shadow (crypted on the host)`);
-  return [file('/etc/shadow', editShadow(shadow, hashes, changeDay(ctx.reproducible?.epoch)), { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid }, link: 'follow' })];
+  return [fileEdit('/etc/shadow', editShadow(shadow, hashes, changeDay(ctx.reproducible?.epoch)), { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid }, link: 'follow' })];
 }
 
 async function setPasswords(o: Options, ctx: StepContext, root: string): Promise<void> {
