@@ -29,6 +29,8 @@ export interface ExecOptions {
   fds?: number[];
   /** Called with the pid once the command started. */
   onSpawn?: (pid: number) => void;
+  /** Keep stdout's last newline (a file's contents); by default it is stripped. */
+  keepFinalNewline?: boolean;
 }
 
 /** A long-running command with its stdin and stdout/stderr as pipes (UML consoles). */
@@ -108,7 +110,7 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
     env: cleanEnv(opts.env),
     extendEnv: false,
     reject: false,
-    stripFinalNewline: true,
+    stripFinalNewline: !opts.keepFinalNewline,
     cancelSignal: opts.signal,
     forceKillAfterDelay: 5000,
     ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),

@@ -43,6 +43,7 @@ export const HOST_TOOLS: Readonly<Record<string, HostTool>> = {
   umount: tool('mount', 'unmount, teardown'),
   chroot: tool('coreutils', 'password, run'),
   cp: tool('coreutils', 'copies of trees and images'),
+  mknod: tool('coreutils', 'overlay with allow: [devices]'),
   rm: tool('coreutils', 'teardown'),
   chown: tool('coreutils', 'rootfs-dir, --owner'),
   touch: tool('coreutils', 'reproducible images'),

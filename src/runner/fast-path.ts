@@ -14,10 +14,12 @@
  */
 import type { ImageCache } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
-import { applyImageEdits, NotEditable, readImageFile, statImageFile } from '../host/debugfs.js';
+import { applyImageEdits, imageTarget } from '../edits/image.js';
+import { NotEditable } from '../edits/model.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
-import type { ImageEditContext, StepContext } from '../steps/types.js';
+import { editsFiles, type StepContext } from '../steps/types.js';
+import { editContext } from '../steps/file-edits.js';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createHash } from 'node:crypto';
@@ -43,15 +45,15 @@ export function splitForFastPath(plan: Plan): FastSplit | string {
   const packed = outputOf(plan.steps);
   if (!packed?.fs.startsWith('ext')) return 'the recipe does not pack an ext image';
   if (firstProviding(plan.steps, 'mount') >= 0) return 'the recipe mounts an image';
-  const first = plan.steps.findIndex((s) => s.step.imageEdits);
+  const first = plan.steps.findIndex((s) => editsFiles(s.step));
   if (first < 0) return 'the recipe has no file-edit steps (template, password, overlay)';
-  const blocker = plan.steps.slice(first).find((s) => !s.step.imageEdits && !traitsOf(s).leavesEdits);
+  const blocker = plan.steps.slice(first).find((s) => !editsFiles(s.step) && !traitsOf(s).leavesEdits);
   if (blocker) return `steps[${blocker.index}] ${blocker.kind} comes after a file edit and may depend on it`;
   for (const ps of plan.steps) {
     const why = traitsOf(ps).fastPathBlocker?.(ps.options);
     if (why) return `steps[${ps.index}] ${ps.kind}: ${why}`;
   }
-  return { base: plan.steps.filter((s) => !s.step.imageEdits), edits: plan.steps.filter((s) => s.step.imageEdits) };
+  return { base: plan.steps.filter((s) => !editsFiles(s.step)), edits: plan.steps.filter((s) => editsFiles(s.step)) };
 }
 
 export function where(ps: PlannedStep): string {
@@ -85,19 +87,6 @@ export function keyedOptions(options: unknown, plan: Pick<Plan, 'vars' | 'secret
   let text = JSON.stringify(options) ?? 'null';
   for (const v of secrets) text = text.split(JSON.stringify(v).slice(1, -1)).join(`sha256:${createHash('sha256').update(v).digest('hex')}`);
   return JSON.parse(text);
-}
-
-function editContext(ctx: StepContext): ImageEditContext {
-  return {
-    recipeDir: ctx.recipeDir,
-    vars: ctx.vars,
-    facts: ctx.facts,
-    reproducible: ctx.reproducible,
-    readFile: (p) => readImageFile(ctx.image, p),
-    stat: (p) => statImageFile(ctx.image, p),
-    exec: (cmd, args, opts) => ctx.exec(cmd, args, opts),
-    log: (l) => ctx.log(l),
-  };
 }
 
 /** The build as base image (from the cache, or built and then cached) plus debugfs edits. */
@@ -140,7 +129,7 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       where: where(ps),
       run: async () => {
         try {
-          const edits = await ps.step.imageEdits!(ps.options, editContext(ctx));
+          const edits = await ps.step.edits!(ps.options, editContext(ctx, imageTarget(ctx.image)));
           await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal }, journal: ctx.teardown.journal });
         } catch (e) {
           if (e instanceof NotEditable) throw new UserError(`${e.message}: this step cannot edit the packed image; build with --no-fast to run it on the tree`);

@@ -9,6 +9,8 @@
  * bpfflash — is in the recipe loader.
  */
 import { z } from 'zod';
+import { file } from '../edits/model.js';
+import { runEdits } from './file-edits.js';
 import type { Step } from './types.js';
 
 const schema = z.object({}).strict();
@@ -26,11 +28,9 @@ export const lockdown: Step<z.infer<typeof schema>> = {
   async verify(_o, ctx) {
     ctx.requireRoot('files in the image belong to root', { userns: true });
   },
-  async run(_o, ctx) {
-    await ctx.writeFile(LOCKDOWN_SYSCTL, TEXT);
-    ctx.log(`wrote ${LOCKDOWN_SYSCTL}`);
+  async edits(_o, ctx) {
+    ctx.log(`writing ${LOCKDOWN_SYSCTL}`);
+    return [file(LOCKDOWN_SYSCTL, TEXT)];
   },
-  async imageEdits() {
-    return [{ kind: 'file', path: LOCKDOWN_SYSCTL, content: TEXT, mode: 0o644, uid: 0, gid: 0 }];
-  },
+  run: (o, ctx) => runEdits(lockdown, o, ctx),
 };

@@ -3,7 +3,9 @@
  * directory under the project's overlays/ or a path relative to the recipe.
  * Files are owned by root unless `owner` says otherwise (names are looked up
  * in the image's /etc/passwd and /etc/group). Links already in the image are
- * resolved inside it, never on the host; device nodes are refused.
+ * resolved inside it, never on the host; setuid files, device nodes, fifos
+ * and hard links are refused unless `allow` names them. One walk of the
+ * source makes the step's file edits (edits/host-tree) for either applier.
  *
  * ```yaml
  * - step: overlay
@@ -13,16 +15,12 @@
  * ```
  */
 import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import { UserError } from '../errors.js';
-import { NotEditable, type ImageEdit } from '../host/debugfs.js';
-import { missingParents } from './template.js';
 import { z } from 'zod';
-import { checkSpecial, copyTreeIntoRoot } from '../host/copy-tree.js';
-import { readFileInRoot } from '../host/rootfs-path.js';
+import { hostTreeEdits } from '../edits/host-tree.js';
+import { dir } from '../edits/model.js';
+import { runEdits } from './file-edits.js';
 import { guestPath } from './options.js';
 import type { Step } from './types.js';
 
@@ -77,38 +75,14 @@ export const overlay: Step<Options> = {
     const src = overlaySource(o.source, ctx.recipeDir);
     if (!existsSync(src) || !statSync(src).isDirectory()) ctx.problem(`overlay directory ${src} does not exist`, 'source');
   },
-  async run(o, ctx) {
-    const root = ctx.requireRootfs();
-    const src = overlaySource(o.source, ctx.recipeDir);
-    const { uid, gid } = await ownerIds(o.owner, async (f) => (await readFileInRoot(root, f))?.toString('utf8'));
-    const count = await copyTreeIntoRoot(src, root, o.dest, { uid, gid, allow: o.allow });
-    ctx.log(`copied ${count} entries from ${src} to ${o.dest} as ${uid}:${gid}`);
-  },
-  async imageEdits(o, ctx) {
+  async edits(o, ctx) {
     const src = overlaySource(o.source, ctx.recipeDir);
     const { uid, gid } = await ownerIds(o.owner, (f) => ctx.readFile(f));
     const dest = posix.resolve('/', o.dest);
-    const edits: ImageEdit[] = [...(await missingParents(ctx, posix.join(dest, 'x')))];
-    if (!edits.length && (await ctx.stat(dest))?.type === 'symlink') throw new NotEditable(`${dest} is a link in the image`);
-    const walk = async (rel: string): Promise<void> => {
-      for (const name of (await readdir(join(src, rel))).sort()) {
-        const from = join(src, rel, name);
-        const guest = posix.join(dest, rel, name);
-        const st = await lstat(from);
-        checkSpecial(from, st, o.allow);
-        if ((st.isFile() && st.nlink > 1) || !(st.isFile() || st.isDirectory() || st.isSymbolicLink())) throw new NotEditable(`${from}: hard links and device nodes are copied on the tree`);
-        const existing = await ctx.stat(guest);
-        if (existing?.type === 'symlink') throw new NotEditable(`${guest} is a link in the image`);
-        if (st.isDirectory()) {
-          if (existing && existing.type !== 'directory') throw new UserError(`overlay: ${guest} exists in the rootfs and is not a directory`);
-          if (!existing) edits.push({ kind: 'dir', path: guest, mode: st.mode, uid, gid });
-          await walk(join(rel, name));
-        } else if (st.isFile()) edits.push({ kind: 'file', path: guest, content: await readFile(from), mode: st.mode, uid, gid });
-        else edits.push({ kind: 'symlink', path: guest, target: await readlink(from), uid, gid });
-      }
-    };
-    await walk('');
-    ctx.log(`${edits.length} entries from ${src} to ${dest} as ${uid}:${gid} (debugfs)`);
-    return edits;
+    const entries = await hostTreeEdits(src, dest, { owner: { uid, gid }, allow: o.allow });
+    ctx.log(`copying ${entries.length} entries from ${src} to ${dest} as ${uid}:${gid}`);
+    // dest as a directory (made when missing, a link there followed inside the root), then the entries.
+    return [dir(dest), ...entries];
   },
+  run: (o, ctx) => runEdits(overlay, o, ctx),
 };

@@ -1,15 +1,16 @@
 /**
- * `password`: set passwords inside the rootfs with chpasswd, fed through
- * stdin: never argv, logs, the plan or the manifest. Each user takes a
+ * `password`: set passwords inside the rootfs; secrets go through stdin
+ * only: never argv, logs, the plan or the manifest. Each user takes a
  * plaintext `password`, an already-crypted `hash`, `password_env` (the name
  * of an environment variable) or `password_file` (first line of a file).
  * Empty values count as not given, so recipes can offer both a password and
  * a hash variable. `method` picks the hash for plaintext (SHA512, the default,
  * checks in a fraction of yescrypt's time under UML). SHA512, SHA256 and MD5
  * are crypted on the host (openssl passwd, stdin) and written into the
- * image's /etc/shadow (mode and owner kept; no chroot, so images without
- * chpasswd — busybox — work too); YESCRYPT and DES go to the image's chpasswd
- * in the chroot with -c.
+ * image's /etc/shadow as a file edit (mode and owner kept; no chroot, so
+ * images without chpasswd — busybox — work too, and a warm build makes the
+ * same edit with debugfs); only YESCRYPT and DES of a plaintext go to the
+ * image's chpasswd in the chroot with -c.
  *
  * ```yaml
  * - step: password
@@ -21,14 +22,15 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { readFileInRoot, resolveInRoot } from '../host/rootfs-path.js';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { openChroot } from '../host/chroot.js';
 import { registerSecret } from '../host/secrets.js';
-import type { Step, StepContext } from './types.js';
-import { NotEditable } from '../host/debugfs.js';
+import type { EditContext, Step, StepContext } from './types.js';
+import { type FileEdit, file as fileEdit, NotEditable } from '../edits/model.js';
+import { applyTreeEdits, treeTarget } from '../edits/tree.js';
+import { editContext } from './file-edits.js';
 import { cryptHashValue, orEmpty, passwordValue } from '../model/values.js';
 
 const user = z
@@ -129,16 +131,20 @@ export function editShadow(text: string, hashes: Map<string, string>, day: numbe
   return out.join('\n');
 }
 
+/** The new /etc/shadow (mode and owner kept) with the host-crypted `hashes`. */
+async function shadowEdits(ctx: EditContext, hashes: Map<string, string>): Promise<FileEdit[]> {
+  const st = await ctx.stat('/etc/shadow');
+  const shadow = st?.type === 'regular' ? await ctx.readFile('/etc/shadow') : undefined;
+  if (shadow === undefined || !st) throw new Error('the rootfs has no /etc/shadow file to set passwords in');
+  ctx.log(`setting ${hashes.size} password(s) in /etc/shadow (crypted on the host)`);
+  return [fileEdit('/etc/shadow', editShadow(shadow, hashes, changeDay(ctx.reproducible?.epoch)), { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid }, link: 'follow' })];
+}
+
 async function setPasswords(o: Options, ctx: StepContext, root: string): Promise<void> {
+  // SHA512, SHA256, MD5 (or given hashes): written into /etc/shadow; no chroot, no chpasswd in the image needed (busybox has none).
   const hashes = await hostHashes(o, ctx);
   if (hashes) {
-    // Written into /etc/shadow: no chroot, no chpasswd in the image needed (busybox has none).
-    const path = await resolveInRoot(root, '/etc/shadow');
-    const st = await stat(path).catch(() => undefined);
-    const shadow = await readFileInRoot(root, '/etc/shadow');
-    if (!st?.isFile() || !shadow) throw new Error('the rootfs has no /etc/shadow file to set passwords in');
-    await ctx.writeFile('/etc/shadow', editShadow(shadow.toString('utf8'), hashes, changeDay(ctx.reproducible?.epoch)), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
-    ctx.log(`set ${hashes.size} password(s) in /etc/shadow (crypted on the host)`);
+    await applyTreeEdits(root, await shadowEdits(editContext(ctx, treeTarget(root)), hashes), { signal: ctx.signal });
     return;
   }
   // YESCRYPT or DES: the image's chpasswd crypts them.
@@ -159,7 +165,7 @@ async function setPasswords(o: Options, ctx: StepContext, root: string): Promise
 
 export const password: Step<Options> = {
   kind: 'password',
-  summary: 'set user passwords with chpasswd in the chroot (stdin only)',
+  summary: 'set user passwords: crypted on the host into /etc/shadow (chpasswd in the chroot for YESCRYPT, DES); secrets on stdin only',
   schema,
   traits: {
     requires: ['root'],
@@ -179,13 +185,10 @@ export const password: Step<Options> = {
   async run(o, ctx) {
     await setPasswords(o, ctx, ctx.requireRootfs());
   },
-  async imageEdits(o, ctx) {
-    const shadow = await ctx.readFile('/etc/shadow');
-    const st = await ctx.stat('/etc/shadow');
-    if (shadow === undefined || st?.type !== 'regular') throw new NotEditable('the image has no /etc/shadow file');
+  /** Only for SHA512, SHA256, MD5 or given hashes: YESCRYPT and DES need the image's chpasswd (NotEditable). */
+  async edits(o, ctx) {
     const hashes = await hostHashes(o, ctx);
     if (!hashes) throw new NotEditable(`crypting ${o.method} needs chpasswd in the image`);
-    ctx.log(`setting ${hashes.size} password(s) in /etc/shadow (debugfs)`);
-    return [{ kind: 'file', path: '/etc/shadow', content: editShadow(shadow, hashes, changeDay(ctx.reproducible?.epoch)), mode: st.mode, uid: st.uid, gid: st.gid }];
+    return shadowEdits(ctx, hashes);
   },
 };

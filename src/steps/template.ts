@@ -17,8 +17,9 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import type { ImageEditContext, Step, StepContext, VerifyContext } from './types.js';
-import { NotEditable, type ImageEdit } from '../host/debugfs.js';
+import type { Step, StepContext, VerifyContext } from './types.js';
+import { file as fileEdit } from '../edits/model.js';
+import { runEdits } from './file-edits.js';
 import { guestPath, modeString } from './options.js';
 import { TEMPLATE_INPUTS } from '../model/values.js';
 import { renderTemplate, TEMPLATE_DIR } from '../templates/render.js';
@@ -81,28 +82,12 @@ export const template: Step<Options> = {
       ctx.problem(code === 'ENOENT' ? `template file ${file} does not exist` : (e as Error).message, 'template');
     }
   },
-  async run(o, ctx) {
+  async edits(o, ctx) {
     const text = await renderTemplate(templateFile(o, ctx.recipeDir), templateLocals(ctx, o.data));
     const dest = o.dest ?? BUILTIN[o.template]!;
-    await ctx.writeFile(dest, text, { mode: parseInt(o.mode, 8) });
-    ctx.log(`wrote ${dest} (${text.length} bytes)`);
+    ctx.log(`writing ${dest} (${text.length} bytes)`);
+    // A link at dest is written through, inside the root (an image refuses it).
+    return [fileEdit(dest, text, { mode: parseInt(o.mode, 8), link: 'follow' })];
   },
-  async imageEdits(o, ctx) {
-    const dest = o.dest ?? BUILTIN[o.template]!;
-    // A link in the image is written through on a tree; leave that case to the ordinary build.
-    if ((await ctx.stat(dest))?.type === 'symlink') throw new NotEditable(`${dest} is a link in the image`);
-    const text = await renderTemplate(templateFile(o, ctx.recipeDir), templateLocals(ctx, o.data));
-    return [...(await missingParents(ctx, dest)), { kind: 'file', path: dest, content: text, mode: parseInt(o.mode, 8), uid: 0, gid: 0 }];
-  },
+  run: (o, ctx) => runEdits(template, o, ctx),
 };
-
-/** Directories above `path` that the image lacks, outermost first (as a tree write would make them). */
-export async function missingParents(ctx: Pick<ImageEditContext, 'stat'>, path: string): Promise<ImageEdit[]> {
-  const parts = path.split('/').filter(Boolean).slice(0, -1);
-  const out: ImageEdit[] = [];
-  for (let i = 1; i <= parts.length; i++) {
-    const dir = `/${parts.slice(0, i).join('/')}`;
-    if (!(await ctx.stat(dir))) out.push({ kind: 'dir', path: dir, mode: 0o755, uid: 0, gid: 0 });
-  }
-  return out;
-}

@@ -4,7 +4,7 @@ import type { ExecOptions, ExecResult } from '../host/exec.js';
 import type { Teardown } from '../host/teardown.js';
 import type { WriteOptions } from '../host/rootfs-path.js';
 import type { BootstrapCache } from '../cache/store.js';
-import type { ImageEdit, ImageStat } from '../host/debugfs.js';
+import type { EditTarget, FileEdit } from '../edits/model.js';
 import type { BuildFacts } from '../model/facts.js';
 import type { StepTraits } from './traits.js';
 
@@ -35,24 +35,27 @@ export interface Step<O> {
   /** Register teardown the moment a resource exists. */
   run(o: O, ctx: StepContext): Promise<void>;
   /**
-   * The same change as file edits on a packed ext image (debugfs, no mount):
-   * steps that have it can be applied to a copy of a cached base image on a
-   * warm build (runner/fast-path). Throws NotEditable when it cannot.
+   * A step that only edits files describes its change here, once, as data
+   * (edits/model); its `run` applies them to the tree (steps/file-edits),
+   * and a warm build applies the same edits to a copy of a cached base image
+   * with debugfs (runner/fast-path). Having it is what marks a step as one
+   * that only edits files (`editsFiles`).
    */
-  imageEdits?(o: O, ctx: ImageEditContext): Promise<ImageEdit[]>;
+  edits?(o: O, ctx: EditContext): Promise<FileEdit[]>;
 }
 
-/** What imageEdits sees: the image's files, read-only, and the build's facts. */
-export interface ImageEditContext {
+/** What `edits` sees: the target's files (a tree or an image), read-only, and the build's facts. */
+export interface EditContext extends EditTarget {
   recipeDir: string;
   vars: Readonly<Record<string, unknown>>;
   facts: BuildFacts;
   reproducible?: { epoch: number; uuid: string };
-  readFile(path: string): Promise<string | undefined>;
-  stat(path: string): Promise<ImageStat | undefined>;
   exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   log(line: string): void;
 }
+
+/** Whether a step only edits files (it describes its change as `edits`). */
+export const editsFiles = (step: Pick<AnyStep, 'edits'>): boolean => !!step.edits;
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds steps of every options type; each step file is typed with its own
 export type AnyStep = Step<any>;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { lstat, link, mkdir, readFile, readlink, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { exec } from '../../src/host/exec.js';
 import { join } from 'node:path';
-import { copyTreeIntoRoot } from '../../src/host/copy-tree.js';
+import { copyTreeIntoRoot } from '../../src/edits/host-tree.js';
 import { tempDir, type TempDir } from '../helpers.js';
 
 describe('copyTreeIntoRoot', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { checkImagePath, editScript, NotEditable } from '../../src/host/debugfs.js';
+import { checkImagePath, editScript } from '../../src/edits/image.js';
+import { NotEditable } from '../../src/edits/model.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { splitForFastPath } from '../../src/runner/fast-path.js';
 import { editShadow } from '../../src/steps/password.js';
@@ -41,9 +42,9 @@ describe('warm builds from a base image (fast path)', () => {
   it('writes a debugfs script that replaces files with their mode and owner, and stamps times when reproducible', () => {
     const script = editScript(
       [
-        { kind: 'dir', path: '/opt/x', mode: 0o750, uid: 0, gid: 4 },
-        { kind: 'file', path: '/opt/x/f', content: 'a', mode: 0o4755, uid: 1, gid: 2 },
-        { kind: 'symlink', path: '/opt/x/l', target: '../f', uid: 0, gid: 0 },
+        { kind: 'dir', path: '/opt/x', mode: 0o750, owner: { uid: 0, gid: 4 } },
+        { kind: 'file', path: '/opt/x/f', content: 'a', mode: 0o4755, owner: { uid: 1, gid: 2 }, link: 'replace' },
+        { kind: 'symlink', path: '/opt/x/l', target: '../f', owner: { uid: 0, gid: 0 } },
       ],
       (i) => `/stage/${i}`,
       1700000000,

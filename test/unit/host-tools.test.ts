@@ -32,7 +32,7 @@ async function sources(dir: string): Promise<string[]> {
 const DYNAMIC: Record<string, string[]> = {
   'src/runner/context.ts exec(cmd': [], // ctx.exec itself: its callers are scanned
   'src/steps/debootstrap.ts exec(tool': ['debootstrap', 'mmdebstrap'],
-  'src/runner/fast-path.ts exec(cmd': [], // passes ctx.exec on
+  'src/steps/file-edits.ts exec(cmd': [], // passes ctx.exec on (the EditContext)
   'src/runner/build.ts exec(cmd': [], // hooks: the user's script
   'src/steps/debootstrap.ts exec(o.backend': ['debootstrap', 'mmdebstrap'],
   'src/steps/pack.ts exec(argv[0]!': ['mksquashfs', 'tar', 'zstd'],

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { exec } from '../../src/host/exec.js';
-import { applyImageEdits, readImageFile } from '../../src/host/debugfs.js';
+import { readImageFile } from '../../src/host/debugfs.js';
+import { applyImageEdits } from '../../src/edits/image.js';
 import type { TreeJournal } from '../../src/host/safe-write.js';
 import { runHook } from '../../src/steps/hook.js';
 import { tempDir, type TempDir } from '../helpers.js';
@@ -48,7 +49,7 @@ describe('temporary trees are journaled while they exist (cleanup finds them aft
     await requireTools(this, 'mkfs.ext4', 'debugfs');
     await exec('mkfs.ext4', ['-q', '-F', image, '8M']);
     const journal = recorder();
-    await applyImageEdits(image, [{ kind: 'file', path: '/motd', content: 'hi\n', mode: 0o644, uid: 0, gid: 0 }], { journal });
+    await applyImageEdits(image, [{ kind: 'file', path: '/motd', content: 'hi\n', mode: 0o644, owner: { uid: 0, gid: 0 }, link: 'replace' }], { journal });
     assert.equal((await readImageFile(image, '/motd'))?.trim(), 'hi');
     assert.equal(journal.seen.length, 1);
     assert.match(journal.seen[0]!, /\/umlbuild-edits-/);
