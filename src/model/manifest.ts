@@ -1,10 +1,13 @@
 /**
  * `<name>.manifest.json` as data: what a build (kind absent) or a COW variant
- * (kind `cow-variant`) wrote beside its image. One writer, serializeManifest
- * (checked against the schema of its kind, then formatted by manifestText),
- * and one reader, parseManifest (JSON, then a schema: manifestSchema here, or
- * uml/manifest-schema's stricter one that also checks the launch line of a
- * manifest handed over by anybody). Model layer: imports nothing of ours but model/.
+ * (kind `cow-variant`) wrote beside its image. One writer: serializeManifest
+ * checks a new manifest against the schema of its kind and formats it with
+ * manifestText (the one format; adding the variants to a base's manifest and
+ * merge --in-place rewrite a manifest they read with it, keeping its other
+ * keys). One reader: parseManifest (JSON, then a schema: manifestSchema, the
+ * checks any manifest read back must pass; uml/manifest-schema's stricter one
+ * that also checks the launch line; baseManifestSchema for merge and
+ * verify-cow). Model layer: imports nothing of ours but model/.
  */
 import { z } from 'zod';
 import { testSchema } from './test-config.js';
@@ -103,6 +106,33 @@ export const manifestSchema = z
 
 export type Manifest = z.output<typeof manifestSchema>;
 
+/** Any manifest: a JSON object (merge and verify-cow look through every *.manifest.json of a directory). */
+export const manifestObject = z.record(z.string(), z.unknown(), { error: 'not a JSON object' });
+
+const NOT_SHA = 'image.sha256 is not a sha256 checksum';
+const NOT_VARIANTS = 'variants must be a list of { name, cow, ... }';
+/**
+ * What merge and verify-cow need of the manifest beside a base image: its
+ * checksum and its COW children. The rest is kept as it is (merge --in-place
+ * writes it back with the new checksum).
+ */
+export const baseManifestSchema = z
+  .object({
+    image: z
+      .object({
+        file: z.string(),
+        sha256: z
+          .string({ error: NOT_SHA })
+          .regex(/^[0-9a-f]{64}$/, NOT_SHA)
+          .optional(),
+      })
+      .loose(),
+    variants: z.array(z.object({ cow: z.string({ error: NOT_VARIANTS }) }, { error: NOT_VARIANTS }).loose(), { error: NOT_VARIANTS }).optional(),
+  })
+  .loose();
+
+export type BaseManifestData = z.output<typeof baseManifestSchema>;
+
 /** The text of a manifest: JSON, two-space indented, one final newline. */
 export function manifestText(data: unknown): string {
   return `${JSON.stringify(data, null, 2)}\n`;
@@ -129,6 +159,11 @@ export function parseManifest<S extends z.ZodType = typeof manifestSchema>(text:
   } catch (e) {
     return { ok: false, issues: [{ path: '', message: `not JSON: ${(e as Error).message}` }] };
   }
+  return checkManifestData(json, schema);
+}
+
+/** The reader's second half, for JSON already parsed: check it against `schema`. */
+export function checkManifestData<S extends z.ZodType>(json: unknown, schema: S): ManifestRead<z.output<S>> {
   const r = schema.safeParse(json);
   if (r.success) return { ok: true, data: r.data };
   return { ok: false, issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message })) };

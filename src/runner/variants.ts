@@ -19,7 +19,7 @@ import type { PlannedVariant } from '../recipe/variants.js';
 import { bootProbe } from '../uml/probe.js';
 import { createContext } from './context.js';
 import { imageSizes, passwordRecord, writeManifest } from '../output/manifest.js';
-import { type CowVariantManifest, imageManifestSchema, parseManifest } from '../model/manifest.js';
+import { type CowVariantManifest, manifestObject, manifestText, parseManifest, type VariantRecord } from '../model/manifest.js';
 import { sha256Text } from '../host/hashing.js';
 import { partialPath } from './outputs.js';
 import { Teardown } from '../host/teardown.js';
@@ -111,8 +111,8 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
 
 /** Add the variants to the base image's manifest (written atomically). */
 export async function recordVariants(manifestFile: string, variants: VariantOutput[]): Promise<void> {
-  const r = parseManifest(await readFile(manifestFile, 'utf8'), imageManifestSchema.loose());
-  if (!r.ok) throw new UserError(`${manifestFile}: the manifest this build wrote no longer reads back: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
-  const variantList = variants.map((v) => ({ name: v.name, cow: basename(v.cow), script: basename(v.script), allocated: v.allocated, seconds: v.seconds }));
-  await writeManifest(manifestFile, { ...r.data, variants: variantList });
+  const r = parseManifest(await readFile(manifestFile, 'utf8'), manifestObject);
+  if (!r.ok) throw new UserError(`${manifestFile}: the manifest this build wrote no longer reads back: ${r.issues[0]!.message}`);
+  const list: VariantRecord[] = variants.map((v) => ({ name: v.name, cow: basename(v.cow), script: basename(v.script), allocated: v.allocated, seconds: v.seconds }));
+  await writeReplacing(manifestFile, manifestText({ ...r.data, variants: list }));
 }
