@@ -20,6 +20,7 @@ import { parseCircular, parseDependencyTree } from 'dpdm';
 /** Layer ranks: a higher rank may import a lower or equal one. */
 export const LAYERS: { layer: string; rank: number; paths: string[] }[] = [
   { layer: 'cli', rank: 10, paths: ['src/cli.ts', 'src/cli/'] },
+  // api/: the library calls behind the commands; index.ts (the package entry) re-exports the public ones.
   { layer: 'api', rank: 9, paths: ['src/index.ts', 'src/api.ts', 'src/api/'] },
   // output/: the manifest writer (a build output; its schema goes to model/ in item 3).
   // doctor.ts: `umlbuild doctor` (host checks plus the kernel modules step's needs).
