@@ -35,18 +35,31 @@ export function collectHook(value: string, acc: { stage: HookStage; script: stri
 
 export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)'] as const;
 
+/** SIGINT/SIGTERM turned into an abort of `signal` (so the work can unwind) instead of an exit, between start() and stop(). */
+export function interrupts(): { signal: AbortSignal; start(): void; stop(): void } {
+  const controller = new AbortController();
+  const onInt = () => controller.abort(new InterruptedError('SIGINT'));
+  const onTerm = () => controller.abort(new InterruptedError('SIGTERM'));
+  return {
+    signal: controller.signal,
+    start() {
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+    },
+    stop() {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
+
 /** Run `fn` with SIGINT/SIGTERM turned into an abort (so it can unwind) instead of an exit. */
 export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => controller.abort(new InterruptedError(sig));
-  const onInt = onSignal('SIGINT');
-  const onTerm = onSignal('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const i = interrupts();
+  i.start();
   try {
-    return await fn(controller.signal);
+    return await fn(i.signal);
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    i.stop();
   }
 }

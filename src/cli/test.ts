@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { terminalAsker, test } from '../api/test.js';
 import { checkSummary, redact } from '../api/report.js';
 import { EXIT, RecipeError } from '../index.js';
-import { collectExpect, out, withInterrupts } from './options.js';
+import { collectExpect, interrupts, out } from './options.js';
 
 export interface TestFlags {
   login?: string;
@@ -24,8 +24,11 @@ export function addTestOptions(c: Command): Command {
 
 /** Boot, log in, run the checks, print them; exit code 1 when one failed. `builtPassword`: from the build that just ran (`build --test`). */
 export async function testCommand(target: string, o: TestFlags, builtPassword?: string): Promise<void> {
-  const r = await withInterrupts((signal) =>
-    test(target, {
+  // Interrupts unwind the boot; until then (the password prompt included) they end the process as usual.
+  const interrupted = interrupts();
+  let r: Awaited<ReturnType<typeof test>>;
+  try {
+    r = await test(target, {
       login: o.login,
       builtPassword,
       asker: terminalAsker,
@@ -33,15 +36,18 @@ export async function testCommand(target: string, o: TestFlags, builtPassword?: 
       expect: o.expect,
       timeoutS: Number(o.timeout),
       network: o.network,
-      signal,
+      signal: interrupted.signal,
       log: (l) => out(`  ${redact(l)}`),
       onBoot: (img) => {
-        // Checked here, once the image and login are known (as before the API's own check): the message names the option.
+        // Checked here, once the image and login are known (before the API's own check): the message names the option.
         if (!(Number(o.timeout) > 0)) throw new RecipeError([{ file: '--timeout', path: o.timeout, message: 'must be a positive number of seconds' }]);
         out(img.hostfsRoot ? `booting ${img.hostfsRoot} with hostfs (the guest writes into the tree)` : `booting ${img.cow ?? img.image} (on a throw-away COW layer)`);
+        interrupted.start();
       },
-    }),
-  );
+    });
+  } finally {
+    interrupted.stop();
+  }
   const timing = r.loginPromptS !== undefined ? `login prompt after ${r.loginPromptS.toFixed(1)} s${r.shellS !== undefined ? `, shell after ${r.shellS.toFixed(1)} s` : ''}` : 'no login prompt';
   out(`${r.ok ? 'PASS' : 'FAIL'}: ${checkSummary(r.checks).text}; ${timing}`);
   if (!r.ok) process.exitCode = EXIT.buildFailed;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
+import { interrupts } from '../../src/cli/options.js';
 import { test as apiTest } from '../../src/index.js';
 import { BIN, PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';
 
@@ -41,6 +42,25 @@ describe('cli/: commands over the library API', () => {
     assert.doesNotMatch(source, /bootTest|resolveLogin|findBuiltImage/);
     const api = await import('../../src/api/test.js');
     assert.equal(apiTest, api.test, 'the package entry exports the same function');
+  });
+
+  it('interrupts: SIGTERM aborts the signal only between start() and stop(), with the exit code of the signal', () => {
+    const before = process.listenerCount('SIGTERM');
+    const early = interrupts();
+    early.start();
+    early.stop();
+    assert.equal(process.listenerCount('SIGTERM'), before);
+    const i = interrupts();
+    i.start();
+    try {
+      process.emit('SIGTERM');
+    } finally {
+      i.stop();
+    }
+    assert.equal(process.listenerCount('SIGTERM'), before);
+    assert.equal(early.signal.aborted, false);
+    assert.equal(i.signal.aborted, true);
+    assert.equal((i.signal.reason as { exitCode: number }).exitCode, 143);
   });
 
   describe('both report the same thing through that path', () => {
