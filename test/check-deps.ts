@@ -20,7 +20,8 @@ import { parseCircular, parseDependencyTree } from 'dpdm';
 /** Layer ranks: a higher rank may import a lower or equal one. */
 export const LAYERS: { layer: string; rank: number; paths: string[] }[] = [
   { layer: 'cli', rank: 10, paths: ['src/cli.ts', 'src/cli/'] },
-  { layer: 'api', rank: 9, paths: ['src/index.ts', 'src/api.ts'] },
+  // api/: the library calls behind the commands; index.ts (the package entry) re-exports the public ones.
+  { layer: 'api', rank: 9, paths: ['src/index.ts', 'src/api.ts', 'src/api/'] },
   // output/: the manifest writer (a build output; its schema goes to model/ in item 3).
   // doctor.ts: `umlbuild doctor` (host checks plus the kernel modules step's needs).
   // plan-text.ts: `umlbuild plan` (renders a Plan with the manifest's public variables).
@@ -40,7 +41,7 @@ export const LAYERS: { layer: string; rank: number; paths: string[] }[] = [
 ];
 
 /** Upward imports that stay until items 1-3 of issue 13 move things; `from -> to` as repository paths. */
-export const ALLOWED: { from: string; to: string; why: string }[] = [{ from: 'src/uml/credentials.ts', to: 'src/recipe/load.ts', why: '`umlbuild test` reads the login from the recipe; moves to the api test() path (item 3)' }];
+export const ALLOWED: { from: string; to: string; why: string }[] = [];
 
 export interface DepReport {
   cycles: string[][];

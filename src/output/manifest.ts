@@ -4,12 +4,10 @@ import { sha256File } from '../host/hashing.js';
 import { REDACTED } from '../host/secrets.js';
 import type { Plan } from '../recipe/load.js';
 import type { BuildFacts } from '../model/facts.js';
+import { type CowVariantManifest, type ImageManifest, serializeManifest } from '../model/manifest.js';
+import { writeReplacing } from '../host/safe-write.js';
 
-export interface StepTiming {
-  step: string;
-  title: string;
-  seconds: number;
-}
+export type StepTiming = ImageManifest['steps'][number];
 
 export async function imageSizes(file: string): Promise<{ apparent: number; allocated: number }> {
   const st = await stat(file);
@@ -52,10 +50,10 @@ export interface ManifestInput {
 }
 
 export async function buildManifest(m: ManifestInput): Promise<string> {
-  const image = m.imageFile
+  const image: ImageManifest['image'] = m.imageFile
     ? { file: m.imageName, ...(await imageSizes(m.imageFile)), sha256: m.checksum === false ? undefined : await sha256File(m.imageFile), fs: m.facts.fsType, uuid: m.facts.fsUuid }
     : { file: m.imageName, kind: 'hostfs', owner: m.plan.owner };
-  const manifest = {
+  const manifest: ImageManifest = {
     umlbuild: m.version,
     created: new Date().toISOString(),
     recipe: { name: m.plan.name, file: m.plan.file, description: m.plan.description },
@@ -70,5 +68,10 @@ export async function buildManifest(m: ManifestInput): Promise<string> {
     packages: m.facts.packages ?? [],
     steps: m.timings,
   };
-  return `${JSON.stringify(manifest, null, 2)}\n`;
+  return serializeManifest(manifest);
+}
+
+/** Write a manifest (model/manifest's writer) atomically, replacing one that is there. */
+export async function writeManifest(file: string, m: ImageManifest | CowVariantManifest): Promise<void> {
+  await writeReplacing(file, serializeManifest(m));
 }

@@ -18,7 +18,8 @@ import type { Plan } from '../recipe/load.js';
 import type { PlannedVariant } from '../recipe/variants.js';
 import { bootProbe } from '../uml/probe.js';
 import { createContext } from './context.js';
-import { imageSizes, passwordRecord } from '../output/manifest.js';
+import { imageSizes, passwordRecord, writeManifest } from '../output/manifest.js';
+import { type CowVariantManifest, manifestObject, manifestText, parseManifest, type VariantRecord } from '../model/manifest.js';
 import { sha256Text } from '../host/hashing.js';
 import { partialPath } from './outputs.js';
 import { Teardown } from '../host/teardown.js';
@@ -86,7 +87,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
     const scriptFile = join(outDir, `${v.name}.sh`);
     const manifestFile = join(outDir, `${v.name}.manifest.json`);
     const sizes = await imageSizes(cowPartial);
-    const manifest = {
+    const manifest: CowVariantManifest = {
       kind: 'cow-variant',
       variant: v.name,
       recipe: { name: plan.name, file: plan.file },
@@ -99,7 +100,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
       test: { ...plan.test, password: undefined, hostname: (v.vars.hostname as string | undefined) ?? plan.test.hostname },
     };
     await writeReplacing(scriptFile, script, 0o755);
-    await writeReplacing(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeManifest(manifestFile, manifest);
     await rename(cowPartial, cowFinal);
     failed = false;
     return { name: v.name, cow: cowFinal, script: scriptFile, manifest: manifestFile, allocated: sizes.allocated, seconds: (Date.now() - t0) / 1000 };
@@ -111,7 +112,8 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
 
 /** Add the variants to the base image's manifest (written atomically). */
 export async function recordVariants(manifestFile: string, variants: VariantOutput[]): Promise<void> {
-  const m = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
-  m.variants = variants.map((v) => ({ name: v.name, cow: basename(v.cow), script: basename(v.script), allocated: v.allocated, seconds: v.seconds }));
-  await writeReplacing(manifestFile, `${JSON.stringify(m, null, 2)}\n`);
+  const r = parseManifest(await readFile(manifestFile, 'utf8'), manifestObject);
+  if (!r.ok) throw new UserError(`${manifestFile}: the manifest this build wrote no longer reads back: ${r.issues[0]!.message}`);
+  const list: VariantRecord[] = variants.map((v) => ({ name: v.name, cow: basename(v.cow), script: basename(v.script), allocated: v.allocated, seconds: v.seconds }));
+  await writeReplacing(manifestFile, manifestText({ ...r.data, variants: list }));
 }

@@ -13,11 +13,12 @@ import { EXIT, UserError } from '../errors.js';
 import { openRegularFile, type PinnedFile } from '../host/pinned-file.js';
 import { sha256File } from '../host/hashing.js';
 import type { CowHeader } from './cow.js';
+import { type BaseManifestData, baseManifestSchema, checkManifestData, manifestObject, parseManifest } from '../model/manifest.js';
 
-/** What merge and verify-cow read from an image's manifest (validated). */
+/** What merge and verify-cow read from an image's manifest (validated: model/manifest's baseManifestSchema). */
 export interface BaseManifest {
   file: string;
-  data: Record<string, unknown> & { image: Record<string, unknown> & { file: string; sha256?: string } };
+  data: BaseManifestData;
   /** The COW files recorded as its variants. */
   children: string[];
 }
@@ -32,35 +33,21 @@ export class BaseRefused extends UserError {
 
 const MAX_MANIFEST = 16 << 20;
 
+const malformed = (file: string, why: string) => new UserError(`${file}: malformed umlbuild manifest: ${why}`, EXIT.invalid);
+
+/** model/manifest's reader over a manifest file that must be a regular file (not a FIFO, device or link) of sane size. */
 async function readManifest(file: string): Promise<Record<string, unknown>> {
-  const bad = (why: string) => new UserError(`${file}: malformed umlbuild manifest: ${why}`, EXIT.invalid);
   const f = await openRegularFile(file, 'manifest');
   let text: string;
   try {
-    if (f.stat.size > MAX_MANIFEST) throw bad(`${f.stat.size} bytes is too large`);
+    if (f.stat.size > MAX_MANIFEST) throw malformed(file, `${f.stat.size} bytes is too large`);
     text = (await f.fh.readFile()).toString('utf8');
   } finally {
     await f.close();
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw bad((e as Error).message);
-  }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('not a JSON object');
-  return data as Record<string, unknown>;
-}
-
-function validate(file: string, data: Record<string, unknown>): BaseManifest {
-  const bad = (why: string) => new UserError(`${file}: malformed umlbuild manifest: ${why}`, EXIT.invalid);
-  const image = data.image as { file: string; sha256?: unknown };
-  if (image.sha256 !== undefined && (typeof image.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(image.sha256))) throw bad('image.sha256 is not a sha256 checksum');
-  const variants = data.variants ?? [];
-  if (!Array.isArray(variants) || !variants.every((v) => v && typeof v === 'object' && typeof (v as { cow?: unknown }).cow === 'string')) {
-    throw bad('variants must be a list of { name, cow, ... }');
-  }
-  return { file, data: data as BaseManifest['data'], children: variants.map((v: { cow: string }) => v.cow) };
+  const r = parseManifest(text, manifestObject);
+  if (!r.ok) throw malformed(file, r.issues[0]!.message);
+  return r.data;
 }
 
 /**
@@ -71,9 +58,16 @@ function validate(file: string, data: Record<string, unknown>): BaseManifest {
 export async function manifestFor(dir: string, name: string): Promise<BaseManifest | undefined> {
   for (const f of (await readdir(dir)).sort()) {
     if (!f.endsWith('.manifest.json') || f.startsWith('.')) continue;
-    const data = await readManifest(join(dir, f));
+    const file = join(dir, f);
+    const data = await readManifest(file);
     const image = data.image as { file?: unknown } | undefined;
-    if (!data.kind && image && typeof image === 'object' && image.file === name) return validate(join(dir, f), data);
+    if (!data.kind && image && typeof image === 'object' && image.file === name) {
+      const r = checkManifestData(data, baseManifestSchema);
+      if (!r.ok) throw malformed(file, r.issues[0]!.message);
+      // The data as read, now known to have that shape: merge --in-place writes it back in its own key order.
+      const m = data as BaseManifestData;
+      return { file, data: m, children: (m.variants ?? []).map((v) => v.cow) };
+    }
   }
   return undefined;
 }

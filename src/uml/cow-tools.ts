@@ -23,6 +23,7 @@ import { exec } from '../host/exec.js';
 import { createNewFile, openRegularFile, stillNames, type PinnedFile } from '../host/pinned-file.js';
 import { sha256File } from '../host/hashing.js';
 import { partialPath } from '../host/safe-write.js';
+import { manifestText } from '../model/manifest.js';
 import { BaseRefused, checkBase, type CheckedBase } from './cow-base.js';
 import { baseMismatch, checkCow, cowChildren, parseCowHeader, type CowHeader } from './cow.js';
 
@@ -123,10 +124,10 @@ async function mergeInPlace(cow: string, cowFile: PinnedFile, base: CheckedBase,
   const data = base.manifest.data;
   const st = await base.file.fh.stat();
   data.image = { ...data.image, apparent: st.size, allocated: st.blocks * 512, sha256: await sha256File(base.file.path) };
-  if (Array.isArray(data.variants)) data.variants = (data.variants as { cow: string }[]).filter((v) => v.cow !== basename(cow));
+  if (data.variants) data.variants = data.variants.filter((v) => v.cow !== basename(cow));
   const tmp = partialPath(base.manifest.file);
   const mode = (await lstat(base.manifest.file)).mode & 0o666;
-  await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`, { flag: 'wx', mode });
+  await writeFile(tmp, manifestText(data), { flag: 'wx', mode });
   await rename(tmp, base.manifest.file);
   log(`merged ${basename(cow)} into ${base.name} (and removed the COW file, now part of the base)`);
   return base.name;

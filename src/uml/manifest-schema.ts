@@ -1,6 +1,7 @@
 /**
  * A manifest read back beside an image (`umlbuild test`, `boot`) is untrusted
- * input: anyone may have handed it over. Every field that reaches the UML
+ * input: anyone may have handed it over. model/manifest.ts checks its shape,
+ * file names and names; this adds the launch line. Every field that reaches the UML
  * command line, a path or the launch script is checked here, and anything
  * that could name a host file, device or socket is refused:
  *
@@ -16,18 +17,8 @@ import { totalmem } from 'node:os';
 import { z } from 'zod';
 import { RecipeError } from '../errors.js';
 import { NO_HOSTFS } from '../launch/schema.js';
-import { testSchema } from '../model/test-config.js';
+import { fileName, hostPath, manifestSchema as modelManifestSchema, parseManifest } from '../model/manifest.js';
 import { launchSchema } from '../launch/schema.js';
-
-/** A file of the output: a plain name in the manifest's directory. */
-const fileName = z
-  .string()
-  .regex(/^[\w.+@,-]+$/, 'must be a file name in the manifest\'s directory (letters, digits, . + @ , - _; no "/")')
-  .refine((n) => n !== '.' && n !== '..', 'must be a file name, not "." or ".."');
-const hostPath = z
-  .string()
-  .regex(/^\/[\w.+@/-]*$/, 'an absolute path')
-  .refine((p) => !p.split('/').includes('..'), 'no ".." in the path');
 
 const FLAG_ARGS = new Set(['quiet', 'rw', 'ro', 'single', 'emergency', 'rescue', 'debug', 'splash', 'nosplash', 'noresume', 'rootwait', 'nomodeset']);
 const KEYED_ARGS: [RegExp, RegExp][] = [
@@ -98,47 +89,14 @@ const manifestLaunch = launchSchema
     });
   });
 
-export const manifestSchema = z
-  .object({
-    kind: z.literal('cow-variant').optional(),
-    variant: z
-      .string()
-      .regex(/^[\w.+-]+$/)
-      .optional(),
-    recipe: z
-      .object({
-        name: z
-          .string()
-          .regex(/^[\w.+-]+$/)
-          .optional(),
-        file: hostPath.optional(),
-      })
-      .loose()
-      .optional(),
-    image: z.object({ file: fileName, kind: z.literal('hostfs').optional() }).loose(),
-    cow: z.object({ file: fileName }).loose().optional(),
-    umid: z
-      .string()
-      .regex(/^[\w.-]{1,64}$/)
-      .optional(),
-    variables: z.record(z.string(), z.unknown()).default({}),
-    passwords: z.record(z.string(), z.enum(['generated', 'given'])).default({}),
-    launch: manifestLaunch,
-    test: testSchema.default(testSchema.parse({})),
-  })
-  .loose();
+/** model/manifest's reader schema with the launch line checked in full. */
+export const manifestSchema = modelManifestSchema.extend({ launch: manifestLaunch });
 
 export type CheckedManifest = z.output<typeof manifestSchema>;
 
-/** Parse and check a manifest's text; a clear error (exit 2) naming the file and key otherwise. */
+/** Parse and check a manifest's text (model/manifest's reader); a clear error (exit 2) naming the file and key otherwise. */
 export function checkManifest(file: string, text: string): CheckedManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new RecipeError([{ file, path: '', message: `not JSON: ${(e as Error).message}` }]);
-  }
-  const r = manifestSchema.safeParse(json);
-  if (r.success) return r.data;
-  throw new RecipeError(r.error.issues.map((i) => ({ file, path: i.path.join('.'), message: i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message })));
+  const r = parseManifest(text, manifestSchema);
+  if (r.ok) return r.data;
+  throw new RecipeError(r.issues.map((i) => ({ file, ...i })));
 }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { UserError, EXIT } from '../errors.js';
 import type { LaunchConfig } from '../launch/schema.js';
 import type { TestConfig } from '../model/test-config.js';
+import { manifestKind } from '../model/manifest.js';
 import { checkManifest } from './manifest-schema.js';
 import { treeOwner } from './guest.js';
 
@@ -47,14 +48,7 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
     if (manifests.length > 1) {
       // A base and its COW variants: the directory means the base.
       const bases: string[] = [];
-      for (const f of manifests)
-        if (
-          !(await readFile(join(path, f), 'utf8').then(
-            (t) => (JSON.parse(t) as { kind?: unknown }).kind,
-            () => 'unreadable',
-          ))
-        )
-          bases.push(f);
+      for (const f of manifests) if (!(await readFile(join(path, f), 'utf8').then(manifestKind, () => 'unreadable'))) bases.push(f);
       manifests = bases;
     }
     if (manifests.length !== 1) {

@@ -7,7 +7,7 @@ import { announceGenerated, generatePassword, PASSWORD_ALPHABET } from '../../sr
 import { buildManifest } from '../../src/output/manifest.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { baseInputs } from '../../src/runner/fast-path.js';
-import { resolveLogin } from '../../src/uml/credentials.js';
+import { resolveLogin } from '../../src/api/login.js';
 import type { BuiltImage } from '../../src/uml/target.js';
 import type { BuildFacts } from '../../src/model/facts.js';
 import { PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';

@@ -1,0 +1,74 @@
+/** The library calls behind the smaller commands: validate, cache, cleanup, COW files, boot, doctor, steps. */
+import { ImageCache } from '../cache/images.js';
+import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
+import { doctor as checkHost, type DoctorReport } from '../doctor.js';
+import { cleanupStale, type CleanupReport } from '../host/journal.js';
+import { journalDir } from '../host/state-dirs.js';
+import { loadRecipe, type Plan } from '../recipe/load.js';
+import { verifyPlan } from '../runner/verify.js';
+import { stepsText } from '../steps-text.js';
+import { bootInteractive } from '../uml/boot.js';
+import { mergeCow, verifyCows } from '../uml/cow-tools.js';
+import { findBuiltImage } from '../uml/target.js';
+
+export type { CleanupReport, DoctorReport };
+
+/** Load a recipe (warnings through `onWarning`) and verify the host for it, without side effects. */
+export async function validate(file: string, o: { set?: Record<string, string>; onWarning?: (w: string) => void } = {}): Promise<Plan> {
+  const plan = await loadRecipe(file, { set: o.set, env: process.env });
+  for (const w of plan.warnings) o.onWarning?.(w);
+  await verifyPlan(plan);
+  return plan;
+}
+
+export interface CacheListing {
+  /** Where the bootstrap entries are. */
+  bootstrapDir: string;
+  bootstraps: Awaited<ReturnType<BootstrapCache['list']>>;
+  bases: Awaited<ReturnType<ImageCache['list']>>;
+}
+
+/** The cache's entries: bootstraps, then base images of warm builds. */
+export async function cacheList(cacheDir?: string): Promise<CacheListing> {
+  const dir = cacheDir ?? defaultCacheDir();
+  const store = new BootstrapCache(dir);
+  return { bootstrapDir: store.dir, bootstraps: await store.list(), bases: await new ImageCache(dir).list() };
+}
+
+/** Remove every cache entry; how many of each kind. */
+export async function cachePrune(cacheDir: string | undefined, warn: (l: string) => void): Promise<{ dir: string; bootstraps: number; bases: number }> {
+  const dir = cacheDir ?? defaultCacheDir();
+  const bootstraps = await new BootstrapCache(dir).prune(warn);
+  const bases = await new ImageCache(dir).prune(warn);
+  return { dir, bootstraps, bases };
+}
+
+/** Release what killed builds left behind, from their journals (in `journals`). */
+export async function cleanup(): Promise<CleanupReport & { journals: string }> {
+  return { ...(await cleanupStale()), journals: journalDir() };
+}
+
+/** Check that COW files still match their base image; false when one does not. */
+export function verifyCow(targets: string[], o: { fixMtime?: boolean; log: (l: string) => void }): Promise<boolean> {
+  return verifyCows(targets, Boolean(o.fixMtime), o.log);
+}
+
+/** Merge a COW file with its base into a new image, or into the base with `inPlace`; the image written. */
+export function merge(cow: string, newBase: string | undefined, o: { inPlace?: boolean; log: (l: string) => void }): Promise<string> {
+  return mergeCow(cow, newBase, Boolean(o.inPlace), o.log);
+}
+
+/** Start a built image interactively, the way its launch script does; UML's exit code. */
+export async function boot(target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean }): Promise<number> {
+  return bootInteractive(await findBuiltImage(target), extra, o);
+}
+
+/** The host's tools and privileges, and the Debian packages to install. */
+export function doctor(): Promise<DoctorReport> {
+  return checkHost();
+}
+
+/** The step kinds and their options, as text. */
+export function steps(): string {
+  return stepsText();
+}

@@ -1,0 +1,31 @@
+/** `umlbuild cache ls|prune`: the bootstrap cache and the base images of warm builds. */
+import type { Command } from 'commander';
+import { cacheList, cachePrune } from '../api/commands.js';
+import { out, warn } from './options.js';
+
+const cacheOption = '--cache-dir <dir>';
+const cacheHelp = 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)';
+
+export function cacheCli(p: Command): void {
+  const cache = p.command('cache').description('the bootstrap cache');
+  cache
+    .command('ls')
+    .description('list cache entries: bootstraps, then base images of warm builds')
+    .option(cacheOption, cacheHelp)
+    .action(async (o: { cacheDir?: string }) => {
+      const c = await cacheList(o.cacheDir);
+      const lines = [
+        ...c.bootstraps.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  ${e.fields.suite}/${e.fields.variant ?? 'default'} ${e.fields.arch} ${e.fields.mirror}`),
+        ...c.bases.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  base image (${(e.fields.steps as [string][]).map(([k]) => k).join(', ')})`),
+      ];
+      out(lines.length ? lines.join('\n') : `no entries in ${c.bootstrapDir}`);
+    });
+  cache
+    .command('prune')
+    .description('remove every cache entry')
+    .option(cacheOption, cacheHelp)
+    .action(async (o: { cacheDir?: string }) => {
+      const r = await cachePrune(o.cacheDir, warn);
+      out(`removed ${r.bootstraps} bootstrap entries and ${r.bases} base images from ${r.dir}`);
+    });
+}

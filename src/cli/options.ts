@@ -1,0 +1,65 @@
+/** Option parsers and output helpers shared by the commands. */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { HOOK_STAGES, type HookStage } from '../api/build.js';
+import { EXIT, InterruptedError, RecipeError, UserError } from '../index.js';
+
+export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+export const warn = (l: string) => void process.stderr.write(`umlbuild: warning: ${l}\n`);
+
+export function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
+  // At the first '=': names hold none, values may (passwords, URLs with ?a=b). The argument is not shown: it may hold a secret.
+  const i = value.indexOf('=');
+  if (i <= 0) throw new RecipeError([{ file: '--set', path: '', message: `use --set key=value (${i < 0 ? 'no "=" in the argument' : 'no name before "="'}; the argument is not shown)` }]);
+  return { ...prev, [value.slice(0, i)]: value.slice(i + 1) };
+}
+
+export function collectExpect(value: string, prev: [string, RegExp][]): [string, RegExp][] {
+  // At the last '=': commands often hold one (VAR=x, rc=$?), patterns seldom do.
+  const i = value.lastIndexOf('=');
+  if (i <= 0) throw new RecipeError([{ file: '--expect', path: value, message: 'use --expect "COMMAND=REGEX"' }]);
+  try {
+    return [...prev, [value.slice(0, i), new RegExp(value.slice(i + 1), 'm')]];
+  } catch (e) {
+    throw new RecipeError([{ file: '--expect', path: value, message: (e as Error).message }]);
+  }
+}
+
+export function collectHook(value: string, acc: { stage: HookStage; script: string }[]): { stage: HookStage; script: string }[] {
+  const m = /^([\w-]+)=(.+)$/.exec(value);
+  if (!m || !(HOOK_STAGES as readonly string[]).includes(m[1]!)) throw new UserError(`--hook ${value}: use STAGE=SCRIPT with STAGE one of ${HOOK_STAGES.join(', ')}`, EXIT.invalid);
+  const script = resolve(m[2]!);
+  if (!existsSync(script) || !(statSync(script).mode & 0o111)) throw new UserError(`--hook ${value}: ${script} is not an executable file`, EXIT.invalid);
+  return [...acc, { stage: m[1] as HookStage, script }];
+}
+
+export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)'] as const;
+
+/** SIGINT/SIGTERM turned into an abort of `signal` (so the work can unwind) instead of an exit, between start() and stop(). */
+export function interrupts(): { signal: AbortSignal; start(): void; stop(): void } {
+  const controller = new AbortController();
+  const onInt = () => controller.abort(new InterruptedError('SIGINT'));
+  const onTerm = () => controller.abort(new InterruptedError('SIGTERM'));
+  return {
+    signal: controller.signal,
+    start() {
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+    },
+    stop() {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
+
+/** Run `fn` with SIGINT/SIGTERM turned into an abort (so it can unwind) instead of an exit. */
+export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const i = interrupts();
+  i.start();
+  try {
+    return await fn(i.signal);
+  } finally {
+    i.stop();
+  }
+}

@@ -1,0 +1,15 @@
+/** `umlbuild verify-cow`: check COW files against their base image. */
+import type { Command } from 'commander';
+import { verifyCow } from '../api/commands.js';
+import { EXIT } from '../index.js';
+import { out } from './options.js';
+
+export function verifyCowCli(p: Command): void {
+  p.command('verify-cow')
+    .description('check that COW files still match their base image; optionally restore the base mtime')
+    .argument('<dir|cow...>')
+    .option('--fix-mtime', "restore the base image's mtime when its content still matches its manifest")
+    .action(async (targets: string[], o: { fixMtime?: boolean }) => {
+      if (!(await verifyCow(targets, { fixMtime: o.fixMtime, log: (l) => out(l) }))) process.exitCode = EXIT.buildFailed;
+    });
+}
