@@ -16,6 +16,7 @@ import { verifyPlan } from '../runner/verify.js';
 export { announceGenerated, writeArtifacts, type Announce, type Compression };
 export { HOOK_STAGES, type HookStage } from '../steps/hook.js';
 export type { RendererName } from '../runner/renderer.js';
+export { checkOnFailure, ON_FAILURE, type OnFailure } from '../runner/on-failure.js';
 
 /** Whether this plan runs rootless: an ordinary user's build where every step allows a user namespace (host/userns). */
 export async function runsRootless(plan: Plan): Promise<boolean> {

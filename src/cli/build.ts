@@ -1,7 +1,7 @@
 /** `umlbuild build` (the default command): build a recipe's image, optionally publish artifacts and test it. */
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
-import { announceGenerated, type Compression, dryRun, type HookStage, type RendererName, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } from '../api/build.js';
+import { announceGenerated, checkOnFailure, type Compression, dryRun, type HookStage, ON_FAILURE, type OnFailure, type RendererName, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } from '../api/build.js';
 import { build, EXIT, loadRecipe, UserError } from '../index.js';
 import { collectHook, collectSet, out, setOption, warn, withInterrupts } from './options.js';
 import { addTestOptions, type TestFlags, testCommand } from './test.js';
@@ -26,10 +26,13 @@ type BuildFlags = {
   json?: boolean;
   artifacts?: string;
   compress: Compression;
+  onFailure: OnFailure;
 } & TestFlags;
 
 async function buildCommand(recipe: string, o: BuildFlags) {
   const ndjson = o.json || o.logFormat === 'ndjson';
+  // Before anything is loaded or built: `shell` needs a terminal.
+  if (!o.dryRun) checkOnFailure(o.onFailure);
   const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook });
   for (const w of plan.warnings) warn(w);
   // An ordinary user builds in a user namespace when every step allows it (host/userns).
@@ -58,6 +61,7 @@ async function buildCommand(recipe: string, o: BuildFlags) {
       refreshCache: o.refresh,
       fast: o.fast,
       checksum: o.checksum,
+      onFailure: o.onFailure,
     }),
   );
   if (o.artifacts) {
@@ -102,6 +106,11 @@ export function buildCli(p: Command): void {
     .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest and SHA256SUMS here, for CI to publish')
     .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst'))
     .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook, [])
+    .addOption(
+      new Option('--on-failure <what>', 'when a step fails: cleanup (tear down), keep (leave the tree/image/mounts for `umlbuild cleanup`), or shell (on a terminal: a shell in the half-built root, then tear down)')
+        .choices(ON_FAILURE)
+        .default('cleanup'),
+    )
     .option('--no-fast', 'run every step on the tree even when a cached base image plus debugfs edits would do')
     .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
   addTestOptions(c).action(buildCommand);

@@ -41,6 +41,8 @@ interface State {
   pid: number;
   pidns: string;
   started: string;
+  /** A failed build left these for inspection (`--on-failure keep`): only `umlbuild cleanup` releases them, not the next build. */
+  kept?: boolean;
   resources: (Resource & { id: number })[];
 }
 
@@ -91,6 +93,12 @@ export class Journal {
 
   forget(id: number): void {
     this.state.resources = this.state.resources.filter((r) => r.id !== id);
+    this.save();
+  }
+
+  /** What is still recorded is left on purpose (`--on-failure keep`): the next build's start leaves it to `umlbuild cleanup`. */
+  markKept(): void {
+    this.state.kept = true;
     this.save();
   }
 
@@ -197,6 +205,8 @@ async function release(r: Resource, state: State, log: (line: string) => void): 
 export interface CleanupReport {
   /** Journals of dead builds that were cleaned up. */
   builds: number;
+  /** Journals of failed builds kept for inspection and left alone (`kept: false`): one line each. */
+  kept: string[];
   actions: string[];
   errors: string[];
 }
@@ -217,11 +227,12 @@ async function readState(file: string): Promise<State | undefined> {
 
 /**
  * Release what dead builds recorded, newest first; leave live builds' journals
- * alone. Only journals in a directory of our own, that no one else can write,
+ * alone, and with `kept: false` (the start of a build) those of failed builds
+ * kept for inspection. Only journals in a directory of our own, that no one else can write,
  * are read, and only resources that pass journal-verify.ts are released.
  */
-export async function cleanupStale(dir = journalDir()): Promise<CleanupReport> {
-  const report: CleanupReport = { builds: 0, actions: [], errors: [] };
+export async function cleanupStale(dir = journalDir(), opts: { kept?: boolean } = {}): Promise<CleanupReport> {
+  const report: CleanupReport = { builds: 0, kept: [], actions: [], errors: [] };
   const badDir = await untrustedJournalPath(dir, 'directory');
   if (badDir) {
     report.errors.push(`journal directory ${dir} not used: ${badDir}`);
@@ -239,6 +250,11 @@ export async function cleanupStale(dir = journalDir()): Promise<CleanupReport> {
     if (!state) continue;
     if (state.pidns === ns && alive(state.pid)) continue;
     if (state.pidns !== ns) continue; // a rootless build: its mounts died with its namespace; its files are its own to clean
+    if (state.kept === true && opts.kept === false) {
+      const paths = state.resources.flatMap((r) => ('path' in r && r.kind !== 'lock' ? [String(r.path)] : []));
+      report.kept.push(`a build that failed (pid ${state.pid}, started ${state.started}) kept ${paths.join(', ') || 'what it held'} for inspection: \`umlbuild cleanup\` releases it`);
+      continue;
+    }
     report.builds++;
     const log = (line: string) => report.actions.push(`${line} (left by pid ${state.pid}, started ${state.started})`);
     let ok = true;

@@ -21,6 +21,8 @@ interface Item {
   onlyOnFailure: boolean;
   /** Its id in the journal, once recorded there. */
   journalId?: number;
+  /** What it holds, when journaled. */
+  resource?: Resource;
 }
 
 export interface DeferOptions {
@@ -29,6 +31,9 @@ export interface DeferOptions {
   /** What it holds, for the journal (so `umlbuild cleanup` can release it after SIGKILL). */
   resource?: Resource;
 }
+
+/** What `keep` does with a journaled resource: leave it (for `umlbuild cleanup`), release it now, or forget it (it was never made). */
+export type KeepChoice = 'keep' | 'release' | 'gone';
 
 export interface TeardownFailure {
   label: string;
@@ -47,7 +52,10 @@ export class Teardown {
 
   defer(label: string, fn: () => Promise<void> | void, opts: DeferOptions = {}): TeardownEntry {
     const item: Item = { label, fn, onlyOnFailure: opts.onlyOnFailure ?? false };
-    if (opts.resource && this.journal) item.journalId = this.journal.add(opts.resource);
+    if (opts.resource && this.journal) {
+      item.journalId = this.journal.add(opts.resource);
+      item.resource = opts.resource;
+    }
     this.items.push(item);
     return {
       label,
@@ -96,5 +104,38 @@ export class Teardown {
       }
     }
     return failures;
+  }
+
+  /**
+   * A failed build kept for inspection (`--on-failure keep`): newest first,
+   * release what `choose` says to and every entry that holds nothing journaled
+   * (restoring files, stopping listeners), forget what is `gone`, and leave the
+   * rest recorded in the journal, marked kept, for `umlbuild cleanup`. The
+   * resources left, oldest first.
+   */
+  async keep(choose: (r: Resource) => Promise<KeepChoice> | KeepChoice): Promise<{ kept: Resource[]; failures: TeardownFailure[] }> {
+    const kept: Resource[] = [];
+    const failures: TeardownFailure[] = [];
+    while (this.items.length) {
+      const item = this.items.pop()!;
+      const choice = item.resource ? await choose(item.resource) : 'release';
+      if (choice === 'keep') {
+        kept.unshift(item.resource!);
+        continue;
+      }
+      if (choice === 'gone') {
+        this.forget(item);
+        continue;
+      }
+      try {
+        this.onRelease?.(item.label);
+        await item.fn();
+        this.forget(item);
+      } catch (error) {
+        failures.push({ label: item.label, error });
+      }
+    }
+    if (kept.length) this.journal?.markKept();
+    return { kept, failures };
   }
 }

@@ -20,7 +20,7 @@ import { createContext } from './context.js';
 import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removePartials, type OutputPaths } from './outputs.js';
 import { rendererOptions, type RendererName } from './renderer.js';
 import { TaskLogs } from './task-log.js';
-import { Teardown } from '../host/teardown.js';
+import { Teardown, type TeardownFailure } from '../host/teardown.js';
 import { noSpaceHint } from './no-space.js';
 import { checkImageSizes } from './size-limit.js';
 import { emitter, type EventListener } from './events.js';
@@ -31,6 +31,7 @@ import { acquireLock } from '../host/lock-file.js';
 import { verifyPlan } from './verify.js';
 import { VERSION } from '../version.js';
 import { outputOf } from '../steps/select.js';
+import { checkOnFailure, failureShell, keepForInspection, type OnFailure } from './on-failure.js';
 
 export interface BuildOptions {
   outDir: string;
@@ -52,6 +53,8 @@ export interface BuildOptions {
   onEvent?: EventListener;
   /** Where teardown notes and warnings go (default: stderr). */
   warn?: (line: string) => void;
+  /** When a step fails: tear down (default), keep the tree/image/mounts for `umlbuild cleanup`, or open a shell in it first (runner/on-failure). */
+  onFailure?: OnFailure;
 }
 
 export interface BuildResult {
@@ -67,6 +70,7 @@ function imageExtension(plan: Plan): string {
 }
 
 export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult> {
+  checkOnFailure(opts.onFailure ?? 'cleanup');
   await verifyPlan(plan);
   await checkImageSizes(plan, opts.outDir);
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`${redact(l)}\n`));
@@ -74,7 +78,8 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));
   const partial = partialPaths(final);
   // What killed builds left (their journals), first: never what another build holds now.
-  const stale = await cleanupStale();
+  const stale = await cleanupStale(undefined, { kept: false });
+  for (const k of stale.kept) warn(`note: ${k}`);
   for (const a of stale.actions) warn(`cleanup: ${a}`);
   for (const e of stale.errors) warn(`cleanup: ${e}`);
   await prepareOutputDir(final);
@@ -119,6 +124,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   // Lines logged outside every task (teardown after the run): events only, step index 0.
   const logs = new TaskLogs((line) => emit(line.startsWith('$ ') ? { type: 'command', index: 0, command: line.slice(2) } : { type: 'output', index: 0, line }));
   ctx.log = logs.log;
+  let failedStep: string | undefined;
   const tasks = new Listr(
     list.map((bt, position) => ({
       title: `[${position + 1}/${list.length}] ${bt.title}`,
@@ -139,6 +145,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
         } catch (e) {
           const err = signal.aborted ? signal.reason : new StepError(bt.where ?? bt.title, e, await noSpaceHint(e, plan, partial.image, ctx.rootfs, Boolean(ctx.mounted)));
           emit({ type: 'step-failed', index, kind: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000, error: err instanceof Error ? err.message : String(err) });
+          failedStep = `step ${index}/${list.length} (${bt.title}) failed`;
           throw err;
         } finally {
           taskLog.close();
@@ -157,7 +164,15 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   } catch (e) {
     error = signal.aborted ? signal.reason : e;
   }
-  const failures = await teardown.unwind(error !== undefined);
+  // A failed step (not an interrupt): look inside before the teardown, or leave it all for `umlbuild cleanup`.
+  const onFailure = error !== undefined && failedStep && !signal.aborted ? (opts.onFailure ?? 'cleanup') : 'cleanup';
+  if (onFailure === 'shell') await failureShell(ctx.rootfs, teardown, failedStep!, warn).catch((e) => warn(`--on-failure shell: ${e instanceof Error ? e.message : String(e)}`));
+  let failures: TeardownFailure[];
+  if (onFailure === 'keep') {
+    const kept = await keepForInspection(teardown, partial.image, failedStep!);
+    for (const l of kept.lines) warn(l);
+    failures = kept.failures;
+  } else failures = await teardown.unwind(error !== undefined);
   for (const f of failures) warn(`teardown: could not ${f.label}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
   if (!error && failures.length && !opts.keepGoingOnTeardown) {
     error = new UserError(`the build finished but ${failures.length} teardown action(s) failed (see above); --keep-going-on-teardown accepts that`);
@@ -188,7 +203,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
       error = e;
     }
   }
-  if (error) await removePartials(partial);
+  if (error && onFailure !== 'keep') await removePartials(partial);
   journal.close();
   if (error) {
     emit({ type: 'build-failed', error: error instanceof Error ? error.message : String(error), exitCode: error instanceof UserError ? error.exitCode : EXIT.buildFailed });
