@@ -87,6 +87,25 @@ describe('teardown journal (recovery after SIGKILL)', () => {
     assert.deepEqual(await readdir(run), ['live.json']);
   });
 
+  it('a journal marked kept (--on-failure keep) is left alone at the start of a build, and released by umlbuild cleanup', async () => {
+    const run = join(dir.path, 'run');
+    await mkdir(run, { mode: 0o700 });
+    const tree = join(dir.path, 'kept-tree');
+    await mkdir(tree);
+    await writeFile(join(run, 'kept.json'), JSON.stringify({ pid: 999999999, pidns: pidNamespace(), started: 'then', kept: true, resources: [{ id: 1, kind: 'tree', path: tree }] }));
+    const atBuild = await cleanupStale(run, { kept: false });
+    assert.equal(atBuild.builds, 0);
+    assert.deepEqual(atBuild.actions, []);
+    assert.equal(atBuild.kept.length, 1);
+    assert.match(atBuild.kept[0]!, /a build that failed \(pid 999999999, started then\) kept \S+kept-tree for inspection: `umlbuild cleanup` releases it/);
+    assert.equal(existsSync(tree), true);
+    const cleanup = await cleanupStale(run);
+    assert.equal(cleanup.builds, 1);
+    assert.deepEqual(cleanup.errors, []);
+    assert.equal(existsSync(tree), false);
+    assert.deepEqual(await readdir(run), []);
+  });
+
   describe('a crafted or foreign journal', () => {
     let victims: TempDir;
     let run: string;

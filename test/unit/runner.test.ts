@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RecipeError, StepError } from '../../src/errors.js';
+import { RecipeError, StepError, type UserError } from '../../src/errors.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { build } from '../../src/runner/build.js';
+import { checkOnFailure } from '../../src/runner/on-failure.js';
 import { rejection, tempDir, type TempDir } from '../helpers.js';
 
 describe('build runner (test-only steps, no root needed)', () => {
@@ -51,6 +52,45 @@ describe('build runner (test-only steps, no root needed)', () => {
     await rejection(run('  - step: sparse-disk\n    size: 32M\n  - step: fail\n'));
     assert.equal(await readFile(image, 'utf8'), 'old good image');
     assert.deepEqual((await readdir(join(dir.path, 'out'))).sort(), ['demo.img', 'demo.manifest.json', 'demo.sh']);
+  });
+
+  it('--on-failure keep: the partial image stays, journaled and marked kept, its path printed with `umlbuild cleanup`; the error is the step failure', async () => {
+    const journals = join(dir.path, 'run');
+    const before = process.env.UMLBUILD_JOURNAL_DIR;
+    process.env.UMLBUILD_JOURNAL_DIR = journals;
+    try {
+      const plan = await loadRecipe(await recipe('  - step: sparse-disk\n    size: 16M\n  - step: fail\n    message: boom\n'));
+      const err = await rejection(build(plan, { outDir: join(dir.path, 'out'), renderer: 'silent', warn: (l) => warnings.push(l), onFailure: 'keep' }));
+      assert.ok(err instanceof StepError, String(err));
+      const left = await readdir(join(dir.path, 'out'));
+      const partial = left.find((f) => f.startsWith('.demo.img.partial-'));
+      assert.ok(partial, `the partial image is kept: ${left.join(', ')}`);
+      const text = warnings.join('\n');
+      assert.match(text, /^step 2\/2 \(Fail\) failed; --on-failure keep: left in place for inspection:$/m);
+      assert.ok(text.includes(`  file ${join(dir.path, 'out', partial)}`), text);
+      assert.match(text, /^`umlbuild cleanup` releases them \(journal \S+\.json\)\.$/m);
+      const [journal] = await readdir(journals);
+      const state = JSON.parse(await readFile(join(journals, journal!), 'utf8')) as { kept: boolean; resources: { path: string }[] };
+      assert.equal(state.kept, true);
+      assert.deepEqual(
+        state.resources.map((r) => r.path),
+        [join(dir.path, 'out', partial)],
+      );
+    } finally {
+      if (before === undefined) delete process.env.UMLBUILD_JOURNAL_DIR;
+      else process.env.UMLBUILD_JOURNAL_DIR = before;
+    }
+  });
+
+  it('--on-failure shell without a terminal is refused before anything runs (exit 2)', async () => {
+    const plan = await loadRecipe(await recipe('  - step: sparse-disk\n    size: 16M\n  - step: fail\n'));
+    const err = await rejection<UserError>(build(plan, { outDir: join(dir.path, 'out'), renderer: 'silent', onFailure: 'shell' }));
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /^--on-failure shell opens an interactive shell and needs a terminal, but (stdin|stdout) is not one/);
+    assert.throws(() => checkOnFailure('shell', { stdin: true, stdout: false }), /but stdout is not one/);
+    assert.doesNotThrow(() => checkOnFailure('shell', { stdin: true, stdout: true }));
+    assert.doesNotThrow(() => checkOnFailure('keep', { stdin: false, stdout: false }));
+    assert.equal((await readdir(dir.path)).includes('out'), false, 'nothing made');
   });
 
   it('verifies every step before running any', async () => {
