@@ -47,6 +47,7 @@ const DYNAMIC: Record<string, string[]> = {
   'src/host/userns.ts findTool(tool': ['unshare', 'newuidmap', 'newgidmap'],
   'src/steps/run.ts exec(cmd!': ['sh'], // chroot: false runs /bin/sh or the recipe's argv
   'src/steps/hook.ts exec(script': [], // the user's script
+  'src/runner/on-failure.ts spawn(shell.cmd': ['chroot', 'sh'], // --on-failure shell: chroot ROOT /bin/sh, or the host's $SHELL / sh
   'src/uml/boot.ts exec(cmd!': ['setpriv', 'test'], // asGuest(['test', ...])
   'src/uml/mconsole.ts exec(cmd!': ['ip', 'uml_mconsole'],
   'src/uml/boot-test.ts spawn(argv[0]!': ['ip', 'setpriv', 'linux'], // netns wrap, asGuest, the launch argv
