@@ -166,6 +166,43 @@ describe('--on-failure: look inside a failed build', function () {
     });
   }
 
+  it("--on-failure shell, a root with no /bin/sh yet: the host's shell in the root's directory, said so; exit tears down", async () => {
+    const file = await dir.write(
+      'r.yml',
+      `name: tiny
+steps:
+  - step: directory
+  - step: run
+    chroot: false
+    command: mkdir -p "$ROOTFS/etc" && echo half-built-marker > "$ROOTFS/etc/onfail-marker"
+${FAIL}
+  - step: pack
+    size: 64M
+`,
+    );
+    const r = pty([file, '--out', out, '--on-failure', 'shell']);
+    const banner = await r.waitFor(/Exiting the shell \(exit or Ctrl-D\) tears the build down\./, 120000);
+    const root = group(
+      /step 3\/4 \(Run echo about to fail; exit 7\) failed\. --on-failure shell: the half-built root (\S+) has no \/bin\/sh to chroot into yet, so this is a shell ON THE HOST, in the root's directory \(\$ROOTFS\)\./,
+      r.text(),
+    );
+    r.type('cat etc/onfail-marker; [ "$PWD" = "$ROOTFS" ] && echo in-root-$((6*7))\r');
+    await r.waitFor(/half-built-marker/, 20000, banner.index);
+    await r.waitFor(/in-root-42/, 20000, banner.index);
+    r.type('exit\r');
+    assert.equal(await r.exited(60000), 1, tail(r.text(), 40));
+    assert.equal(existsSync(root), false);
+    await nothingLeft(r.pid);
+  });
+
+  it('--on-failure shell, a failure before any root existed: no shell, said so; torn down, exit 1', async () => {
+    const file = await dir.write('r.yml', 'name: tiny\nsteps:\n  - step: sparse-disk\n    size: 16M\n  - step: fail\n    message: no root yet\n  - step: mkfs\n');
+    const r = pty([file, '--out', out, '--on-failure', 'shell']);
+    assert.equal(await r.exited(120000), 1, tail(r.text(), 40));
+    assert.match(r.text(), /step 2\/3 \(Fail\) failed before there was a root tree: no shell to open \(--on-failure shell\); tearing the build down/);
+    await nothingLeft(r.pid);
+  });
+
   it('--on-failure keep (a directory-first tree): the tree stays, its path printed with `umlbuild cleanup`, exit 1; the next build leaves it; cleanup releases it, never through a link in it', async () => {
     const file = await dir.write('r.yml', directoryRecipe);
     const r = pty([file, '--out', out, '--on-failure', 'keep']);
