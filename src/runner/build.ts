@@ -5,7 +5,7 @@
 import { Listr } from 'listr2';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { EXIT, StepError, UserError } from '../errors.js';
+import { EXIT, InterruptedError, StepError, UserError } from '../errors.js';
 import { cowChildren } from '../uml/cow.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { ImageCache } from '../cache/images.js';
@@ -166,7 +166,10 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   }
   // A failed step (not an interrupt): look inside before the teardown, or leave it all for `umlbuild cleanup`.
   const onFailure = error !== undefined && failedStep && !signal.aborted ? (opts.onFailure ?? 'cleanup') : 'cleanup';
-  if (onFailure === 'shell') await failureShell(ctx.rootfs, teardown, failedStep!, warn).catch((e) => warn(`--on-failure shell: ${e instanceof Error ? e.message : String(e)}`));
+  if (onFailure === 'shell') {
+    await failureShell(ctx.rootfs, teardown, failedStep!, warn, signal).catch((e) => warn(`--on-failure shell: ${e instanceof Error ? e.message : String(e)}`));
+    if (signal.aborted && signal.reason instanceof InterruptedError && signal.reason.signal === 'SIGTERM') error = signal.reason;
+  }
   let failures: TeardownFailure[];
   if (onFailure === 'keep') {
     const kept = await keepForInspection(teardown, partial.image, failedStep!);

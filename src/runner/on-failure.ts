@@ -16,12 +16,13 @@
  *   them alone). Locks, cache files being written, UML instances and network
  *   namespaces are released as usual.
  *
- * An interrupt (Ctrl-C, SIGTERM) always tears down.
+ * An interrupt (Ctrl-C, SIGTERM) during the steps always tears down; SIGTERM
+ * while the shell runs ends the shell, then tears down (exit 143).
  */
 import { existsSync } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { EXIT, UserError } from '../errors.js';
+import { EXIT, InterruptedError, UserError } from '../errors.js';
 import { openChroot } from '../host/chroot.js';
 import { spawn } from '../host/exec.js';
 import type { Resource } from '../host/journal.js';
@@ -51,7 +52,7 @@ async function hasShell(root: string): Promise<boolean> {
  * before the teardown; resolves when it exits. Everything it mounts is on
  * the teardown stack (and in the journal) like a run step's.
  */
-export async function failureShell(root: string | undefined, teardown: Teardown, failed: string, say: (line: string) => void): Promise<void> {
+export async function failureShell(root: string | undefined, teardown: Teardown, failed: string, say: (line: string) => void, signal?: AbortSignal): Promise<void> {
   if (!root || !existsSync(root)) {
     say(`${failed} before there was a root tree: no shell to open (--on-failure shell); tearing the build down`);
     return;
@@ -71,8 +72,16 @@ export async function failureShell(root: string | undefined, teardown: Teardown,
   }
   say('Exiting the shell (exit or Ctrl-D) tears the build down.');
   try {
-    const { exited } = spawn(shell.cmd, shell.args, { env: { ...env, PS1: '(umlbuild: failed build) # ' }, cwd: shell.cwd, inherit: true });
-    const r = await exited;
+    const { child, exited } = spawn(shell.cmd, shell.args, { env: { ...env, PS1: '(umlbuild: failed build) # ' }, cwd: shell.cwd, inherit: true });
+    // SIGTERM ends the shell (an interactive shell ignores SIGTERM: SIGHUP, as when its terminal goes), then the build tears down.
+    // Ctrl-C is the shell's: an interactive shell takes the terminal's foreground, and a SIGINT that reaches umlbuild is ignored here.
+    const onAbort = () => {
+      if (!(signal?.reason instanceof InterruptedError && signal.reason.signal === 'SIGTERM')) return;
+      child.kill('SIGHUP');
+      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+    };
+    signal?.addEventListener('abort', onAbort);
+    const r = await exited.finally(() => signal?.removeEventListener('abort', onAbort));
     say(`the shell exited${r.signal ? ` (${r.signal})` : ''}: tearing the build down`);
   } finally {
     // What the shell left running in the root goes before its mounts do.

@@ -166,6 +166,17 @@ describe('--on-failure: look inside a failed build', function () {
     });
   }
 
+  it('--on-failure shell: SIGTERM to umlbuild while the shell runs ends the shell and tears down, exit 143', async () => {
+    const file = await dir.write('r.yml', directoryRecipe);
+    const r = pty([file, '--out', out, '--on-failure', 'shell']);
+    const banner = await r.waitFor(/Exiting the shell \(exit or Ctrl-D\) tears the build down\./, 120000);
+    await r.waitFor(PROMPT, 20000, banner.index);
+    process.kill(r.pid, 'SIGTERM');
+    assert.equal(await r.exited(30000), 143, tail(r.text(), 40));
+    assert.match(r.text(), /interrupted by SIGTERM/);
+    await nothingLeft(r.pid);
+  });
+
   it("--on-failure shell, a root with no /bin/sh yet: the host's shell in the root's directory, said so; exit tears down", async () => {
     const file = await dir.write(
       'r.yml',
