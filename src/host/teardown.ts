@@ -86,6 +86,17 @@ export class Teardown {
     return true;
   }
 
+  /** Run one entry's release; a failure is collected, not thrown, so the rest still unwind. */
+  private async release(item: (typeof this.items)[number], failures: TeardownFailure[]): Promise<void> {
+    try {
+      this.onRelease?.(item.label);
+      await item.fn();
+      this.forget(item);
+    } catch (error) {
+      failures.push({ label: item.label, error });
+    }
+  }
+
   /** Unwind everything, newest first. `failed` also runs failure-only entries. */
   async unwind(failed: boolean): Promise<TeardownFailure[]> {
     const failures: TeardownFailure[] = [];
@@ -95,13 +106,7 @@ export class Teardown {
         this.forget(item);
         continue;
       }
-      try {
-        this.onRelease?.(item.label);
-        await item.fn();
-        this.forget(item);
-      } catch (error) {
-        failures.push({ label: item.label, error });
-      }
+      await this.release(item, failures);
     }
     return failures;
   }
@@ -127,13 +132,7 @@ export class Teardown {
         this.forget(item);
         continue;
       }
-      try {
-        this.onRelease?.(item.label);
-        await item.fn();
-        this.forget(item);
-      } catch (error) {
-        failures.push({ label: item.label, error });
-      }
+      await this.release(item, failures);
     }
     if (kept.length) this.journal?.markKept();
     return { kept, failures };
