@@ -68,14 +68,16 @@ export const run: Step<Options> = {
       return;
     }
     const session = await openChroot(root, ctx.teardown, opts);
+    // The commands in the chroot (apt) fetch through the caller's proxies and the recipe's apt_proxy: by environment, never a file in the image.
+    const fetching = { env: { ...ctx.fetchEnv, ...env } };
     const inGuest = `/tmp/umlbuild-script-${RUN_ID}`;
     try {
-      if (o.argv) await session.run(o.argv[0]!, o.argv.slice(1));
-      else if (o.command) await session.run('/bin/sh', ['-c', o.command]);
+      if (o.argv) await session.run(o.argv[0]!, o.argv.slice(1), fetching);
+      else if (o.command) await session.run('/bin/sh', ['-c', o.command], fetching);
       else {
         await ctx.writeFile(inGuest, await readFile(scriptPath(o.script!, ctx.recipeDir)), { mode: 0o755 });
         try {
-          await session.run('/bin/sh', [inGuest]);
+          await session.run('/bin/sh', [inGuest], fetching);
         } finally {
           // Resolved again: the script may have changed links in the tree.
           await removeInRoot(root, inGuest);
