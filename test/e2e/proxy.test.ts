@@ -222,3 +222,29 @@ describe('proxies: cold builds through a real apt-cacher-ng', function () {
     assert.equal(entries.stdout, '', 'no cache file holds the password');
   });
 });
+
+describe('proxies: a hostile apt_proxy from the command line', function () {
+  this.timeout(120000);
+  let dir: TempDir;
+  before(async () => {
+    dir = await tempDir('umlbuild-proxy-hostile-', '/var/tmp');
+  });
+  after(() => dir?.remove());
+
+  it('is refused with exit 2 naming apt_proxy and --set, before anything is built; the value is not echoed and the victim is untouched', async () => {
+    const victim = await dir.write('victim', 'stand-in victim\n');
+    const file = await dir.write('r.yml', recipe('debootstrap', true));
+    const out = join(dir.path, 'out');
+    const values = [`http://127.0.0.1:3142\nAcquire::http::Proxy "file://${victim}";`, 'http://127.0.0.1:3142"; x', victim, `file://${victim}`, `http://127.0.0.1:3142${victim}`];
+    for (const value of values)
+      for (const dry of [true, false]) {
+        const r = await exec(BIN, [file, '--out', out, '--set', `apt_proxy=${value}`, ...(dry ? ['--dry-run'] : [])], { reject: false });
+        assert.equal(r.exitCode, 2, `${JSON.stringify(value)}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, /apt_proxy: the proxy URL .*--set apt_proxy/);
+        assert.ok(!r.stderr.includes(victim) && !r.stdout.includes(victim), r.stderr);
+        assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+      }
+    assert.equal(await readFile(victim, 'utf8'), 'stand-in victim\n');
+    assert.equal(existsSync(out), false, 'nothing was made');
+  });
+});
