@@ -220,6 +220,10 @@ describe('proxies: cold builds through a real apt-cacher-ng', function () {
     // The cache entry's record holds the bootstrap's fields: no proxy in them.
     const entries = await exec('grep', ['-r', '-l', '-F', secret, join(dir.path, 'cache-set')], { reject: false });
     assert.equal(entries.stdout, '', 'no cache file holds the password');
+    // The same packages without the proxy: the bootstrap cache key is the same, so the entry is used.
+    const warm = await exec(BIN, [file, '--out', join(dir.path, 'out-warm'), '--cache-dir', join(dir.path, 'cache-set'), '--no-fast', '--renderer', 'verbose'], { reject: false });
+    assert.equal(warm.exitCode, 0, warm.stdout + warm.stderr);
+    assert.match(warm.stdout + warm.stderr, /cache hit /, 'the entry the proxied build made is used by a build without the proxy');
   });
 });
 
