@@ -6,6 +6,8 @@
  * releases declare them (steps/bootstrap-source). The mirror is checked for
  * the suite before anything is built. The rootfs must be empty (a new
  * filesystem's lost+found aside): the bootstrap never writes over a tree.
+ * The tool gets the caller's http_proxy/https_proxy/no_proxy and the
+ * recipe's `apt_proxy` in its environment (host/proxy), nothing in the tree.
  *
  * ```yaml
  * - step: debootstrap

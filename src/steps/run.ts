@@ -2,7 +2,9 @@
  * `run`: run a command or a script inside the chroot, with /proc, /sys, /dev
  * and /dev/pts mounted and a policy-rc.d that stops services from starting.
  * Everything mounted for it is unmounted when it ends. `chroot: false` runs
- * on the host instead, with ROOTFS (and IMAGE) in the environment.
+ * on the host instead, with ROOTFS (and IMAGE) in the environment. Commands
+ * in the chroot also get the proxies (the caller's http_proxy, https_proxy,
+ * no_proxy and the recipe's `apt_proxy`), so apt fetches through them.
  *
  * ```yaml
  * - step: run
