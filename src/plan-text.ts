@@ -1,6 +1,7 @@
 /** The resolved plan as text, for `--dry-run` and `validate`; secrets redacted. */
 import { stringify } from 'yaml';
 import { REDACTED, redact } from './host/secrets.js';
+import { withoutCredentials } from './host/proxy.js';
 import type { Plan } from './recipe/load.js';
 import { publicVariables } from './output/manifest.js';
 
@@ -20,6 +21,7 @@ export async function planText(plan: Plan, outDir: string): Promise<string> {
     name: plan.name,
     output: `${outDir}/${plan.output}.img`,
     variables: publicVariables(plan),
+    ...(plan.aptProxy ? { apt_proxy: `${withoutCredentials(plan.aptProxy)} (the bootstrap and chroot commands' http_proxy; not written into the image)` } : {}),
     launch: plan.launch,
     steps: plan.steps.map((s, i) => ({ step: s.kind, title: s.title, ...(hideKeys(s.options, s.step.secretKeys ?? []) as object), ...(resolved[i] ? { resolved: resolved[i] } : {}) })),
   };

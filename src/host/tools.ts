@@ -76,6 +76,7 @@ export const HOST_TOOLS: Readonly<Record<string, HostTool>> = {
   'mkfs.xfs': tool('xfsprogs', 'mkfs fs: xfs', true),
   mksquashfs: tool('squashfs-tools', 'pack fs: squashfs', true),
   getcap: tool('libcap2-bin', 'the launch script (checks capabilities when present)', true),
+  'apt-cacher-ng': tool('apt-cacher-ng', 'a local package cache for apt_proxy (the proxy end-to-end test starts one)', true),
 };
 
 /** Packages that hold files, not tools, the shipped recipes need. */

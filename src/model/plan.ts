@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { launchSchema } from '../launch/schema.js';
 import { testSchema } from './test-config.js';
+import { proxyUrlValue } from './values.js';
 
 export const planStepSchema = z.object({
   /** Position in the recipe's own list (steps umlbuild inserts share their neighbour's). */
@@ -46,6 +47,8 @@ export const planSchema = z.object({
   afterImage: z.array(z.object({ script: z.string(), args: z.array(z.string()) })),
   /** Set when the image is built reproducibly: the time everything is clamped to, and the filesystem UUID. */
   reproducible: z.object({ epoch: z.number().int().positive(), uuid: z.string().uuid() }).optional(),
+  /** The recipe's `apt_proxy`: the HTTP proxy (a package cache) the bootstrap and chroot commands fetch through; never written into the image. */
+  aptProxy: proxyUrlValue.optional(),
 });
 
 export type PlanStepData = z.output<typeof planStepSchema>;

@@ -53,6 +53,31 @@ export const fileNameValue = z.string().refine(isFileName, 'must be a file name 
 /** A network device name in the guest (vec0, eth0). */
 export const deviceValue = z.string().regex(/^[A-Za-z0-9][\w.-]{0,14}$/, 'not a network device name (letters, digits, _ . -, at most 15)');
 export const passwordValue = z.string().refine((s) => !CONTROL.test(s) && !s.includes(':'), 'a password may hold no newline, control character or ":"');
+/**
+ * Why `s` is not an HTTP proxy URL (`http://[user:pass@]host[:port]`), or
+ * undefined. It goes into a subprocess's environment only, but is still held
+ * to one plain line: no whitespace, quotes, backslash or control character,
+ * no path, query or fragment; http or https only.
+ */
+export function proxyUrlProblem(s: string): string | undefined {
+  if (CONTROL.test(s)) return 'must be one line (no newline or control character)';
+  if (/[\s"'`\\<>{}|^]/.test(s)) return 'may hold no space, quote, backslash or <>{}|^';
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return 'is not a URL (http://host:port)';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `must be an http:// or https:// URL, not ${url.protocol}`;
+  if (!url.hostname) return 'names no host';
+  if (url.pathname !== '/' || url.search || url.hash || !/^https?:\/\/[^/?#]+\/?$/.test(s)) return 'must be only http(s)://host:port (no path, query or fragment)';
+  return undefined;
+}
+
+export const proxyUrlValue = z.string().superRefine((s, ctx) => {
+  const problem = proxyUrlProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 export const cryptHashValue = z.string().refine(isCryptHash, 'does not look like a crypt(3) hash (e.g. $6$salt$...)');
 
 /** A schema that also accepts the empty string (a value that is not set). */

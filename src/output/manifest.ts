@@ -1,7 +1,7 @@
 /** `<name>.manifest.json`: what was built, from what, and how long it took. */
 import { stat } from 'node:fs/promises';
 import { sha256File } from '../host/hashing.js';
-import { REDACTED } from '../host/secrets.js';
+import { REDACTED, redact } from '../host/secrets.js';
 import type { Plan } from '../recipe/load.js';
 import type { BuildFacts } from '../model/facts.js';
 import { type CowVariantManifest, type ImageManifest, serializeManifest } from '../model/manifest.js';
@@ -17,7 +17,8 @@ export async function imageSizes(file: string): Promise<{ apparent: number; allo
 export function publicVariables(plan: Plan): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(plan.vars)) {
-    out[k] = plan.secretVars.has(k) && v !== '' && v !== undefined ? REDACTED : v;
+    // A string may hold a registered secret without its variable being one (a proxy URL's credentials).
+    out[k] = plan.secretVars.has(k) && v !== '' && v !== undefined ? REDACTED : typeof v === 'string' ? redact(v) : v;
   }
   return out;
 }

@@ -7,6 +7,7 @@ import type { PlanData } from '../model/plan.js';
 import { dirname, resolve } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
 import { registerSecret } from '../host/secrets.js';
+import { proxyUrlProblem, registerProxySecrets } from '../host/proxy.js';
 import { findStep } from '../steps/index.js';
 import { firstProviding, firstReleasing, orderProblems, outputOf, traitsOf } from '../steps/select.js';
 import type { HookStage } from '../steps/hook.js';
@@ -144,6 +145,13 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   const outputOk = fileNameValue.safeParse(output);
   if (outputLayer && !outputOk.success) issues.push(outputLayer.source.issue(['output'], `output ${JSON.stringify(output)}: ${outputOk.error.issues[0]!.message}`));
 
+  // apt_proxy: into the fetching commands' environment only; a URL with credentials is a secret.
+  const proxyLayer = lastSetting(layers, 'apt_proxy');
+  const aptProxy = proxyLayer ? String(resolveIn(proxyLayer, ['apt_proxy'], proxyLayer.data.apt_proxy, 'any')) : '';
+  const proxyProblem = aptProxy ? proxyUrlProblem(aptProxy) : undefined;
+  registerProxySecrets(aptProxy);
+  if (proxyProblem) issues.push(proxyLayer!.source.issue(['apt_proxy'], `the proxy URL ${proxyProblem}`));
+
   // launch: sections merge key by key (the child wins), then validate once.
   let launchInput: Record<string, unknown> = {};
   let launchLayer = main;
@@ -230,6 +238,7 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     warnings,
     reproducible,
     afterImage,
+    ...(aptProxy && !proxyProblem ? { aptProxy } : {}),
     annotate: (found) => flow.annotate(found),
     test: rootfs === 'hostfs' ? { ...test, root: 'hostfs' } : test,
   };

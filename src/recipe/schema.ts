@@ -31,6 +31,8 @@ export const recipeFileSchema = z
       .string()
       .regex(/^[\w.-]+(:[\w.-]+)?$/)
       .optional(),
+    /** An HTTP proxy or package cache (apt-cacher-ng) to fetch packages through: given to the bootstrap tools and to the chroot's commands in their environment, never written into the image. */
+    apt_proxy: z.string().optional(),
     steps: z.array(z.unknown()).optional(),
     variant_steps: z.array(z.unknown()).optional(),
     variants: z.array(z.unknown()).optional(),

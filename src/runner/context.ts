@@ -1,6 +1,7 @@
 /** The StepContext a build hands to each step. */
 import { existsSync } from 'node:fs';
 import { exec } from '../host/exec.js';
+import { fetchEnv } from '../host/proxy.js';
 import { resolveInRoot, writeFileInRoot } from '../host/rootfs-path.js';
 import type { Plan } from '../recipe/load.js';
 import type { StepContext } from '../steps/types.js';
@@ -18,6 +19,7 @@ export function createContext(plan: Plan, image: string, teardown: Teardown, sig
     reproducible: plan.reproducible,
     teardown,
     signal,
+    fetchEnv: fetchEnv(plan.aptProxy),
     log: () => undefined,
     exec: (cmd, args, opts = {}) =>
       exec(cmd, args, {

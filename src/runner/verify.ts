@@ -7,6 +7,7 @@ import type { Plan } from '../recipe/load.js';
 import { findTool, packageFor } from '../host/tools.js';
 import type { RootlessSupport } from '../host/userns.js';
 import { privilege } from '../host/privilege.js';
+import { fetchEnv } from '../host/proxy.js';
 import { planDataProblems } from '../model/plan.js';
 
 export interface VerifyResult {
@@ -29,6 +30,7 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
   const nsCapable: string[] = [];
   const hostNeeds: string[] = [];
   const priv = privilege();
+  const proxies = fetchEnv(plan.aptProxy);
   // The image's steps, then each COW variant's (with that variant's variables).
   const all = [...plan.steps.map((ps) => ({ ps, vars: plan.vars })), ...plan.variants.flatMap((v) => v.steps.map((ps) => ({ ps, vars: v.vars })))];
   for (const { ps, vars } of all) {
@@ -46,6 +48,7 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
         recipeDir: plan.dir,
         vars,
         problem,
+        fetchEnv: proxies,
         requireTool: async (tool) => {
           if (!(await findTool(tool))) missing.set(tool, [...(missing.get(tool) ?? []), `steps[${ps.index}] ${ps.kind}`]);
         },

@@ -6,6 +6,8 @@
  * releases declare them (steps/bootstrap-source). The mirror is checked for
  * the suite before anything is built. The rootfs must be empty (a new
  * filesystem's lost+found aside): the bootstrap never writes over a tree.
+ * The tool gets the caller's http_proxy/https_proxy/no_proxy and the
+ * recipe's `apt_proxy` in its environment (host/proxy), nothing in the tree.
  *
  * ```yaml
  * - step: debootstrap
@@ -27,6 +29,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { UserError } from '../errors.js';
+import { headThroughProxy, proxyFor, withoutCredentials } from '../host/proxy.js';
 import { z } from 'zod';
 import { bootstrapSource, describe } from './bootstrap-source.js';
 import { cachedBootstrap } from './bootstrap-cache.js';
@@ -66,10 +69,17 @@ const schema = z
 
 type Options = z.infer<typeof schema>;
 
-async function releaseReachable(mirror: string, suite: string): Promise<string | undefined> {
+/** Whether the mirror has the suite: asked directly, or through the proxy the bootstrap will use (http only; an https proxy or mirror behind a proxy is left to the tool). */
+async function releaseReachable(mirror: string, suite: string, env: Readonly<Record<string, string>> = {}): Promise<string | undefined> {
   if (!/^https?:\/\//.test(mirror)) return undefined;
   const url = `${mirror.replace(/\/+$/, '')}/dists/${suite}/Release`;
+  const proxy = proxyFor(url, env);
   try {
+    if (proxy) {
+      if (!url.startsWith('http:') || !proxy.startsWith('http:')) return undefined;
+      const status = await headThroughProxy(url, proxy);
+      return status >= 200 && status < 400 ? undefined : `the mirror ${mirror} has no suite "${suite}" (HTTP ${status} for ${url} through the proxy ${withoutCredentials(proxy)})`;
+    }
     const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(15000), redirect: 'follow' });
     if (res.ok) return undefined;
     return `the mirror ${mirror} has no suite "${suite}" (HTTP ${res.status} for ${url})`;
@@ -102,7 +112,7 @@ export const debootstrap: Step<Options> = {
     const src = await bootstrapSource(o);
     if (src.keyring && !existsSync(src.keyring.value)) ctx.problem(`keyring ${src.keyring.value} (${src.keyring.from}) does not exist${o.keyring ? '' : ' (package debian-archive-keyring)'}`, 'keyring');
     if (!src.mirror) return ctx.problem(src.problem ?? 'no mirror', 'mirror');
-    const problem = await releaseReachable(src.mirror.value, o.suite);
+    const problem = await releaseReachable(src.mirror.value, o.suite, ctx.fetchEnv);
     if (problem) ctx.problem(`${problem} (mirror from ${src.mirror.from}${o.mirror ? '' : '; --set mirror=URL gives another'})`, 'mirror');
   },
   async resolved(o) {
@@ -121,10 +131,12 @@ export const debootstrap: Step<Options> = {
     ctx.facts.mirror = mirror;
     const options = { ...o, keyring: src.keyring?.value };
     const argv = (o.backend === 'mmdebstrap' ? mmdebstrapArgs : debootstrapArgs)(options as BootstrapOptions, mirror, root);
-    if (!ctx.cache) return void (await ctx.exec(o.backend, argv));
+    // Proxies reach the tool through its environment only (host/proxy): not its argv, not the tree, not the cache key.
+    const env = { ...ctx.fetchEnv };
+    if (!ctx.cache) return void (await ctx.exec(o.backend, argv, { env }));
     // debootstrap keeps downloaded .debs in the cache too, so a cold bootstrap of another variant does not fetch them again.
     const extra = o.backend === 'debootstrap' ? [`--cache-dir=${await ctx.cache.debsDir()}`] : [];
-    const bootstrap = () => ctx.exec(o.backend, [...extra, ...argv]).then(() => undefined);
+    const bootstrap = () => ctx.exec(o.backend, [...extra, ...argv], { env }).then(() => undefined);
     const { stdout: version } = await ctx.exec(o.backend, ['--version']);
     const { stdout: arch } = o.arch ? { stdout: o.arch } : await ctx.exec('dpkg', ['--print-architecture']);
     const { archived: _archived, ...fields } = options;

@@ -2,7 +2,9 @@
  * `run`: run a command or a script inside the chroot, with /proc, /sys, /dev
  * and /dev/pts mounted and a policy-rc.d that stops services from starting.
  * Everything mounted for it is unmounted when it ends. `chroot: false` runs
- * on the host instead, with ROOTFS (and IMAGE) in the environment.
+ * on the host instead, with ROOTFS (and IMAGE) in the environment. Commands
+ * in the chroot also get the proxies (the caller's http_proxy, https_proxy,
+ * no_proxy and the recipe's `apt_proxy`), so apt fetches through them.
  *
  * ```yaml
  * - step: run
@@ -68,14 +70,16 @@ export const run: Step<Options> = {
       return;
     }
     const session = await openChroot(root, ctx.teardown, opts);
+    // The commands in the chroot (apt) fetch through the caller's proxies and the recipe's apt_proxy: by environment, never a file in the image.
+    const fetching = { env: { ...ctx.fetchEnv, ...env } };
     const inGuest = `/tmp/umlbuild-script-${RUN_ID}`;
     try {
-      if (o.argv) await session.run(o.argv[0]!, o.argv.slice(1));
-      else if (o.command) await session.run('/bin/sh', ['-c', o.command]);
+      if (o.argv) await session.run(o.argv[0]!, o.argv.slice(1), fetching);
+      else if (o.command) await session.run('/bin/sh', ['-c', o.command], fetching);
       else {
         await ctx.writeFile(inGuest, await readFile(scriptPath(o.script!, ctx.recipeDir)), { mode: 0o755 });
         try {
-          await session.run('/bin/sh', [inGuest]);
+          await session.run('/bin/sh', [inGuest], fetching);
         } finally {
           // Resolved again: the script may have changed links in the tree.
           await removeInRoot(root, inGuest);

@@ -76,6 +76,8 @@ export interface VerifyContext {
   requireRoot(why: string, opts?: { userns?: boolean }): void;
   /** Note a host need that is not a tool (a device, a kernel feature); reported with exit 3. */
   requireHost(need: string): void;
+  /** The environment of commands that fetch packages: proxies (host/proxy `fetchEnv`). */
+  fetchEnv?: Readonly<Record<string, string>>;
 }
 
 export interface MountedRoot {
@@ -111,6 +113,12 @@ export interface StepContext {
   log(line: string): void;
   /** Run a host command (through host/exec), streaming output to the task. */
   exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Added to the environment of commands that fetch packages (the bootstrap
+   * tools, commands in the chroot), and only theirs: the caller's proxy
+   * variables and the recipe's apt_proxy (host/proxy `fetchEnv`).
+   */
+  fetchEnv?: Readonly<Record<string, string>>;
   /** The rootfs directory, or an error saying which step should come first. */
   requireRootfs(): string;
   /** Write a file inside the rootfs, never following links out of it. */
