@@ -21,7 +21,7 @@ const image = (): ImageManifest => ({
   umid: 'demo',
   launch: LAUNCH,
   test: { user: 'root', hostname: 'demo', root: 'ubd', expect: {}, login_timeout: 120 },
-  bootstrap: { suite: 'bookworm', mirror: 'http://deb.debian.org/debian' },
+  bootstrap: { suite: 'bookworm', mirror: 'http://mirror.example.invalid/debian' },
   kernel: { modules: '6.1.0' },
   packages: [{ name: 'bash', version: '5.2' }],
   steps: [{ step: 'sparse-disk', title: 'Create sparse disk', seconds: 0.1 }],
