@@ -57,12 +57,14 @@ export type BuildEvent = z.infer<typeof buildEventSchema>;
 export const emittedEventSchema = z.discriminatedUnion(
   'type',
   eventSchemas.map((s) =>
-    s.extend({
-      time: z
-        .string()
-        .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
-        .describe('when, ISO 8601 UTC'),
-    }),
+    s
+      .extend({
+        time: z
+          .string()
+          .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
+          .describe('when, ISO 8601 UTC'),
+      })
+      .describe(s.description ?? ''),
   ) as unknown as [z.ZodObject, ...z.ZodObject[]],
 );
 
