@@ -1,7 +1,6 @@
 /** `validate` takes every option of `build` that changes the plan (one definition, cli/options.ts) and checks exactly that plan. */
 import assert from 'node:assert/strict';
 import { chmod, readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 import { exec } from '../../src/host/exec.js';
 import { program } from '../../src/cli.js';
