@@ -31,6 +31,8 @@ describe('events: --log-format ndjson end to end', function () {
     await requireRootWith(this, 'busybox', 'linux', 'mkfs.ext4', 'setpriv');
     dir = await tempDir('umlbuild-events-', '/var/tmp');
     journal = join(dir.path, 'journal');
+    // What busybox.yml names relative to the recipe that extends it (its shadow template).
+    await exec('cp', ['-r', join(PROJECT, 'recipes/busybox'), dir.path]);
   });
   after(() => dir?.remove());
 
@@ -58,11 +60,27 @@ describe('events: --log-format ndjson end to end', function () {
     return file;
   };
 
-  it('a full build (busybox, a COW variant, an after-image hook): every event matches the schema, one build-finished with exit code 0, no secret', async () => {
+  /**
+   * A before-pack hook: the host's GNU tar and dash (with their libraries) in the busybox tree. A variant's apply script
+   * needs GNU tar (busybox tar lacks --keep-directory-symlink), and busybox sh runs its own applets before PATH.
+   */
+  const gnuTar = () =>
+    hook(
+      'gnu-tar.sh',
+      [
+        'set -e',
+        'copy() { mkdir -p "$TARGET_DIR$(dirname "$2")"; rm -f "$TARGET_DIR$2"; cp -L "$1" "$TARGET_DIR$2"; }',
+        'for f in $( (ldd /usr/bin/tar; ldd /bin/dash) | grep -o "/[^ ]*" | sort -u); do copy "$f" "$f"; done',
+        'copy /usr/bin/tar /usr/bin/tar',
+        'copy /bin/dash /bin/sh',
+      ].join('\n'),
+    );
+
+  it('a full build (busybox, a COW variant, a before-pack and an after-image hook): every event matches the schema, one build-finished with exit code 0, no secret', async () => {
     const recipe = await busyboxWithVariant('full', 'echo variant applied');
     const ok = await hook('ok.sh', 'echo "after-image sees $UMLBUILD_IMAGE"');
     const out = join(dir.path, 'full');
-    const r = await ndjson([recipe, '--out', out, '--set', `root_password=${SECRET}`, '--hook', `after-image=${ok}`]);
+    const r = await ndjson([recipe, '--out', out, '--set', `root_password=${SECRET}`, '--hook', `before-pack=${await gnuTar()}`, '--hook', `after-image=${ok}`]);
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
     const events = checkEvents(r.stdout, 0, 'build-finished');
     for (const t of ['build-started', 'step-started', 'command', 'output', 'step-finished', 'teardown', 'variant-started', 'variant-finished', 'hook-finished']) assert.ok(types(events).has(t), `an event of type ${t}`);
@@ -115,7 +133,7 @@ describe('events: --log-format ndjson end to end', function () {
 
   it('a failing COW variant: variant-failed, then one build-failed with exit code 1 (it used to end with no final event)', async () => {
     const recipe = await busyboxWithVariant('badvariant', 'echo trying; false');
-    const r = await ndjson([recipe, '--out', join(dir.path, 'badvariant'), '--set', `root_password=${SECRET}`]);
+    const r = await ndjson([recipe, '--out', join(dir.path, 'badvariant'), '--set', `root_password=${SECRET}`, '--hook', `before-pack=${await gnuTar()}`]);
     assert.equal(r.exitCode, 1, r.stdout.slice(-3000) + r.stderr);
     const events = checkEvents(r.stdout, 1, 'build-failed');
     const failed = events.find((e) => e.type === 'variant-failed')!;
@@ -139,7 +157,7 @@ describe('events: --log-format ndjson end to end', function () {
     ['SIGINT', 130],
   ] as const) {
     it(`an interrupt (${signal}) during a step: step-failed, the teardown, one build-failed with exit code ${code}; nothing left`, async () => {
-      const recipe = await tiny(`slow-${code}`, '  - step: run', '    chroot: false', '    command: "echo sleeping; sleep 60"');
+      const recipe = await tiny(`slow-${code}`, '  - step: run', '    chroot: false', '    command: "echo sleeping; exec sleep 60"');
       const out = join(dir.path, `slow-${code}`);
       const child = spawn(BIN, [recipe, '--out', out, '--log-format', 'ndjson', '--cache-dir', join(dir.path, 'cache')], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
