@@ -76,11 +76,11 @@ describe('events: --log-format ndjson end to end', function () {
       ].join('\n'),
     );
 
-  it('a full build (busybox, a COW variant, a before-pack and an after-image hook): every event matches the schema, one build-finished with exit code 0, no secret', async () => {
+  it('a full build (busybox, a COW variant, a before-pack and an after-image hook, --test): every event matches the schema, one build-finished with exit code 0, no secret', async () => {
     const recipe = await busyboxWithVariant('full', 'echo variant applied');
     const ok = await hook('ok.sh', 'echo "after-image sees $UMLBUILD_IMAGE"');
     const out = join(dir.path, 'full');
-    const r = await ndjson([recipe, '--out', out, '--set', `root_password=${SECRET}`, '--hook', `before-pack=${await gnuTar()}`, '--hook', `after-image=${ok}`]);
+    const r = await ndjson([recipe, '--out', out, '--set', `root_password=${SECRET}`, '--hook', `before-pack=${await gnuTar()}`, '--hook', `after-image=${ok}`, '--test', '--no-network']);
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
     const events = checkEvents(r.stdout, 0, 'build-finished');
     for (const t of ['build-started', 'step-started', 'command', 'output', 'step-finished', 'teardown', 'variant-started', 'variant-finished', 'hook-finished']) assert.ok(types(events).has(t), `an event of type ${t}`);
@@ -96,6 +96,10 @@ describe('events: --log-format ndjson end to end', function () {
     );
     assert.ok(events.filter((e) => e.type === 'teardown').every((e) => e.ok === true));
     assert.equal(events.find((e) => e.type === 'variant-finished')!.cow, join(out, 'v1.cow'));
+    assert.ok(
+      events.some((e) => e.type === 'output' && /^PASS: \d+ of \d+ checks passed/.test(String(e.line))),
+      '--test reports through output events: stdout holds nothing else',
+    );
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(SECRET));
     assert.deepEqual(await left(), []);
   });
@@ -181,6 +185,7 @@ describe('events: --log-format ndjson end to end', function () {
       assert.equal(exitCode, code, `${stdout}\n${stderr}`);
       const events = checkEvents(stdout, code, 'build-failed');
       assert.ok(types(events).has('step-failed'));
+      assert.ok(types(events).has('teardown'), 'the teardown is reported');
       assert.match(String(events.at(-1)!.error), new RegExp(`interrupted by ${signal}`));
       assert.deepEqual(await readdir(out), []);
       assert.deepEqual(await leftovers(child.pid!, journal, out), []);
