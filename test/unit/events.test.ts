@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
-import { eventsJsonSchema } from '../../src/index.js';
+import { build, type BuildEvent, eventsJsonSchema, loadRecipe } from '../../src/index.js';
 import { emitter } from '../../src/runner/events.js';
 import { registerSecret } from '../../src/host/secrets.js';
-import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
+import { BIN, PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';
 import { checkEvents } from '../support/events.js';
 
 const cli = (args: string[], env: Record<string, string> = {}) => exec(BIN, args, { reject: false, env: { ...env, PATH: process.env.PATH! } });
@@ -61,6 +61,20 @@ describe('events (--log-format ndjson): vocabulary and schema', function () {
       assert.deepEqual(await readdir(dir.path), ['bad.yml'], 'nothing created');
     });
   }
+
+  it('the library: build() refused before anything runs (the host check of a step) still ends its events with one build-failed, after a validation-error per problem', async () => {
+    const file = await dir.write('rd.yml', `name: rd\nsteps:\n  - step: directory\n  - step: rootfs-dir\n    source: ${dir.path}/missing\n  - step: pack\n    fs: tar\n`);
+    const plan = await loadRecipe(file);
+    const events: (BuildEvent & { time: string })[] = [];
+    await rejection(build(plan, { outDir: join(dir.path, 'out'), renderer: 'silent', cacheDir: false, onEvent: (e) => events.push(e) }));
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['validation-error', 'build-failed'],
+    );
+    assert.deepEqual(events[0], { type: 'validation-error', file, line: 5, column: 13, path: 'steps[1].source', message: `directory ${dir.path}/missing does not exist`, time: events[0]!.time });
+    assert.equal((events[1] as { exitCode: number }).exitCode, 2);
+    assert.deepEqual(await readdir(dir.path), ['rd.yml']);
+  });
 
   it('--json with a bad option value (--set without =): the validation-error and one build-failed with exit code 2', async () => {
     const r = await cli([join(PROJECT, 'recipes/busybox.yml'), '--json', '--set', 'novalue']);
