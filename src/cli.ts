@@ -6,10 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { redact, VERSION } from './api/report.js';
 import { bootCli } from './cli/boot.js';
 import { buildCli } from './cli/build.js';
+import { eventLog, finalEventWritten } from './api/events.js';
 import { cacheCli } from './cli/cache.js';
 import { cleanupCli } from './cli/cleanup.js';
 import { doctorCli } from './cli/doctor.js';
 import { mergeCli } from './cli/merge.js';
+import { out, wantsNdjson } from './cli/options.js';
 import { schemaCli } from './cli/schema.js';
 import { stepsCli } from './cli/steps.js';
 import { testCli } from './cli/test.js';
@@ -43,6 +45,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     await program().parseAsync(argv);
     return Number(process.exitCode ?? 0);
   } catch (e) {
+    // NDJSON asked for, and the command line failed before a command could say so (an option's value): its final event.
+    const command = argv.slice(2).find((a) => !a.startsWith('-'));
+    if (wantsNdjson(argv) && !finalEventWritten() && !(e instanceof CommanderError && e.exitCode === 0)) eventLog(out).failed(e, command === 'validate' ? 'validate-failed' : 'build-failed');
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.invalid;
     if (e instanceof UserError) {
       process.stderr.write(`umlbuild: ${redact(e.message)}\n`);

@@ -18,6 +18,7 @@ export type { Plan, LoadOptions, BuildOptions, BuildResult };
 export { test, type TestOptions, type BootTestResult } from './api/test.js';
 export type { BuildEvent, EventListener } from './runner/events.js';
 export type { OnFailure } from './runner/on-failure.js';
+export { eventsJsonSchema } from './api/events.js';
 export { UserError, RecipeError, HostError, StepError, CommandError, InterruptedError, EXIT } from './errors.js';
 export { recipeJsonSchema } from './schema.js';
 export { cleanupStale, type CleanupReport } from './host/journal.js';

@@ -11,6 +11,7 @@ import { rerunInUserns, rootlessSupport } from '../host/userns.js';
 import { planText } from '../plan-text.js';
 import type { Plan } from '../recipe/load.js';
 import { writeArtifacts, type Compression } from '../runner/artifacts.js';
+import { checkImageSizes } from '../runner/size-limit.js';
 import { verifyPlan } from '../runner/verify.js';
 
 export { announceGenerated, writeArtifacts, type Announce, type Compression };
@@ -26,6 +27,8 @@ export async function runsRootless(plan: Plan): Promise<boolean> {
 /** The dry run: check the host (unless the build runs rootless, checked already); the resolved plan, and how it runs rootless. */
 export async function dryRun(plan: Plan, outDir: string, rootless: boolean): Promise<{ text: string; rootless?: string }> {
   if (!rootless) await verifyPlan(plan);
+  // What build() checks before anything runs, too.
+  await checkImageSizes(plan, outDir);
   const text = await planText(plan, outDir);
   return rootless ? { text, rootless: `runs rootless: in a user namespace (${(await rootlessSupport()).detail})` } : { text };
 }

@@ -4,7 +4,8 @@ import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { doctor as checkHost, type DoctorReport } from '../doctor.js';
 import { cleanupStale, type CleanupReport } from '../host/journal.js';
 import { journalDir } from '../host/state-dirs.js';
-import { loadRecipe, type Plan } from '../recipe/load.js';
+import { loadRecipe, type LoadOptions, type Plan } from '../recipe/load.js';
+import { checkImageSizes } from '../runner/size-limit.js';
 import { verifyPlan } from '../runner/verify.js';
 import { stepsText } from '../steps-text.js';
 import { bootInteractive } from '../uml/boot.js';
@@ -13,11 +14,18 @@ import { findBuiltImage } from '../uml/target.js';
 
 export type { CleanupReport, DoctorReport };
 
-/** Load a recipe (warnings through `onWarning`) and verify the host for it, without side effects. */
-export async function validate(file: string, o: { set?: Record<string, string>; onWarning?: (w: string) => void } = {}): Promise<Plan> {
-  const plan = await loadRecipe(file, { set: o.set, env: process.env });
-  for (const w of plan.warnings) o.onWarning?.(w);
+/**
+ * Load a recipe the way `build` does with the same options (variables,
+ * variant, owner, hooks: the same plan; warnings through `onWarning`), verify
+ * the host for it and check its image sizes against the output directory's
+ * filesystem, as build() does before anything runs; no side effects.
+ */
+export async function validate(file: string, o: Omit<LoadOptions, 'env'> & { outDir?: string; onWarning?: (w: string) => void } = {}): Promise<Plan> {
+  const { outDir, onWarning, ...load } = o;
+  const plan = await loadRecipe(file, { ...load, env: process.env });
+  for (const w of plan.warnings) onWarning?.(w);
   await verifyPlan(plan);
+  await checkImageSizes(plan, outDir ?? '.');
   return plan;
 }
 

@@ -1,42 +1,50 @@
 /** `umlbuild build` (the default command): build a recipe's image, optionally publish artifacts and test it. */
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
-import { announceGenerated, checkOnFailure, type Compression, dryRun, type HookStage, ON_FAILURE, type OnFailure, type RendererName, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } from '../api/build.js';
+import { announceGenerated, checkOnFailure, type Compression, dryRun, ON_FAILURE, type OnFailure, type RendererName, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } from '../api/build.js';
+import { type EventLog, eventLog } from '../api/events.js';
 import { build, EXIT, loadRecipe, UserError } from '../index.js';
-import { collectHook, collectSet, out, setOption, warn, withInterrupts } from './options.js';
+import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, warn, withInterrupts } from './options.js';
 import { addTestOptions, type TestFlags, testCommand } from './test.js';
 
-type BuildFlags = {
-  out: string;
-  set: Record<string, string>;
-  dryRun?: boolean;
-  renderer: RendererName;
-  keepGoingOnTeardown?: boolean;
-  test?: boolean;
-  replaceBase?: boolean;
-  variant?: 'image' | 'hostfs';
-  owner?: string;
-  cache?: boolean;
-  cacheDir?: string;
-  refresh?: boolean;
-  fast?: boolean;
-  checksum?: boolean;
-  hook: { stage: HookStage; script: string }[];
-  logFormat: 'text' | 'ndjson';
-  json?: boolean;
-  artifacts?: string;
-  compress: Compression;
-  onFailure: OnFailure;
-} & TestFlags;
+type BuildFlags = PlanFlags &
+  LogFlags & {
+    dryRun?: boolean;
+    renderer: RendererName;
+    keepGoingOnTeardown?: boolean;
+    test?: boolean;
+    replaceBase?: boolean;
+    cache?: boolean;
+    cacheDir?: string;
+    refresh?: boolean;
+    fast?: boolean;
+    checksum?: boolean;
+    artifacts?: string;
+    compress: Compression;
+    onFailure: OnFailure;
+  } & TestFlags;
 
 async function buildCommand(recipe: string, o: BuildFlags) {
-  const ndjson = o.json || o.logFormat === 'ndjson';
   // Before anything is loaded or built: `shell` needs a terminal.
   if (!o.dryRun) checkOnFailure(o.onFailure);
-  const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook });
+  // NDJSON: every outcome an event, and one final event whatever ends the command (a dry run prints its plan as text).
+  const events = (o.json || o.logFormat === 'ndjson') && !o.dryRun ? eventLog(out) : undefined;
+  try {
+    await buildEvents(recipe, o, events);
+  } catch (e) {
+    events?.failed(e);
+    throw e;
+  }
+}
+
+async function buildEvents(recipe: string, o: BuildFlags, events: EventLog | undefined) {
+  const ndjson = Boolean(events);
+  const plan = await loadRecipe(recipe, { ...planLoadOptions(o), env: process.env });
   for (const w of plan.warnings) warn(w);
   // An ordinary user builds in a user namespace when every step allows it (host/userns).
   const rootless = await runsRootless(plan);
+  // A rootless build runs again in a user namespace, whose events are the stream.
+  if (!(rootless && !o.dryRun)) for (const w of plan.warnings) events?.emit({ type: 'warning', message: w });
   if (o.dryRun) {
     const d = await dryRun(plan, o.out, rootless);
     out(d.text);
@@ -53,7 +61,7 @@ async function buildCommand(recipe: string, o: BuildFlags) {
     build(plan, {
       outDir: o.out,
       renderer: ndjson ? 'silent' : o.renderer,
-      onEvent: ndjson ? (e) => out(JSON.stringify(e)) : undefined,
+      onEvent: events?.onEvent,
       signal,
       keepGoingOnTeardown: o.keepGoingOnTeardown,
       replaceBase: o.replaceBase,
@@ -67,7 +75,7 @@ async function buildCommand(recipe: string, o: BuildFlags) {
   if (o.artifacts) {
     if (plan.rootfs === 'hostfs') throw new UserError('--artifacts publishes an image; a hostfs build makes a directory', EXIT.invalid);
     const files = await writeArtifacts(r.outputs, o.artifacts, o.compress);
-    if (ndjson) out(JSON.stringify({ type: 'artifacts', files, time: new Date().toISOString() }));
+    if (events) events.emit({ type: 'artifacts', files });
     else out(`artifacts in ${o.artifacts}: ${files.map((f) => basename(f)).join(', ')}`);
   }
   if (!ndjson) {
@@ -76,36 +84,31 @@ async function buildCommand(recipe: string, o: BuildFlags) {
   }
   try {
     // The password the build resolved (--set included, or generated), in memory: never argv, environment or manifest.
-    if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o, plan.test.password);
+    // With events, its lines are output events: stdout holds nothing else.
+    const print = events ? (line: string) => events.emit({ type: 'output', index: 0, line: line.trimStart() }) : undefined;
+    if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o, plan.test.password, print);
   } finally {
     // Last, so it is not scrolled away; unredacted, and on stdout only for a person at a terminal (host/generated-password).
     const terminal = Boolean(process.stdout.isTTY) && !ndjson;
     await announceGenerated({ generated: plan.generated, outDir: o.out, output: plan.output, terminal, write: ndjson ? (l) => void process.stderr.write(`umlbuild: ${l}\n`) : out });
   }
+  if (process.exitCode) events?.failed(new UserError('the boot test (--test) failed', Number(process.exitCode)));
+  else events?.finished();
 }
 
 export function buildCli(p: Command): void {
-  const c = p
-    .command('build', { isDefault: true })
-    .description('build the image a recipe describes (the default command)')
-    .argument('<recipe>', 'recipe file (YAML)')
-    .option('-o, --out <dir>', 'output directory', '.')
-    .option(...setOption, collectSet, {})
+  const c = p.command('build', { isDefault: true }).description('build the image a recipe describes (the default command)').argument('<recipe>', 'recipe file (YAML)');
+  addPlanOptions(c)
     .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')
     .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
     .option('--test', 'boot the image and run `umlbuild test` on it after building')
     .option('--replace-base', 'replace an image even though COW files depend on it (they break)')
-    .addOption(new Option('--variant <kind>', 'image, or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
-    .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML')
     .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
     .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
     .option('--refresh', 'bootstrap again and replace the cache entries')
-    .addOption(new Option('--log-format <format>', 'text (progress) or ndjson: one JSON event per line on stdout, for CI').choices(['text', 'ndjson']).default('text'))
-    .option('--json', 'the same as --log-format ndjson')
     .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest and SHA256SUMS here, for CI to publish')
     .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst'))
-    .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook, [])
     .addOption(
       new Option('--on-failure <what>', 'when a step fails: cleanup (tear down), keep (leave the tree/image/mounts for `umlbuild cleanup`), or shell (on a terminal: a shell in the half-built root, then tear down)')
         .choices(ON_FAILURE)
@@ -113,5 +116,5 @@ export function buildCli(p: Command): void {
     )
     .option('--no-fast', 'run every step on the tree even when a cached base image plus debugfs edits would do')
     .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
-  addTestOptions(c).action(buildCommand);
+  addTestOptions(addLogOptions(c)).action(buildCommand);
 }

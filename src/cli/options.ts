@@ -1,6 +1,7 @@
 /** Option parsers and output helpers shared by the commands. */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
 import { HOOK_STAGES, type HookStage } from '../api/build.js';
 import { EXIT, InterruptedError, RecipeError, UserError } from '../index.js';
 
@@ -34,6 +35,50 @@ export function collectHook(value: string, acc: { stage: HookStage; script: stri
 }
 
 export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)'] as const;
+
+/** The options that decide which plan a recipe makes (and what build checks before it runs): build and validate both take them, from here. */
+export interface PlanFlags {
+  out: string;
+  set: Record<string, string>;
+  variant?: 'image' | 'hostfs';
+  owner?: string;
+  hook: { stage: HookStage; script: string }[];
+}
+
+/** The long names of the plan options (test/unit/cli-options.test.ts: build and validate both have each). */
+export const PLAN_OPTIONS = ['--out', '--set', '--variant', '--owner', '--hook'] as const;
+
+export function addPlanOptions(c: Command): Command {
+  return c
+    .option('-o, --out <dir>', 'output directory', '.')
+    .option(...setOption, collectSet, {})
+    .addOption(new Option('--variant <kind>', 'image, or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
+    .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML')
+    .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook, []);
+}
+
+/** What the plan options give loadRecipe (and validate). */
+export function planLoadOptions(o: PlanFlags) {
+  return { set: o.set, variant: o.variant, owner: o.owner, hooks: o.hook };
+}
+
+export interface LogFlags {
+  logFormat: 'text' | 'ndjson';
+  json?: boolean;
+}
+
+export const LOG_OPTIONS = ['--log-format', '--json'] as const;
+
+export function addLogOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--log-format <format>', 'text (progress) or ndjson: one JSON event per line on stdout, for CI (docs/events.md)').choices(['text', 'ndjson']).default('text'))
+    .option('--json', 'the same as --log-format ndjson');
+}
+
+/** Whether a command line asks for NDJSON events (cli.ts: for errors before a command's action ran). */
+export function wantsNdjson(argv: string[]): boolean {
+  return argv.some((a, i) => a === '--json' || a === '--log-format=ndjson' || (a === '--log-format' && argv[i + 1] === 'ndjson'));
+}
 
 /** SIGINT/SIGTERM turned into an abort of `signal` (so the work can unwind) instead of an exit, between start() and stop(). */
 export function interrupts(): { signal: AbortSignal; start(): void; stop(): void } {

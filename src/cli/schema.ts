@@ -1,10 +1,12 @@
-/** `umlbuild schema`: the recipe format's JSON Schema. */
+/** `umlbuild schema`: the recipe format's JSON Schema, or with --events the events' (docs/events.schema.json). */
 import type { Command } from 'commander';
+import { eventsJsonSchema } from '../api/events.js';
 import { recipeJsonSchema } from '../api/report.js';
 import { out } from './options.js';
 
 export function schemaCli(p: Command): void {
   p.command('schema')
     .description('print the JSON Schema of the recipe format (recipes/recipe.schema.json)')
-    .action(() => void out(JSON.stringify(recipeJsonSchema(), null, 2)));
+    .option('--events', 'print the JSON Schema of one --log-format ndjson event instead (docs/events.schema.json)')
+    .action((o: { events?: boolean }) => void out(JSON.stringify(o.events ? eventsJsonSchema() : recipeJsonSchema(), null, 2)));
 }

@@ -23,7 +23,7 @@ export function addTestOptions(c: Command): Command {
 }
 
 /** Boot, log in, run the checks, print them; exit code 1 when one failed. `builtPassword`: from the build that just ran (`build --test`). */
-export async function testCommand(target: string, o: TestFlags, builtPassword?: string): Promise<void> {
+export async function testCommand(target: string, o: TestFlags, builtPassword?: string, print: (line: string) => void = out): Promise<void> {
   // Interrupts unwind the boot; until then (the password prompt included) they end the process as usual.
   const interrupted = interrupts();
   let r: Awaited<ReturnType<typeof test>>;
@@ -37,11 +37,11 @@ export async function testCommand(target: string, o: TestFlags, builtPassword?: 
       timeoutS: Number(o.timeout),
       network: o.network,
       signal: interrupted.signal,
-      log: (l) => out(`  ${redact(l)}`),
+      log: (l) => print(`  ${redact(l)}`),
       onBoot: (img) => {
         // Checked here, once the image and login are known (before the API's own check): the message names the option.
         if (!(Number(o.timeout) > 0)) throw new RecipeError([{ file: '--timeout', path: o.timeout, message: 'must be a positive number of seconds' }]);
-        out(img.hostfsRoot ? `booting ${img.hostfsRoot} with hostfs (the guest writes into the tree)` : `booting ${img.cow ?? img.image} (on a throw-away COW layer)`);
+        print(img.hostfsRoot ? `booting ${img.hostfsRoot} with hostfs (the guest writes into the tree)` : `booting ${img.cow ?? img.image} (on a throw-away COW layer)`);
         interrupted.start();
       },
     });
@@ -49,7 +49,7 @@ export async function testCommand(target: string, o: TestFlags, builtPassword?: 
     interrupted.stop();
   }
   const timing = r.loginPromptS !== undefined ? `login prompt after ${r.loginPromptS.toFixed(1)} s${r.shellS !== undefined ? `, shell after ${r.shellS.toFixed(1)} s` : ''}` : 'no login prompt';
-  out(`${r.ok ? 'PASS' : 'FAIL'}: ${checkSummary(r.checks).text}; ${timing}`);
+  print(`${r.ok ? 'PASS' : 'FAIL'}: ${checkSummary(r.checks).text}; ${timing}`);
   if (!r.ok) process.exitCode = EXIT.buildFailed;
 }
 

@@ -1,15 +1,29 @@
-/** `umlbuild validate`: check a recipe and the host without side effects. */
+/** `umlbuild validate`: check a recipe and the host without side effects, with build's plan options: the plan build would run. */
 import type { Command } from 'commander';
 import { validate } from '../api/commands.js';
-import { collectSet, out, setOption, warn } from './options.js';
+import { eventLog } from '../api/events.js';
+import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, warn } from './options.js';
+
+async function validateCommand(recipe: string, o: PlanFlags & LogFlags) {
+  const events = o.json || o.logFormat === 'ndjson' ? eventLog(out) : undefined;
+  try {
+    const plan = await validate(recipe, {
+      ...planLoadOptions(o),
+      outDir: o.out,
+      onWarning: (w) => {
+        warn(w);
+        events?.emit({ type: 'warning', message: w });
+      },
+    });
+    if (events) events.validated(recipe, plan.steps.length);
+    else out(`${recipe}: ok (${plan.steps.length} steps)`);
+  } catch (e) {
+    events?.failed(e, 'validate-failed');
+    throw e;
+  }
+}
 
 export function validateCli(p: Command): void {
-  p.command('validate')
-    .description('check a recipe and the host without side effects')
-    .argument('<recipe>')
-    .option(...setOption, collectSet, {})
-    .action(async (recipe: string, o: { set: Record<string, string> }) => {
-      const plan = await validate(recipe, { set: o.set, onWarning: warn });
-      out(`${recipe}: ok (${plan.steps.length} steps)`);
-    });
+  const c = p.command('validate').description('check a recipe and the host without side effects: the plan `build` would run with the same options').argument('<recipe>');
+  addLogOptions(addPlanOptions(c)).action(validateCommand);
 }

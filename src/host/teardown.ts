@@ -44,6 +44,8 @@ export class Teardown {
   private items: Item[] = [];
   /** Where releases report what they had to do (processes killed before an unmount); the build sets it. */
   warn: (line: string) => void = () => undefined;
+  /** Told each release's result (error undefined: released); the build turns them into teardown events. */
+  onResult?: (label: string, error?: unknown) => void;
 
   constructor(
     private readonly onRelease?: (label: string) => void,
@@ -62,8 +64,14 @@ export class Teardown {
       release: async () => {
         if (!this.remove(item)) return;
         this.onRelease?.(label);
-        await item.fn();
+        try {
+          await item.fn();
+        } catch (e) {
+          this.onResult?.(label, e);
+          throw e;
+        }
         this.forget(item);
+        this.onResult?.(label);
       },
       drop: () => {
         if (this.remove(item)) this.forget(item);
@@ -92,8 +100,10 @@ export class Teardown {
       this.onRelease?.(item.label);
       await item.fn();
       this.forget(item);
+      this.onResult?.(item.label);
     } catch (error) {
       failures.push({ label: item.label, error });
+      this.onResult?.(item.label, error);
     }
   }
 

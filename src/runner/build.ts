@@ -23,7 +23,7 @@ import { TaskLogs } from './task-log.js';
 import { Teardown, type TeardownFailure } from '../host/teardown.js';
 import { noSpaceHint } from './no-space.js';
 import { checkImageSizes } from './size-limit.js';
-import { emitter, type EventListener } from './events.js';
+import { emitter, exitCodeOf, messageOf, validationEvents, type BuildEvent, type EventListener } from './events.js';
 import { runHook } from '../steps/hook.js';
 import { exec } from '../host/exec.js';
 import { cleanupStale, Journal } from '../host/journal.js';
@@ -69,11 +69,36 @@ function imageExtension(plan: Plan): string {
   return outputOf(plan.steps)?.extension ?? '.img';
 }
 
+type Emit = (e: BuildEvent) => void;
+
+/**
+ * Build a plan. With `onEvent`, every outcome is an event and the last one is
+ * exactly one `build-finished` or `build-failed` (with the exit code), whatever
+ * failed: the plan, the host, a step, a variant, a hook or an interrupt.
+ */
 export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult> {
+  const emit = emitter(opts.onEvent);
+  const text = opts.warn ?? ((l: string) => process.stderr.write(`${redact(l)}\n`));
+  const warn = (l: string) => {
+    text(l);
+    emit({ type: 'warning', message: l });
+  };
+  try {
+    const r = await buildChecked(plan, opts, emit, warn, text);
+    emit({ type: 'build-finished', image: plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, script: r.outputs.script, manifest: r.outputs.manifest, seconds: r.seconds });
+    return r;
+  } catch (e) {
+    const error = opts.signal?.aborted ? opts.signal.reason : e;
+    for (const v of validationEvents(error)) emit(v);
+    emit({ type: 'build-failed', error: messageOf(error), exitCode: exitCodeOf(error) });
+    throw error;
+  }
+}
+
+async function buildChecked(plan: Plan, opts: BuildOptions, emit: Emit, warn: (l: string) => void, text: (l: string) => void): Promise<BuildResult> {
   checkOnFailure(opts.onFailure ?? 'cleanup');
   await verifyPlan(plan);
   await checkImageSizes(plan, opts.outDir);
-  const warn = opts.warn ?? ((l: string) => process.stderr.write(`${redact(l)}\n`));
   const started = Date.now();
   const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));
   const partial = partialPaths(final);
@@ -89,14 +114,14 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
   const journal = new Journal();
   const lockId = journal.add({ kind: 'lock', path: lockFile });
   try {
-    return await buildLocked(plan, opts, final, partial, warn, started);
+    return await buildLocked(plan, opts, final, partial, { emit, warn, text }, started);
   } finally {
     await lock.release();
     journal.forget(lockId);
   }
 }
 
-async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, partial: OutputPaths, warn: (l: string) => void, started: number): Promise<BuildResult> {
+async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, partial: OutputPaths, { emit, warn, text }: { emit: Emit; warn: (l: string) => void; text: (l: string) => void }, started: number): Promise<BuildResult> {
   const children = plan.rootfs === 'image' && existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];
   if (children.length && !opts.replaceBase) {
     throw new UserError(
@@ -108,6 +133,8 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   const journal = new Journal();
   const teardown = new Teardown(undefined, journal);
   teardown.warn = warn;
+  const onTeardown = (label: string, e?: unknown) => emit(e === undefined ? { type: 'teardown', label, ok: true } : { type: 'teardown', label, ok: false, error: messageOf(e) });
+  teardown.onResult = onTeardown;
   // Registered first, released last: the partial outputs (on failure; success renames them).
   teardown.defer(`remove ${partial.image}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'file', path: partial.image } });
   teardown.defer(`remove ${partial.root}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'tree', path: partial.root } });
@@ -119,7 +146,6 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
   const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!));
 
-  const emit = emitter(opts.onEvent);
   emit({ type: 'build-started', recipe: plan.file, output: final.image, steps: list.length });
   // Lines logged outside every task (teardown after the run): events only, step index 0.
   const logs = new TaskLogs((line) => emit(line.startsWith('$ ') ? { type: 'command', index: 0, command: line.slice(2) } : { type: 'output', index: 0, line }));
@@ -208,10 +234,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   }
   if (error && onFailure !== 'keep') await removePartials(partial);
   journal.close();
-  if (error) {
-    emit({ type: 'build-failed', error: error instanceof Error ? error.message : String(error), exitCode: error instanceof UserError ? error.exitCode : EXIT.buildFailed });
-    throw error;
-  }
+  if (error) throw error;
   const variants: VariantOutput[] = [];
   if (plan.variants.length) {
     await new Listr(
@@ -220,9 +243,18 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
         task: async (_: unknown, task: { output: string }) => {
           const taskLog = logs.open((l) => {
             task.output = redact(l);
+            emit(l.startsWith('$ ') ? { type: 'command', index: 0, command: l.slice(2) } : { type: 'output', index: 0, line: l });
           });
+          emit({ type: 'variant-started', name: v.name, index: i + 1, total: plan.variants.length });
+          const t0 = Date.now();
           try {
-            variants.push(await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal));
+            const made = await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal, onTeardown);
+            variants.push(made);
+            emit({ type: 'variant-finished', name: v.name, cow: made.cow, script: made.script, manifest: made.manifest, allocated: made.allocated, seconds: made.seconds });
+          } catch (e) {
+            const err = signal.aborted ? signal.reason : e;
+            emit({ type: 'variant-failed', name: v.name, seconds: (Date.now() - t0) / 1000, error: messageOf(err) });
+            throw err;
           } finally {
             taskLog.close();
           }
@@ -234,15 +266,21 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   }
   for (const h of plan.afterImage) {
     const t0 = Date.now();
-    const log = (l: string) => warn(`hook after-image ${basename(h.script)}: ${l}`);
+    // Its output: text on stderr as before, and output events (outside every step: index 0).
+    const log = (l: string) => {
+      text(`hook after-image ${basename(h.script)}: ${l}`);
+      emit(l.startsWith('$ ') ? { type: 'command', index: 0, command: l.slice(2) } : { type: 'output', index: 0, line: l });
+    };
     try {
       await runHook({ exec: (cmd, args, o) => exec(cmd, args, { signal, onLine: log, ...o }), log, journal }, h.script, h.args, { image: final.image, outDir: dirname(final.image), recipe: plan.file, stage: 'after-image', vars: plan.vars });
     } catch (e) {
-      throw new StepError(`hook after-image ${h.script}`, e);
+      const err = signal.aborted ? signal.reason : new StepError(`hook after-image ${h.script}`, e);
+      emit({ type: 'hook-failed', stage: 'after-image', script: h.script, seconds: (Date.now() - t0) / 1000, error: messageOf(err) });
+      throw err;
     }
+    emit({ type: 'hook-finished', stage: 'after-image', script: h.script, seconds: (Date.now() - t0) / 1000 });
     timings.push({ step: 'hook', title: `Hook after-image ${h.script}`, seconds: (Date.now() - t0) / 1000 });
   }
   const seconds = (Date.now() - started) / 1000;
-  emit({ type: 'build-finished', image: plan.rootfs === 'hostfs' ? final.root : final.image, script: final.script, manifest: final.manifest, seconds });
   return { outputs: final, variants, timings, seconds };
 }

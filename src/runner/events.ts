@@ -1,28 +1,40 @@
 /**
  * Progress events of a build, for the library API (BuildOptions.onEvent) and
- * `--log-format ndjson`. Every string in them has passed through redact():
- * no secret reaches a listener.
+ * `--log-format ndjson`; their vocabulary and schema are model/events.ts.
+ * Every string in them has passed through redact(): no secret reaches a
+ * listener.
  */
+import { UserError, EXIT, RecipeError } from '../errors.js';
 import { redact } from '../host/secrets.js';
+import type { BuildEvent } from '../model/events.js';
 
-export type BuildEvent =
-  | { type: 'build-started'; recipe: string; output: string; steps: number }
-  | { type: 'step-started'; index: number; total: number; kind: string; title: string; where?: string }
-  | { type: 'command'; index: number; command: string }
-  | { type: 'output'; index: number; line: string }
-  | { type: 'step-finished'; index: number; kind: string; title: string; seconds: number }
-  | { type: 'step-failed'; index: number; kind: string; title: string; seconds: number; error: string }
-  | { type: 'warning'; message: string }
-  | { type: 'build-finished'; image: string; script: string; manifest: string; seconds: number }
-  | { type: 'build-failed'; error: string; exitCode: number };
+export { type BuildEvent, buildEventSchema, eventsJsonSchema, FINAL_EVENTS } from '../model/events.js';
 
 export type EventListener = (e: BuildEvent & { time: string }) => void;
+
+const clean = (v: unknown): unknown => (typeof v === 'string' ? redact(v) : Array.isArray(v) ? v.map(clean) : v);
 
 /** Redact every string field, stamp the time, and hand the event on. */
 export function emitter(listener?: EventListener): (e: BuildEvent) => void {
   if (!listener) return () => undefined;
   return (e) => {
-    const clean = Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === 'string' ? redact(v) : v])) as BuildEvent;
-    listener({ ...clean, time: new Date().toISOString() });
+    const redacted = Object.fromEntries(Object.entries(e).map(([k, v]) => [k, clean(v)])) as BuildEvent;
+    listener({ ...redacted, time: new Date().toISOString() });
   };
+}
+
+/** The exit code an error ends umlbuild with (cli.ts maps errors the same way). */
+export function exitCodeOf(e: unknown): number {
+  return e instanceof UserError ? e.exitCode : EXIT.buildFailed;
+}
+
+/** The message of an error, for an event. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** One validation-error event per problem of a rejected recipe or command line (none for other errors). */
+export function validationEvents(e: unknown): BuildEvent[] {
+  if (!(e instanceof RecipeError)) return [];
+  return e.issues.map((i) => ({ type: 'validation-error' as const, file: i.file, ...(i.line ? { line: i.line, column: i.col ?? 1 } : {}), path: i.path, message: i.message }));
 }

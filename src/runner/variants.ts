@@ -52,10 +52,11 @@ export function applyScript(commands: { command: string; env: Record<string, str
   return lines.join('\n');
 }
 
-export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: string, outDir: string, log: (l: string) => void, signal: AbortSignal): Promise<VariantOutput> {
+export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: string, outDir: string, log: (l: string) => void, signal: AbortSignal, onTeardown?: (label: string, error?: unknown) => void): Promise<VariantOutput> {
   const t0 = Date.now();
   const journal = new Journal();
   const teardown = new Teardown(undefined, journal);
+  teardown.onResult = onTeardown;
   const cowFinal = join(outDir, `${v.name}.cow`);
   const cowPartial = partialPath(cowFinal);
   teardown.defer(`remove ${cowPartial}`, () => rm(cowPartial, { force: true }), { onlyOnFailure: true, resource: { kind: 'file', path: cowPartial } });
