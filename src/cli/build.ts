@@ -4,11 +4,12 @@ import { type Command, Option } from 'commander';
 import { announceGenerated, type Compression, dryRun, type HookStage, type RendererName, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } from '../api/build.js';
 import { build, EXIT, loadRecipe, UserError } from '../index.js';
 import { collectHook, collectSet, out, setOption, warn, withInterrupts } from './options.js';
-import { addTestOptions, type TestFlags, testCommand } from './test.js';
+import { ENV, withDetails } from './help.js';
+import { testCommand } from './test.js';
 
 type BuildFlags = {
   out: string;
-  set: Record<string, string>;
+  set?: Record<string, string>;
   dryRun?: boolean;
   renderer: RendererName;
   keepGoingOnTeardown?: boolean;
@@ -21,16 +22,17 @@ type BuildFlags = {
   refresh?: boolean;
   fast?: boolean;
   checksum?: boolean;
-  hook: { stage: HookStage; script: string }[];
+  hook?: { stage: HookStage; script: string }[];
   logFormat: 'text' | 'ndjson';
   json?: boolean;
   artifacts?: string;
   compress: Compression;
-} & TestFlags;
+  network: boolean;
+};
 
 async function buildCommand(recipe: string, o: BuildFlags) {
   const ndjson = o.json || o.logFormat === 'ndjson';
-  const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook });
+  const plan = await loadRecipe(recipe, { set: o.set ?? {}, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook ?? [] });
   for (const w of plan.warnings) warn(w);
   // An ordinary user builds in a user namespace when every step allows it (host/userns).
   const rootless = await runsRootless(plan);
@@ -72,7 +74,7 @@ async function buildCommand(recipe: string, o: BuildFlags) {
   }
   try {
     // The password the build resolved (--set included, or generated), in memory: never argv, environment or manifest.
-    if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o, plan.test.password);
+    if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, { expect: [], timeout: String(plan.test.login_timeout), network: o.network }, plan.test.password);
   } finally {
     // Last, so it is not scrolled away; unredacted, and on stdout only for a person at a terminal (host/generated-password).
     const terminal = Boolean(process.stdout.isTTY) && !ndjson;
@@ -83,26 +85,35 @@ async function buildCommand(recipe: string, o: BuildFlags) {
 export function buildCli(p: Command): void {
   const c = p
     .command('build', { isDefault: true })
-    .description('build the image a recipe describes (the default command)')
-    .argument('<recipe>', 'recipe file (YAML)')
-    .option('-o, --out <dir>', 'output directory', '.')
-    .option(...setOption, collectSet, {})
-    .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')
-    .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
+    .summary('build the image a recipe describes (the default command)')
+    .description('build the image a recipe describes (the default command: `umlbuild RECIPE` is `umlbuild build RECIPE`)')
+    .argument('<recipe>', 'the recipe: a YAML file (umlbuild steps and umlbuild-recipe(5) describe the format)')
+    .addOption(new Option('-o, --out <dir>', 'output directory: <output>.img (or .root), .sh and .manifest.json go here').default('.', 'the current directory'))
+    .option(...setOption, collectSet)
+    .option('-n, --dry-run', 'validate and print the resolved plan (secrets as ***); change nothing')
+    .addOption(new Option('--renderer <name>', 'progress output: auto is interactive on a terminal and plain lines otherwise').choices(['auto', 'simple', 'verbose', 'silent']).default('auto', 'auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
-    .option('--test', 'boot the image and run `umlbuild test` on it after building')
+    .option('--test', "then boot the new image and run the checks of `umlbuild test` with the recipe's test: section (user, password, hostname, expect, login_timeout)")
+    .option('--no-network', 'with --test: do not create the interfaces the launch line binds to')
     .option('--replace-base', 'replace an image even though COW files depend on it (they break)')
-    .addOption(new Option('--variant <kind>', 'image, or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
+    .addOption(new Option('--variant <kind>', 'image (default), or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
     .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML')
-    .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
+    .option('--cache-dir <dir>', 'bootstrap cache and base images (default: $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild)')
     .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
     .option('--refresh', 'bootstrap again and replace the cache entries')
-    .addOption(new Option('--log-format <format>', 'text (progress) or ndjson: one JSON event per line on stdout, for CI').choices(['text', 'ndjson']).default('text'))
+    .addOption(new Option('--log-format <format>', 'text (progress) or ndjson: one JSON event per line on stdout, for CI').choices(['text', 'ndjson']).default('text', 'text'))
     .option('--json', 'the same as --log-format ndjson')
     .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest and SHA256SUMS here, for CI to publish')
-    .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst'))
-    .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook, [])
+    .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst', 'zst'))
+    .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook)
     .option('--no-fast', 'run every step on the tree even when a cached base image plus debugfs edits would do')
-    .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
-  addTestOptions(c).action(buildCommand);
+    .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)")
+    .action(buildCommand);
+  withDetails(c, {
+    examples: [
+      ['umlbuild recipes/bookworm.yml --out out --set root_password=change-me', 'build Debian 12 into out/bookworm.img, out/bookworm.sh and out/bookworm.manifest.json'],
+      ['umlbuild recipes/busybox.yml --out out --test', 'build, then boot the image and log in'],
+    ],
+    env: [ENV.vars, ENV.epoch, ENV.testPassword, ENV.cache, ENV.journal, ENV.tmpdir],
+  });
 }

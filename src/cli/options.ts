@@ -7,14 +7,14 @@ import { EXIT, InterruptedError, RecipeError, UserError } from '../index.js';
 export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 export const warn = (l: string) => void process.stderr.write(`umlbuild: warning: ${l}\n`);
 
-export function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
+export function collectSet(value: string, prev: Record<string, string> = {}): Record<string, string> {
   // At the first '=': names hold none, values may (passwords, URLs with ?a=b). The argument is not shown: it may hold a secret.
   const i = value.indexOf('=');
   if (i <= 0) throw new RecipeError([{ file: '--set', path: '', message: `use --set key=value (${i < 0 ? 'no "=" in the argument' : 'no name before "="'}; the argument is not shown)` }]);
   return { ...prev, [value.slice(0, i)]: value.slice(i + 1) };
 }
 
-export function collectExpect(value: string, prev: [string, RegExp][]): [string, RegExp][] {
+export function collectExpect(value: string, prev: [string, RegExp][] = []): [string, RegExp][] {
   // At the last '=': commands often hold one (VAR=x, rc=$?), patterns seldom do.
   const i = value.lastIndexOf('=');
   if (i <= 0) throw new RecipeError([{ file: '--expect', path: value, message: 'use --expect "COMMAND=REGEX"' }]);
@@ -25,7 +25,7 @@ export function collectExpect(value: string, prev: [string, RegExp][]): [string,
   }
 }
 
-export function collectHook(value: string, acc: { stage: HookStage; script: string }[]): { stage: HookStage; script: string }[] {
+export function collectHook(value: string, acc: { stage: HookStage; script: string }[] = []): { stage: HookStage; script: string }[] {
   const m = /^([\w-]+)=(.+)$/.exec(value);
   if (!m || !(HOOK_STAGES as readonly string[]).includes(m[1]!)) throw new UserError(`--hook ${value}: use STAGE=SCRIPT with STAGE one of ${HOOK_STAGES.join(', ')}`, EXIT.invalid);
   const script = resolve(m[2]!);
@@ -33,7 +33,7 @@ export function collectHook(value: string, acc: { stage: HookStage; script: stri
   return [...acc, { stage: m[1] as HookStage, script }];
 }
 
-export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)'] as const;
+export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = so a value may hold one (repeatable)'] as const;
 
 /** SIGINT/SIGTERM turned into an abort of `signal` (so the work can unwind) instead of an exit, between start() and stop(). */
 export function interrupts(): { signal: AbortSignal; start(): void; stop(): void } {
