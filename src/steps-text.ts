@@ -4,7 +4,7 @@ import { EXIT, UserError } from './errors.js';
 import { didYouMean } from './model/names.js';
 import { STEPS, stepKinds } from './steps/index.js';
 
-function describeOptions(schema: z.ZodType): string[] {
+export function describeOptions(schema: z.ZodType): string[] {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
     properties?: Record<string, { type?: string; default?: unknown; enum?: unknown[] }>;
     required?: string[];

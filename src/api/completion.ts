@@ -50,8 +50,12 @@ export function shippedRecipes(): string[] {
   }
 }
 
-export function completionScript(shell: Shell, spec: CompletionSpec): string {
-  const data = { recipes: shippedRecipes(), kinds: stepKinds() };
+/** A name that may stand in a shell script unquoted: a recipe file named otherwise is left out. */
+const SAFE_NAME = /^[\w][\w.+-]*$/;
+
+/** `names`: the recipes and step kinds to offer (default: the shipped recipes and every step kind). */
+export function completionScript(shell: Shell, spec: CompletionSpec, names: { recipes: string[]; kinds: string[] } = { recipes: shippedRecipes(), kinds: stepKinds() }): string {
+  const data = { recipes: names.recipes.filter((n) => SAFE_NAME.test(n)), kinds: names.kinds.filter((n) => SAFE_NAME.test(n)) };
   if (shell === 'fish') return fish(spec, data);
   const body = bash(spec, data);
   if (shell === 'bash') return body;

@@ -1,6 +1,6 @@
 /** `umlbuild completion bash|zsh|fish`: a completion script made from the commands this program declares. */
 import { type Command, type Option, Argument } from 'commander';
-import { type Completes, type CompletionCommand, type CompletionOption, completionScript, SHELLS, type Shell } from '../api/completion.js';
+import { type Completes, type CompletionCommand, type CompletionOption, type CompletionSpec, completionScript, SHELLS, type Shell } from '../api/completion.js';
 import { withDetails } from './help.js';
 import { out } from './options.js';
 
@@ -29,19 +29,21 @@ function command(c: Command): CompletionCommand {
   };
 }
 
+/** The commands and options `p` declares, for the completion scripts. */
+export function completionSpec(p: Command): CompletionSpec {
+  return {
+    options: [...p.options.map(option), { long: '--help', short: '-h', description: 'display help' }],
+    commands: p.commands.map(command),
+    defaultCommand: 'build',
+  };
+}
+
 export function completionCli(p: Command): void {
   const c = p
     .command('completion')
     .description('print a shell completion script: commands, options, shipped recipes and step kinds')
     .addArgument(new Argument('<shell>', 'the shell the script is for').choices(SHELLS))
-    .action((shell: Shell) => {
-      const spec = {
-        options: [...p.options.map(option), { long: '--help', short: '-h', description: 'display help' }],
-        commands: p.commands.map(command),
-        defaultCommand: 'build',
-      };
-      out(completionScript(shell, spec));
-    });
+    .action((shell: Shell) => void out(completionScript(shell, completionSpec(p))));
   withDetails(c, {
     examples: [['source <(umlbuild completion bash)', 'in ~/.bashrc'], ['source <(umlbuild completion zsh)', 'in ~/.zshrc, after compinit'], ['umlbuild completion fish > ~/.config/fish/completions/umlbuild.fish']],
   });
