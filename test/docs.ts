@@ -48,7 +48,10 @@ export function helpText(cmd: Command): string {
   let text = '';
   const all: Command[] = [];
   for (let c: Command | null = cmd; c; c = c.parent) all.push(c);
-  for (const c of all) c.configureHelp({ helpWidth: WIDTH }).configureOutput({ writeOut: (s) => void (text += s) });
+  const writeOut = (s: string) => {
+    text += s;
+  };
+  for (const c of all) c.configureHelp({ helpWidth: WIDTH }).configureOutput({ writeOut });
   cmd.outputHelp();
   return text;
 }
