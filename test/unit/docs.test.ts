@@ -10,8 +10,8 @@ import { program } from '../../src/cli.js';
 import { exec } from '../../src/host/exec.js';
 import { recipeFileSchema } from '../../src/recipe/schema.js';
 import { stepKinds } from '../../src/steps/index.js';
-import { commands, MAN1, MAN5, manPage1, manPage5, README, RECIPE_KEYS, readmeBlock, withReadmeBlock } from '../docs.js';
-import { PROJECT } from '../helpers.js';
+import { commands, helpText, MAN1, MAN5, manPage1, manPage5, README, RECIPE_KEYS, readmeBlock, withReadmeBlock } from '../docs.js';
+import { BIN, PROJECT } from '../helpers.js';
 
 const stale = 'is stale: run `npm run man` and commit the result';
 
@@ -23,17 +23,29 @@ describe('man pages and the README command line (npm run man)', () => {
     assert.equal(readme, withReadmeBlock(readme, readmeBlock()), `README.md's command-line block ${stale}`);
   });
 
-  it("README's command-line section is the --help text of the program and of every command", async () => {
+  it("README's command-line section is the --help text of the program and of every command", async function () {
+    this.timeout(60000);
     const readme = await readFile(README, 'utf8');
     const section = readme.slice(readme.indexOf('\n## Command line\n'), readme.indexOf('\n### ', readme.indexOf('\n## Command line\n')));
     for (const { path } of commands()) if (path !== 'help') assert.ok(section.includes(`<code>umlbuild ${path} --help</code>`), `README shows umlbuild ${path} --help`);
     assert.ok(section.includes('$ umlbuild --help\nUsage: umlbuild '));
+    // The block is made in-process: it is what a person sees when umlbuild's output is not a terminal.
+    const p = program();
+    for (const path of ['', 'build', 'test', 'cache ls']) {
+      const r = await exec(BIN, [...(path ? path.split(' ') : []), '--help'], { reject: false, env: { PATH: process.env.PATH! } });
+      assert.equal(r.exitCode, 0);
+      const cmd = path ? commands(p).find((c) => c.path === path)!.cmd : p;
+      const shown = helpText(cmd);
+      // exec() drops the last newline of the output.
+      assert.equal(r.stdout, shown.replace(/\n$/, ''), `umlbuild ${path} --help`);
+      assert.ok(section.includes(shown.trimEnd()), `README has umlbuild ${path} --help verbatim`);
+    }
   });
 
-  it('umlbuild(1) has every command, umlbuild-recipe(5) every step kind and recipe key', () => {
-    const man1 = manPage1();
+  it('the shipped umlbuild(1) has every command, umlbuild-recipe(5) every step kind and recipe key', async () => {
+    const man1 = await readFile(MAN1, 'utf8');
     for (const { path } of commands(program())) assert.match(man1, new RegExp(`^\\.SS "umlbuild ${path.replace(/-/g, '\\\\-')}[ "]`, 'm'), `umlbuild(1) has ${path}`);
-    const man5 = manPage5();
+    const man5 = await readFile(MAN5, 'utf8');
     for (const kind of stepKinds()) assert.match(man5, new RegExp(`^\\.SS ${kind.replace(/-/g, '\\\\-')}$`, 'm'), `umlbuild-recipe(5) has ${kind}`);
     for (const key of Object.keys(recipeFileSchema.shape)) assert.ok(RECIPE_KEYS[key], `umlbuild-recipe(5) describes the key ${key}`);
   });
