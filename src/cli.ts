@@ -64,13 +64,10 @@ export function program(): Command {
 
 /** A first word that is no command, no file and no shipped recipe, but close to a command name: a typo, not a recipe for `build`. */
 function mistypedCommand(p: Command, args: string[]): string | undefined {
-  const first = args[0];
+  const first = args.find((a) => a !== '-v' && a !== '--verbose');
   if (first === undefined || first.startsWith('-') || p.commands.some((c) => c.name() === first || c.aliases().includes(first))) return undefined;
   if (existsSync(first) || /[/.]/.test(first) || shippedRecipes().includes(first)) return undefined;
-  const near = closestName(
-    first,
-    p.commands.map((c) => c.name()),
-  );
+  const near = closestName(first, [...p.commands.map((c) => c.name()), 'help']);
   return near && `unknown command '${first}', did you mean '${near}'? (umlbuild --help lists the commands)`;
 }
 
