@@ -13,7 +13,8 @@ import { exec } from '../../src/host/exec.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
 
 const PATH = `${dirname(BIN)}:${process.env.PATH}`;
-const run = (shell: string, script: string, cwd?: string) => exec(shell, ['-c', script], { reject: false, env: { PATH }, cwd });
+// HOME in the test's directory: fish writes its state there on a first run.
+const run = (shell: string, script: string, cwd: string) => exec(shell, ['-c', script], { reject: false, env: { PATH, HOME: cwd }, cwd });
 
 /** What bash offers for a command line whose last word is being completed ('' after a trailing space). */
 function bashLine(line: string): string {
@@ -81,7 +82,7 @@ describe('umlbuild completion', function () {
   it('fish: umlbuild completion fish | source; complete -C offers commands, options, recipes and step kinds', async () => {
     const script = await exec(BIN, ['completion', 'fish']);
     const file = await dir.write('umlbuild.fish', `${script.stdout}\n`);
-    const n = await exec('fish', ['--no-execute', file], { reject: false });
+    const n = await exec('fish', ['--no-execute', file], { reject: false, env: { PATH, HOME: dir.path } });
     assert.equal(n.exitCode, 0, n.stderr);
     const r = await run(
       'fish',
