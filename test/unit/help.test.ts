@@ -6,7 +6,7 @@
  * test-only options live under `test`.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { program } from '../../src/cli.js';
 import { exec } from '../../src/host/exec.js';
@@ -87,6 +87,15 @@ describe('help and mistakes', function () {
       }
     });
   }
+
+  it('a build whose output pipe closes goes on, tears down and exits with its own code', async () => {
+    const file = await dir.write('r.yml', 'name: r\nsteps:\n  - step: directory\n  - step: echo\n    message: hello\n  - step: fail\n    message: the step that fails\n');
+    const r = await sh(`set -o pipefail; umlbuild ${file} --out ${dir.path}/out --renderer simple | true`);
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, /the step that fails/);
+    assert.doesNotMatch(r.stderr, /EPIPE|^\s+at /m);
+    assert.deepEqual(await readdir(`${dir.path}/out`), [], 'the tree was torn down');
+  });
 
   it('--help of every command: described arguments, real defaults, examples; environment where one is read', () => {
     const p = program();
