@@ -76,7 +76,7 @@ export function doctor(): Promise<DoctorReport> {
   return checkHost();
 }
 
-/** The step kinds and their options, as text. */
-export function steps(): string {
-  return stepsText();
+/** The step kinds (or one) and their options, as text. */
+export function steps(kind?: string): string {
+  return stepsText(kind);
 }

@@ -1,16 +1,29 @@
 /** `umlbuild boot`: start a built image interactively. */
 import type { Command } from 'commander';
 import { boot } from '../api/commands.js';
+import { withDetails } from './help.js';
 
 export function bootCli(p: Command): void {
-  p.command('boot')
+  const c = p
+    .command('boot')
     .description('start a built image interactively, the way its launch script does')
-    .argument('<image|outdir>')
+    .argument('<image|outdir>', 'an image umlbuild built, or the output directory that holds one (its manifest is beside it)')
     .argument('[kernel-args...]', 'extra kernel arguments (after --)')
     .option('--cow <file>', 'boot on this COW file over the image (created if missing)')
-    .option('--user <user>', 'run UML as this user when started as root')
+    .option('--user <user>', 'run UML as this user when started as root (default: the system user umlbuild-guest)')
     .option('--allow-root', 'run UML as root')
     .action(async (target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean }) => {
       process.exitCode = await boot(target, extra, o);
     });
+  withDetails(c, {
+    examples: [
+      ['umlbuild boot out/', 'boot the image in out/ with this terminal as its console'],
+      ['umlbuild boot out/bookworm.img --cow /tmp/scratch.cow -- single', 'on a COW layer, with an extra kernel argument'],
+    ],
+    env: [
+      ['UML_USER, UML_ALLOW_ROOT', 'as --user and --allow-root'],
+      ['UML_*', 'passed to the launch script (UML_MEM, UML_NET, UML_CON, UML_ARGS, ...: see its header)'],
+      ['TERM', 'passed to the console'],
+    ],
+  });
 }

@@ -5,7 +5,8 @@ import { announceGenerated, checkOnFailure, type Compression, dryRun, ON_FAILURE
 import { type EventLog, eventLog } from '../api/events.js';
 import { build, EXIT, loadRecipe, UserError } from '../index.js';
 import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, warn, withInterrupts } from './options.js';
-import { addTestOptions, type TestFlags, testCommand } from './test.js';
+import { ENV, withDetails } from './help.js';
+import { testCommand } from './test.js';
 
 type BuildFlags = PlanFlags &
   LogFlags & {
@@ -22,7 +23,8 @@ type BuildFlags = PlanFlags &
     artifacts?: string;
     compress: Compression;
     onFailure: OnFailure;
-  } & TestFlags;
+    network: boolean;
+  };
 
 async function buildCommand(recipe: string, o: BuildFlags) {
   // Before anything is loaded or built: `shell` needs a terminal.
@@ -86,7 +88,7 @@ async function buildEvents(recipe: string, o: BuildFlags, events: EventLog | und
     // The password the build resolved (--set included, or generated), in memory: never argv, environment or manifest.
     // With events, its lines are output events: stdout holds nothing else.
     const print = events ? (line: string) => events.emit({ type: 'output', index: 0, line: line.trimStart() }) : undefined;
-    if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, o, plan.test.password, print);
+    if (o.test) await testCommand(plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image, { expect: [], timeout: String(plan.test.login_timeout), network: o.network }, plan.test.password, print);
   } finally {
     // Last, so it is not scrolled away; unredacted, and on stdout only for a person at a terminal (host/generated-password).
     const terminal = Boolean(process.stdout.isTTY) && !ndjson;
@@ -97,24 +99,36 @@ async function buildEvents(recipe: string, o: BuildFlags, events: EventLog | und
 }
 
 export function buildCli(p: Command): void {
-  const c = p.command('build', { isDefault: true }).description('build the image a recipe describes (the default command)').argument('<recipe>', 'recipe file (YAML)');
+  const c = p
+    .command('build', { isDefault: true })
+    .summary('build the image a recipe describes (the default command)')
+    .description('build the image a recipe describes (the default command: `umlbuild RECIPE` is `umlbuild build RECIPE`)')
+    .argument('<recipe>', 'the recipe: a YAML file (umlbuild steps and umlbuild-recipe(5) describe the format)');
   addPlanOptions(c)
-    .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')
-    .addOption(new Option('--renderer <name>', 'progress output').choices(['auto', 'simple', 'verbose', 'silent']).default('auto'))
+    .option('-n, --dry-run', 'validate and print the resolved plan (secrets as ***); change nothing')
+    .addOption(new Option('--renderer <name>', 'progress output: auto is interactive on a terminal and plain lines otherwise').choices(['auto', 'simple', 'verbose', 'silent']).default('auto', 'auto'))
     .option('--keep-going-on-teardown', 'succeed even if releasing a resource failed (it is still reported)')
-    .option('--test', 'boot the image and run `umlbuild test` on it after building')
+    .option('--test', "then boot the new image and run the checks of `umlbuild test` with the recipe's test: section (user, password, hostname, expect, login_timeout)")
+    .option('--no-network', 'with --test: do not create the interfaces the launch line binds to')
     .option('--replace-base', 'replace an image even though COW files depend on it (they break)')
-    .option('--cache-dir <dir>', 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)')
+    .option('--cache-dir <dir>', 'bootstrap cache and base images (default: $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild)')
     .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
     .option('--refresh', 'bootstrap again and replace the cache entries')
     .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest and SHA256SUMS here, for CI to publish')
-    .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst'))
+    .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst', 'zst'))
     .addOption(
       new Option('--on-failure <what>', 'when a step fails: cleanup (tear down), keep (leave the tree/image/mounts for `umlbuild cleanup`), or shell (on a terminal: a shell in the half-built root, then tear down)')
         .choices(ON_FAILURE)
-        .default('cleanup'),
+        .default('cleanup', 'cleanup'),
     )
     .option('--no-fast', 'run every step on the tree even when a cached base image plus debugfs edits would do')
     .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
-  addTestOptions(addLogOptions(c)).action(buildCommand);
+  addLogOptions(c).action(buildCommand);
+  withDetails(c, {
+    examples: [
+      ['umlbuild recipes/bookworm.yml --out out --set root_password=change-me', 'build Debian 12 into out/bookworm.img, out/bookworm.sh and out/bookworm.manifest.json'],
+      ['umlbuild recipes/busybox.yml --out out --test', 'build, then boot the image and log in'],
+    ],
+    env: [ENV.vars, ENV.epoch, ENV.testPassword, ENV.cache, ENV.journal, ENV.tmpdir, ENV.proxy],
+  });
 }

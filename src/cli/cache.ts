@@ -1,14 +1,16 @@
 /** `umlbuild cache ls|prune`: the bootstrap cache and the base images of warm builds. */
 import type { Command } from 'commander';
 import { cacheList, cachePrune } from '../api/commands.js';
+import { ENV, withDetails } from './help.js';
 import { out, warn } from './options.js';
 
 const cacheOption = '--cache-dir <dir>';
-const cacheHelp = 'bootstrap cache (default: $XDG_CACHE_HOME/umlbuild)';
+const cacheHelp = 'the cache (default: $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild)';
 
 export function cacheCli(p: Command): void {
-  const cache = p.command('cache').description('the bootstrap cache');
-  cache
+  const cache = p.command('cache').description('the bootstrap cache and the base images of warm builds: ls, prune');
+  withDetails(cache, { examples: [['umlbuild cache ls'], ['umlbuild cache prune --cache-dir /var/cache/umlbuild']] });
+  const ls = cache
     .command('ls')
     .description('list cache entries: bootstraps, then base images of warm builds')
     .option(cacheOption, cacheHelp)
@@ -20,7 +22,8 @@ export function cacheCli(p: Command): void {
       ];
       out(lines.length ? lines.join('\n') : `no entries in ${c.bootstrapDir}`);
     });
-  cache
+  withDetails(ls, { examples: [['umlbuild cache ls', 'key, size, date, and what each entry holds']], env: [ENV.cache] });
+  const prune = cache
     .command('prune')
     .description('remove every cache entry')
     .option(cacheOption, cacheHelp)
@@ -28,4 +31,5 @@ export function cacheCli(p: Command): void {
       const r = await cachePrune(o.cacheDir, warn);
       out(`removed ${r.bootstraps} bootstrap entries and ${r.bases} base images from ${r.dir}`);
     });
+  withDetails(prune, { examples: [['umlbuild cache prune']], env: [ENV.cache] });
 }

@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import { cleanup } from '../api/commands.js';
 import { EXIT } from '../index.js';
+import { ENV, withDetails } from './help.js';
 import { out } from './options.js';
 
 export function cleanupCli(p: Command): void {
-  p.command('cleanup')
+  const c = p
+    .command('cleanup')
     .description('release what killed builds left behind (mounts, loop devices, temporary files), from their journals')
     .action(async () => {
       const r = await cleanup();
@@ -14,4 +16,5 @@ export function cleanupCli(p: Command): void {
       out(r.builds ? `cleaned up after ${r.builds} build(s) (journals in ${r.journals})` : `nothing to clean up (journals in ${r.journals})`);
       if (r.errors.length) process.exitCode = EXIT.buildFailed;
     });
+  withDetails(c, { examples: [['umlbuild cleanup', 'after a build was killed (kill -9, a crash, a power cut)']], env: [ENV.journal] });
 }

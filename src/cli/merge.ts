@@ -1,15 +1,24 @@
 /** `umlbuild merge`: a COW file and its base into one image. */
 import type { Command } from 'commander';
 import { merge } from '../api/commands.js';
+import { withDetails } from './help.js';
 import { out } from './options.js';
 
 export function mergeCli(p: Command): void {
-  p.command('merge')
+  const c = p
+    .command('merge')
+    .summary('merge a COW file with its base into a new image, or into the base')
     .description('merge a COW file with its base into a new image (uml_moo), or into the base with --in-place; the base must be an image umlbuild built (its manifest and sha256 beside it)')
-    .argument('<cow>')
-    .argument('[new-base]', 'the merged image to write (default: COW name with .img)')
+    .argument('<cow>', 'the COW file to merge')
+    .argument('[new-base]', "the merged image to write (default: the COW file's name with .img)")
     .option('--in-place', 'merge into the base itself (only a COW child its manifest records, and refused while the base has other COW children)')
     .action(async (cow: string, newBase: string | undefined, o: { inPlace?: boolean }) => {
       await merge(cow, newBase, { inPlace: o.inPlace, log: (l) => out(l) });
     });
+  withDetails(c, {
+    examples: [
+      ['umlbuild merge out/web1.cow', 'writes out/web1.img'],
+      ['umlbuild merge out/web1.cow --in-place', 'folds web1.cow into its base image'],
+    ],
+  });
 }

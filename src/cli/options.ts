@@ -8,14 +8,14 @@ import { EXIT, InterruptedError, RecipeError, UserError } from '../index.js';
 export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 export const warn = (l: string) => void process.stderr.write(`umlbuild: warning: ${l}\n`);
 
-export function collectSet(value: string, prev: Record<string, string>): Record<string, string> {
+export function collectSet(value: string, prev: Record<string, string> = {}): Record<string, string> {
   // At the first '=': names hold none, values may (passwords, URLs with ?a=b). The argument is not shown: it may hold a secret.
   const i = value.indexOf('=');
   if (i <= 0) throw new RecipeError([{ file: '--set', path: '', message: `use --set key=value (${i < 0 ? 'no "=" in the argument' : 'no name before "="'}; the argument is not shown)` }]);
   return { ...prev, [value.slice(0, i)]: value.slice(i + 1) };
 }
 
-export function collectExpect(value: string, prev: [string, RegExp][]): [string, RegExp][] {
+export function collectExpect(value: string, prev: [string, RegExp][] = []): [string, RegExp][] {
   // At the last '=': commands often hold one (VAR=x, rc=$?), patterns seldom do.
   const i = value.lastIndexOf('=');
   if (i <= 0) throw new RecipeError([{ file: '--expect', path: value, message: 'use --expect "COMMAND=REGEX"' }]);
@@ -26,7 +26,7 @@ export function collectExpect(value: string, prev: [string, RegExp][]): [string,
   }
 }
 
-export function collectHook(value: string, acc: { stage: HookStage; script: string }[]): { stage: HookStage; script: string }[] {
+export function collectHook(value: string, acc: { stage: HookStage; script: string }[] = []): { stage: HookStage; script: string }[] {
   const m = /^([\w-]+)=(.+)$/.exec(value);
   if (!m || !(HOOK_STAGES as readonly string[]).includes(m[1]!)) throw new UserError(`--hook ${value}: use STAGE=SCRIPT with STAGE one of ${HOOK_STAGES.join(', ')}`, EXIT.invalid);
   const script = resolve(m[2]!);
@@ -34,15 +34,15 @@ export function collectHook(value: string, acc: { stage: HookStage; script: stri
   return [...acc, { stage: m[1] as HookStage, script }];
 }
 
-export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = (repeatable)'] as const;
+export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = so a value may hold one (repeatable)'] as const;
 
 /** The options that decide which plan a recipe makes (and what build checks before it runs): build and validate both take them, from here. */
 export interface PlanFlags {
   out: string;
-  set: Record<string, string>;
+  set?: Record<string, string>;
   variant?: 'image' | 'hostfs';
   owner?: string;
-  hook: { stage: HookStage; script: string }[];
+  hook?: { stage: HookStage; script: string }[];
 }
 
 /** The long names of the plan options (test/unit/cli-options.test.ts: build and validate both have each). */
@@ -50,16 +50,16 @@ export const PLAN_OPTIONS = ['--out', '--set', '--variant', '--owner', '--hook']
 
 export function addPlanOptions(c: Command): Command {
   return c
-    .option('-o, --out <dir>', 'output directory', '.')
-    .option(...setOption, collectSet, {})
-    .addOption(new Option('--variant <kind>', 'image, or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
+    .addOption(new Option('-o, --out <dir>', 'output directory: <output>.img (or .root), .sh and .manifest.json go here').default('.', 'the current directory'))
+    .option(...setOption, collectSet)
+    .addOption(new Option('--variant <kind>', 'image (default), or hostfs: a root directory UML boots with hostfs').choices(['image', 'hostfs']))
     .option('--owner <user[:group]>', 'hostfs: chown the root tree to the user who will run UML')
-    .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook, []);
+    .option('--hook <stage=script>', 'run a host script at after-bootstrap, before-pack or after-image (repeatable)', collectHook);
 }
 
 /** What the plan options give loadRecipe (and validate). */
 export function planLoadOptions(o: PlanFlags) {
-  return { set: o.set, variant: o.variant, owner: o.owner, hooks: o.hook };
+  return { set: o.set ?? {}, variant: o.variant, owner: o.owner, hooks: o.hook ?? [] };
 }
 
 export interface LogFlags {
@@ -71,7 +71,7 @@ export const LOG_OPTIONS = ['--log-format', '--json'] as const;
 
 export function addLogOptions(c: Command): Command {
   return c
-    .addOption(new Option('--log-format <format>', 'text (progress) or ndjson: one JSON event per line on stdout, for CI (docs/events.md)').choices(['text', 'ndjson']).default('text'))
+    .addOption(new Option('--log-format <format>', 'text (progress) or ndjson: one JSON event per line on stdout, for CI (docs/events.md)').choices(['text', 'ndjson']).default('text', 'text'))
     .option('--json', 'the same as --log-format ndjson');
 }
 

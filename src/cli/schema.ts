@@ -2,11 +2,19 @@
 import type { Command } from 'commander';
 import { eventsJsonSchema } from '../api/events.js';
 import { recipeJsonSchema } from '../api/report.js';
+import { withDetails } from './help.js';
 import { out } from './options.js';
 
 export function schemaCli(p: Command): void {
-  p.command('schema')
+  const c = p
+    .command('schema')
     .description('print the JSON Schema of the recipe format (recipes/recipe.schema.json)')
     .option('--events', 'print the JSON Schema of one --log-format ndjson event instead (docs/events.schema.json)')
     .action((o: { events?: boolean }) => void out(JSON.stringify(o.events ? eventsJsonSchema() : recipeJsonSchema(), null, 2)));
+  withDetails(c, {
+    examples: [
+      ['umlbuild schema > recipe.schema.json', 'for an editor: # yaml-language-server: $schema=recipe.schema.json'],
+      ['umlbuild schema --events', 'the schema of each line of --log-format ndjson'],
+    ],
+  });
 }

@@ -1,10 +1,14 @@
 /** `umlbuild steps`: the step kinds and their options. */
 import type { Command } from 'commander';
 import { steps } from '../api/commands.js';
+import { withDetails } from './help.js';
 import { out } from './options.js';
 
 export function stepsCli(p: Command): void {
-  p.command('steps')
-    .description('list the step kinds and their options')
-    .action(() => void out(steps()));
+  const c = p
+    .command('steps')
+    .description('list the step kinds and their options (umlbuild-recipe(5) has each one described)')
+    .argument('[kind]', 'only this step kind')
+    .action((kind: string | undefined) => void out(steps(kind)));
+  withDetails(c, { examples: [['umlbuild steps'], ['umlbuild steps debootstrap', 'its options, defaults and the required ones']] });
 }

@@ -1,25 +1,17 @@
 /** `umlbuild test`: the library's test(), with its progress and the password prompt on the terminal. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { terminalAsker, test } from '../api/test.js';
 import { checkSummary, redact } from '../api/report.js';
 import { EXIT, RecipeError } from '../index.js';
+import { ENV, withDetails } from './help.js';
 import { collectExpect, interrupts, out } from './options.js';
 
 export interface TestFlags {
   login?: string;
-  expect: [string, RegExp][];
+  expect?: [string, RegExp][];
   timeout: string;
   hostname?: string;
   network: boolean;
-}
-
-export function addTestOptions(c: Command): Command {
-  return c
-    .option('--login <user[:password]>', 'log in as this user (default: the recipe test user and password)')
-    .option('--expect <command=regex>', 'also run COMMAND and match its output against REGEX, split at the last = (repeatable)', collectExpect, [])
-    .option('--timeout <seconds>', 'how long to wait for the login prompt', '120')
-    .option('--hostname <name>', 'expect this hostname instead of the recipe one')
-    .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)');
 }
 
 /** Boot, log in, run the checks, print them; exit code 1 when one failed. `builtPassword`: from the build that just ran (`build --test`). */
@@ -33,7 +25,7 @@ export async function testCommand(target: string, o: TestFlags, builtPassword?: 
       builtPassword,
       asker: terminalAsker,
       hostname: o.hostname,
-      expect: o.expect,
+      expect: o.expect ?? [],
       timeoutS: Number(o.timeout),
       network: o.network,
       signal: interrupted.signal,
@@ -54,5 +46,22 @@ export async function testCommand(target: string, o: TestFlags, builtPassword?: 
 }
 
 export function testCli(p: Command): void {
-  addTestOptions(p.command('test').description('boot a built image on a throw-away COW layer, log in and run checks').argument('<image|outdir>')).action((target: string, o: TestFlags) => testCommand(target, o));
+  const c = p
+    .command('test')
+    .summary('boot a built image on a throw-away COW layer, log in and run checks')
+    .description('boot a built image on a throw-away COW layer, log in and run checks: hostname, root device, modules, network device, expectations')
+    .argument('<image|outdir>', 'an image umlbuild built, its output directory, or a COW file made for it')
+    .option('--login <user[:password]>', "log in as this user (default: the recipe's test user and password)")
+    .option('--expect <command=regex>', 'also run COMMAND and match its output against REGEX, split at the last = (repeatable)', collectExpect)
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the login prompt').default('120', '120'))
+    .option('--hostname <name>', 'expect this hostname instead of the recipe one')
+    .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)')
+    .action((target: string, o: TestFlags) => testCommand(target, o));
+  withDetails(c, {
+    examples: [
+      ['umlbuild test out/', 'asks for the password on a terminal when nothing else gives it'],
+      ['umlbuild test out/ --login root:change-me --expect "uname -r=^6\\."', 'log in with this password and check one more command'],
+    ],
+    env: [ENV.testPassword, ['UMLBUILD_VAR_<NAME>', "a secret variable the recipe's test password uses (--set or generated at build time)"]],
+  });
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { validate } from '../api/commands.js';
 import { eventLog } from '../api/events.js';
+import { ENV, withDetails } from './help.js';
 import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, warn } from './options.js';
 
 async function validateCommand(recipe: string, o: PlanFlags & LogFlags) {
@@ -24,6 +25,13 @@ async function validateCommand(recipe: string, o: PlanFlags & LogFlags) {
 }
 
 export function validateCli(p: Command): void {
-  const c = p.command('validate').description('check a recipe and the host without side effects: the plan `build` would run with the same options').argument('<recipe>');
+  const c = p.command('validate').description('check a recipe and the host without side effects: the plan `build` would run with the same options').argument('<recipe>', 'the recipe: a YAML file');
   addLogOptions(addPlanOptions(c)).action(validateCommand);
+  withDetails(c, {
+    examples: [
+      ['umlbuild validate recipes/bookworm.yml --set hostname=web1', 'every problem with file:line:col and key path, exit 2; or "ok"'],
+      ['umlbuild validate recipes/bookworm.yml --variant hostfs', 'the plan of the hostfs-root variant'],
+    ],
+    env: [ENV.vars, ENV.epoch],
+  });
 }

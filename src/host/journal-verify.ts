@@ -47,10 +47,19 @@ function partialOf(path: string, pid: number, last = false): boolean {
   return (last ? [parts[parts.length - 1]!] : parts).some((p) => partialPid(p) === pid);
 }
 
-/** No link anywhere above the last component (the last is lstat'ed by whoever removes it). */
+/**
+ * No link anywhere above the last component (the last is lstat'ed by whoever
+ * removes it). A parent that no longer exists (its temporary directory was
+ * removed) is no link: then the nearest ancestor that exists must resolve to
+ * itself, and the resource is simply gone.
+ */
 async function noLinkAbove(path: string): Promise<boolean> {
-  const parent = dirname(path);
-  return (await realpath(parent).catch(() => undefined)) === parent;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const real = await realpath(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : undefined));
+    if (real !== null) return real === dir;
+    if ((await lstat(dir).catch(() => undefined)) !== undefined) return false; // exists but does not resolve: a dangling link
+    if (dirname(dir) === dir) return false;
+  }
 }
 
 /** Why `cleanup` may not touch a path journaled as a file, tree or mount, or undefined when it may. */

@@ -94,7 +94,7 @@ async function readChain(file: string, issues: RecipeIssue[], seen: string[] = [
   if (!source) return [];
   const data = source.toJS();
   const top = recipeFileSchema.safeParse(data);
-  if (!top.success) issues.push(...zodIssues(source, [], top.error));
+  if (!top.success) issues.push(...zodIssues(source, [], top.error, recipeFileSchema));
   const layer = { source, data };
   const parent = data.extends;
   if (typeof parent !== 'string') return [layer];
@@ -165,13 +165,13 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
     }
   }
   const parsedLaunch = launchSchema.safeParse(launchInput);
-  if (!parsedLaunch.success) issues.push(...zodIssues(launchLayer.source, ['launch'], parsedLaunch.error));
+  if (!parsedLaunch.success) issues.push(...zodIssues(launchLayer.source, ['launch'], parsedLaunch.error, launchSchema));
   const launch = parsedLaunch.success ? parsedLaunch.data : launchSchema.parse({});
   const warnings = [...varWarnings, ...launch.networks.flatMap(networkWarnings)];
 
   const testLayer = lastSetting(layers, 'test');
   const parsedTest = testSchema.safeParse(testLayer ? resolveIn(testLayer, ['test'], testLayer.data.test, ['password']) : {});
-  if (!parsedTest.success) issues.push(...zodIssues(testLayer!.source, ['test'], parsedTest.error));
+  if (!parsedTest.success) issues.push(...zodIssues(testLayer!.source, ['test'], parsedTest.error, testSchema));
   const test = parsedTest.success ? parsedTest.data : testSchema.parse({});
 
   const stepsLayer = lastSetting(layers, 'steps');

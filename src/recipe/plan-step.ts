@@ -2,6 +2,7 @@
 import type { RecipeIssue } from '../errors.js';
 import type { PlanStepData } from '../model/plan.js';
 import { redact } from '../host/secrets.js';
+import { didYouMean } from '../model/names.js';
 import { findStep, stepKinds } from '../steps/index.js';
 import type { AnyStep } from '../steps/types.js';
 import type { KeyPath, RecipeSource } from './source.js';
@@ -28,7 +29,7 @@ export function planStep(src: RecipeSource, at: KeyPath, index: number, raw: unk
   }
   const step = findStep(kind);
   if (!step || (allowed && !allowed.includes(kind))) {
-    issues.push(src.issue([...at, 'step'], step ? `a ${kind} step cannot be used here (one of: ${kinds.join(', ')})` : `unknown step kind "${kind}" (one of: ${kinds.join(', ')})`));
+    issues.push(src.issue([...at, 'step'], step ? `a ${kind} step cannot be used here (one of: ${kinds.join(', ')})` : `unknown step kind "${kind}"${didYouMean(kind, kinds)} (one of: ${kinds.join(', ')})`));
     return undefined;
   }
   const before = issues.length;
@@ -36,7 +37,7 @@ export function planStep(src: RecipeSource, at: KeyPath, index: number, raw: unk
   if (issues.length > before) return undefined;
   const parsed = step.schema.safeParse(resolved);
   if (!parsed.success) {
-    issues.push(...zodIssues(src, at, parsed.error));
+    issues.push(...zodIssues(src, at, parsed.error, step.schema));
     return undefined;
   }
   return { index, kind, step, options: parsed.data, title: redact(step.title(parsed.data)), file: src.file, line: src.locate(at).line, source: src, at };

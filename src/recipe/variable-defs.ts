@@ -64,7 +64,7 @@ function readDefs(layers: { source: RecipeSource; data: Record<string, unknown> 
         if (parsed.success) spec = parsed.data;
         else {
           const isSpec = Object.keys(value).some((k) => SPEC_KEYS.has(k));
-          issues.push(...(isSpec ? zodIssues(source, base, parsed.error) : [source.issue(base, `a variable is a value or a mapping of ${[...SPEC_KEYS].join(', ')}`)]));
+          issues.push(...(isSpec ? zodIssues(source, base, parsed.error, variableSpec) : [source.issue(base, `a variable is a value or a mapping of ${[...SPEC_KEYS].join(', ')}`)]));
           spec = {};
           broken = true;
         }

@@ -65,7 +65,7 @@ export function planVariants(layers: Layer[], rawVars: Vars, issues: RecipeIssue
     const at: KeyPath = ['variants', i];
     const parsed = variantSchema.safeParse(raw);
     if (!parsed.success) {
-      issues.push(...zodIssues(src, at, parsed.error));
+      issues.push(...zodIssues(src, at, parsed.error, variantSchema));
       return;
     }
     const v = parsed.data;

@@ -87,6 +87,38 @@ describe('teardown journal (recovery after SIGKILL)', () => {
     assert.deepEqual(await readdir(run), ['live.json']);
   });
 
+  it('a dead build whose temporary directory is gone altogether: its journal is removed, not left with a warning at every build', async () => {
+    const run = join(dir.path, 'run');
+    await mkdir(run);
+    const gone = join(dir.path, 'removed-by-its-test');
+    const dead = {
+      pid: 999999999,
+      pidns: pidNamespace(),
+      started: 'then',
+      argv: [],
+      resources: [
+        { id: 1, kind: 'lock', path: join(gone, 'out', '.r.img.lock') },
+        { id: 2, kind: 'file', path: join(gone, 'out', '.r.img.partial-999999999-abc') },
+        { id: 3, kind: 'tree', path: join(gone, 'out', '.r.root.partial-999999999-abc') },
+      ],
+    };
+    await writeFile(join(run, 'dead.json'), JSON.stringify(dead));
+    const report = await cleanupStale(run);
+    assert.deepEqual(report.errors, []);
+    assert.equal(report.builds, 1);
+    assert.deepEqual(await readdir(run), []);
+  });
+
+  it('a journaled path below a dangling link is still left alone', async () => {
+    const run = join(dir.path, 'run');
+    await mkdir(run);
+    await symlink(join(dir.path, 'nowhere'), join(dir.path, 'dangling'));
+    const dead = { pid: 999999999, pidns: pidNamespace(), started: 'then', argv: [], resources: [{ id: 1, kind: 'file', path: join(dir.path, 'dangling', 'x.img.partial-999999999-abc') }] };
+    await writeFile(join(run, 'dead.json'), JSON.stringify(dead));
+    const report = await cleanupStale(run);
+    assert.match(report.errors.join('\n'), /symbolic link on the way/);
+  });
+
   it('a journal marked kept (--on-failure keep) is left alone at the start of a build, and released by umlbuild cleanup', async () => {
     const run = join(dir.path, 'run');
     await mkdir(run, { mode: 0o700 });

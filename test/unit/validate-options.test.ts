@@ -23,10 +23,6 @@ const NOT_PLAN: Record<string, string> = {
   '--no-fast': 'how, not what',
   '--no-checksum': 'a manifest field',
   '--on-failure': 'what happens after a step fails, not what is built',
-  '--login': '--test',
-  '--expect': '--test',
-  '--timeout': '--test',
-  '--hostname': '--test',
   '--no-network': '--test',
 };
 
