@@ -3,26 +3,26 @@
  * layer over the library API) and turns errors into messages and exit codes.
  */
 import { Command, CommanderError } from 'commander';
-import { redact, VERSION } from './api/report.js';
+import { EXIT, redact, UserError, VERSION } from './api/basics.js';
 import { bootCli } from './cli/boot.js';
 import { buildCli } from './cli/build.js';
 import { cacheCli } from './cli/cache.js';
 import { cleanupCli } from './cli/cleanup.js';
 import { doctorCli } from './cli/doctor.js';
 import { mergeCli } from './cli/merge.js';
+import { recipesCli } from './cli/recipes.js';
 import { schemaCli } from './cli/schema.js';
 import { stepsCli } from './cli/steps.js';
 import { testCli } from './cli/test.js';
 import { validateCli } from './cli/validate.js';
 import { verifyCowCli } from './cli/verify-cow.js';
-import { EXIT, UserError } from './index.js';
 
 export { collectExpect, collectSet } from './cli/options.js';
 
 let verbose = false;
 
-/** The commands, in the order `umlbuild --help` lists them. */
-const COMMANDS = [buildCli, testCli, bootCli, validateCli, cacheCli, schemaCli, cleanupCli, verifyCowCli, mergeCli, stepsCli, doctorCli];
+/** The commands, in the order `umlbuild --help` lists them. Each loads the library when it runs (startup: api/basics.ts). */
+const COMMANDS = [buildCli, testCli, bootCli, validateCli, recipesCli, cacheCli, schemaCli, cleanupCli, verifyCowCli, mergeCli, stepsCli, doctorCli];
 
 export function program(): Command {
   const p = new Command('umlbuild')

@@ -1,9 +1,9 @@
 /** `umlbuild build` (the default command): build a recipe's image, optionally publish artifacts and test it. */
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
-import { announceGenerated, type Compression, dryRun, type HookStage, type RendererName, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } from '../api/build.js';
-import { build, EXIT, loadRecipe, UserError } from '../index.js';
-import { collectHook, collectSet, out, setOption, warn, withInterrupts } from './options.js';
+import { EXIT, type HookStage, UserError } from '../api/basics.js';
+import type { Compression, RendererName } from '../api/build.js';
+import { collectHook, collectSet, out, recipeArg, setOption, warn, withInterrupts } from './options.js';
 import { addTestOptions, type TestFlags, testCommand } from './test.js';
 
 type BuildFlags = {
@@ -30,7 +30,9 @@ type BuildFlags = {
 
 async function buildCommand(recipe: string, o: BuildFlags) {
   const ndjson = o.json || o.logFormat === 'ndjson';
-  const plan = await loadRecipe(recipe, { set: o.set, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook });
+  const { announceGenerated, dryRun, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } = await import('../api/build.js');
+  const { build, loadRecipe } = await import('../index.js');
+  const plan = await loadRecipe(await recipeArg(recipe), { set: o.set, env: process.env, variant: o.variant, owner: o.owner, hooks: o.hook });
   for (const w of plan.warnings) warn(w);
   // An ordinary user builds in a user namespace when every step allows it (host/userns).
   const rootless = await runsRootless(plan);
@@ -84,7 +86,7 @@ export function buildCli(p: Command): void {
   const c = p
     .command('build', { isDefault: true })
     .description('build the image a recipe describes (the default command)')
-    .argument('<recipe>', 'recipe file (YAML)')
+    .argument('<recipe>', 'recipe file (YAML), or the name of one that comes with umlbuild (umlbuild recipes)')
     .option('-o, --out <dir>', 'output directory', '.')
     .option(...setOption, collectSet, {})
     .option('-n, --dry-run', 'validate and print the resolved plan; change nothing')

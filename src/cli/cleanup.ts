@@ -1,13 +1,13 @@
 /** `umlbuild cleanup`: release what killed builds left behind, from their journals. */
 import type { Command } from 'commander';
-import { cleanup } from '../api/commands.js';
-import { EXIT } from '../index.js';
+import { EXIT } from '../api/basics.js';
 import { out } from './options.js';
 
 export function cleanupCli(p: Command): void {
   p.command('cleanup')
     .description('release what killed builds left behind (mounts, loop devices, temporary files), from their journals')
     .action(async () => {
+      const { cleanup } = await import('../api/commands.js');
       const r = await cleanup();
       for (const a of r.actions) out(a);
       for (const e of r.errors) process.stderr.write(`umlbuild: ${e}\n`);

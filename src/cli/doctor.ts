@@ -1,13 +1,13 @@
 /** `umlbuild doctor`: what this host has and lacks. */
 import type { Command } from 'commander';
-import { doctor } from '../api/commands.js';
-import { EXIT } from '../index.js';
+import { EXIT } from '../api/basics.js';
 import { out } from './options.js';
 
 export function doctorCli(p: Command): void {
   p.command('doctor')
     .description('check host tools and privileges; print the Debian packages to install')
     .action(async () => {
+      const { doctor } = await import('../api/commands.js');
       const r = await doctor();
       out(r.lines.join('\n'));
       if (!r.ok) process.exitCode = EXIT.hostMissing;

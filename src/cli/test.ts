@@ -1,8 +1,7 @@
 /** `umlbuild test`: the library's test(), with its progress and the password prompt on the terminal. */
 import type { Command } from 'commander';
-import { terminalAsker, test } from '../api/test.js';
-import { checkSummary, redact } from '../api/report.js';
-import { EXIT, RecipeError } from '../index.js';
+import { EXIT, RecipeError, redact } from '../api/basics.js';
+import type { BootTestResult } from '../api/test.js';
 import { collectExpect, interrupts, out } from './options.js';
 
 export interface TestFlags {
@@ -25,8 +24,10 @@ export function addTestOptions(c: Command): Command {
 /** Boot, log in, run the checks, print them; exit code 1 when one failed. `builtPassword`: from the build that just ran (`build --test`). */
 export async function testCommand(target: string, o: TestFlags, builtPassword?: string): Promise<void> {
   // Interrupts unwind the boot; until then (the password prompt included) they end the process as usual.
+  const { terminalAsker, test } = await import('../api/test.js');
+  const { checkSummary } = await import('../api/report.js');
   const interrupted = interrupts();
-  let r: Awaited<ReturnType<typeof test>>;
+  let r: BootTestResult;
   try {
     r = await test(target, {
       login: o.login,

@@ -1,15 +1,15 @@
 /** `umlbuild validate`: check a recipe and the host without side effects. */
 import type { Command } from 'commander';
-import { validate } from '../api/commands.js';
-import { collectSet, out, setOption, warn } from './options.js';
+import { collectSet, out, recipeArg, setOption, warn } from './options.js';
 
 export function validateCli(p: Command): void {
   p.command('validate')
     .description('check a recipe and the host without side effects')
-    .argument('<recipe>')
+    .argument('<recipe>', 'recipe file (YAML), or the name of one that comes with umlbuild (umlbuild recipes)')
     .option(...setOption, collectSet, {})
     .action(async (recipe: string, o: { set: Record<string, string> }) => {
-      const plan = await validate(recipe, { set: o.set, onWarning: warn });
+      const { validate } = await import('../api/commands.js');
+      const plan = await validate(await recipeArg(recipe), { set: o.set, onWarning: warn });
       out(`${recipe}: ok (${plan.steps.length} steps)`);
     });
 }
