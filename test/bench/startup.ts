@@ -18,17 +18,13 @@ import { npmEnv, packAndInstall } from '../support/package.js';
 const runs = Number(process.argv[2] ?? 20);
 const args = process.argv.length > 3 ? process.argv.slice(3) : ['--version'];
 
-/** Wall seconds of each of `n` runs of `cmd` (after one warm-up run), from start to exit. */
-function time(cmd: string, argv: string[], cwd: string, n: number): number[] {
-  const once = () => {
-    const t = process.hrtime.bigint();
-    const r = spawnSync(cmd, argv, { cwd, env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    const s = Number(process.hrtime.bigint() - t) / 1e9;
-    if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
-    return s;
-  };
-  once();
-  return Array.from({ length: n }, once);
+/** Wall seconds of one run of `cmd`, from start to exit. */
+function once(cmd: string, argv: string[], cwd: string): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { cwd, env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return s;
 }
 
 const stats = (xs: number[]) => {
@@ -42,17 +38,21 @@ try {
   const pkg = await packAndInstall(dir.path);
   const empty = join(dir.path, 'empty');
   await mkdir(empty);
-  const rows: [string, ReturnType<typeof stats>][] = [
-    ['node -e 0 (the floor)', stats(time(process.execPath, ['-e', '0'], empty, runs))],
-    [`installed: umlbuild ${args.join(' ')}`, stats(time(pkg.bin, args, empty, runs))],
-    [`checkout (tsx): bin/umlbuild ${args.join(' ')}`, stats(time(BIN, args, empty, runs))],
+  const commands: [string, string, string[]][] = [
+    ['node -e 0 (the floor)', process.execPath, ['-e', '0']],
+    [`installed: umlbuild ${args.join(' ')}`, pkg.bin, args],
+    [`checkout (tsx): bin/umlbuild ${args.join(' ')}`, BIN, args],
   ];
-  console.log(`\nwall seconds over ${runs} runs each (after one warm-up), node ${process.version}:`);
+  // One warm-up each, then the three in turn, so that a machine whose speed drifts slows all three alike.
+  for (const [, cmd, argv] of commands) once(cmd, argv, empty);
+  const times: number[][] = commands.map(() => []);
+  for (let i = 0; i < runs; i++) for (const [k, [, cmd, argv]] of commands.entries()) times[k]!.push(once(cmd, argv, empty));
+  const rows = commands.map(([label], k) => [label, stats(times[k]!)] as const);
+  console.log(`\nwall seconds over ${runs} runs each (after one warm-up, taken in turn), node ${process.version}:`);
   console.log('| command | min | median | max |\n|---|---|---|---|');
   for (const [label, s] of rows) console.log(`| ${label} | ${s.min.toFixed(3)} | ${s.median.toFixed(3)} | ${s.max.toFixed(3)} |`);
-  const installed = rows[1]![1].median;
-  const checkout = rows[2]![1].median;
-  console.log(`\nratio of medians, checkout / installed: ${(checkout / installed).toFixed(2)}`);
+  const [floor, installed, checkout] = rows.map(([, s]) => s.median) as [number, number, number];
+  console.log(`\nratio of medians, checkout / installed: ${(checkout / installed).toFixed(2)}; installed less node's own start: ${(installed - floor).toFixed(3)} s`);
 } finally {
   await dir.remove();
 }
