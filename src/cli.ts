@@ -4,31 +4,30 @@
  */
 import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { closestName, shippedRecipes } from './api/completion.js';
-import { redact, VERSION } from './api/report.js';
+import { closestName, EXIT, redact, UserError, VERSION } from './api/basics.js';
 import { bootCli } from './cli/boot.js';
 import { buildCli } from './cli/build.js';
-import { eventLog, finalEventWritten } from './api/events.js';
 import { cacheCli } from './cli/cache.js';
 import { cleanupCli } from './cli/cleanup.js';
 import { completionCli } from './cli/completion.js';
 import { doctorCli } from './cli/doctor.js';
 import { withDetails } from './cli/help.js';
 import { mergeCli } from './cli/merge.js';
+import { recipesCli } from './cli/recipes.js';
 import { out, wantsNdjson } from './cli/options.js';
 import { schemaCli } from './cli/schema.js';
 import { stepsCli } from './cli/steps.js';
 import { testCli } from './cli/test.js';
 import { validateCli } from './cli/validate.js';
 import { verifyCowCli } from './cli/verify-cow.js';
-import { EXIT, UserError } from './index.js';
 
 export { collectExpect, collectSet } from './cli/options.js';
 
 let verbose = false;
 
 /** The commands, in the order `umlbuild --help` lists them. */
-const COMMANDS = [buildCli, testCli, bootCli, validateCli, cacheCli, schemaCli, cleanupCli, verifyCowCli, mergeCli, stepsCli, doctorCli, completionCli];
+/** Each loads the library when it runs (startup: api/basics.ts; test/unit/startup.test.ts). */
+const COMMANDS = [buildCli, testCli, bootCli, validateCli, recipesCli, cacheCli, schemaCli, cleanupCli, verifyCowCli, mergeCli, stepsCli, doctorCli, completionCli];
 
 export function program(): Command {
   const p = new Command('umlbuild')
@@ -65,10 +64,10 @@ export function program(): Command {
 }
 
 /** A first word that is no command, no file and no shipped recipe, but close to a command name: a typo, not a recipe for `build`. */
-function mistypedCommand(p: Command, args: string[]): string | undefined {
+async function mistypedCommand(p: Command, args: string[]): Promise<string | undefined> {
   const first = args.find((a) => a !== '-v' && a !== '--verbose');
   if (first === undefined || first.startsWith('-') || p.commands.some((c) => c.name() === first || c.aliases().includes(first))) return undefined;
-  if (existsSync(first) || /[/.]/.test(first) || shippedRecipes().includes(first)) return undefined;
+  if (existsSync(first) || /[/.]/.test(first) || (await import('./api/recipes.js')).shippedNames().includes(first)) return undefined;
   const near = closestName(first, [...p.commands.map((c) => c.name()), 'help']);
   return near && `unknown command '${first}', did you mean '${near}'? (umlbuild --help lists the commands)`;
 }
@@ -98,14 +97,17 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       p.outputHelp({ error: true });
       return EXIT.invalid;
     }
-    const mistyped = mistypedCommand(p, args);
+    const mistyped = await mistypedCommand(p, args);
     if (mistyped) throw new UserError(mistyped, EXIT.invalid);
     await p.parseAsync(argv);
     return Number(process.exitCode ?? 0);
   } catch (e) {
     // NDJSON asked for, and the command line failed before a command could say so (an option's value): its final event.
     const command = argv.slice(2).find((a) => !a.startsWith('-'));
-    if (wantsNdjson(argv) && !finalEventWritten() && !(e instanceof CommanderError && e.exitCode === 0)) eventLog(out).failed(e, command === 'validate' ? 'validate-failed' : 'build-failed');
+    if (wantsNdjson(argv) && !(e instanceof CommanderError && e.exitCode === 0)) {
+      const { eventLog, finalEventWritten } = await import('./api/events.js');
+      if (!finalEventWritten()) eventLog(out).failed(e, command === 'validate' ? 'validate-failed' : 'build-failed');
+    }
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.invalid;
     if (e instanceof UserError) {
       process.stderr.write(`umlbuild: ${redact(e.message)}\n`);

@@ -22,6 +22,7 @@ export { eventsJsonSchema } from './api/events.js';
 export { UserError, RecipeError, HostError, StepError, CommandError, InterruptedError, EXIT } from './errors.js';
 export { recipeJsonSchema } from './schema.js';
 export { cleanupStale, type CleanupReport } from './host/journal.js';
+export { findRecipe, recipes, type RecipeRef, type RecipeVariable, type ShippedRecipe } from './api/recipes.js';
 export { verifyPlan };
 
 /** Read, resolve and validate a recipe (throws RecipeError with every problem located). */

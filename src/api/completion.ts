@@ -3,12 +3,12 @@
  * from the commands and options the command line declares (handed in as a
  * spec by cli/completion.ts), the shipped recipes and the step kinds.
  */
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { stepKinds } from '../steps/index.js';
+import { shippedNames } from '../recipe/shipped.js';
 
-export const SHELLS = ['bash', 'zsh', 'fish'] as const;
-export type Shell = (typeof SHELLS)[number];
+import type { Shell } from '../model/shells.js';
+
+export { SHELLS, type Shell } from '../model/shells.js';
 
 /** What a value or positional argument completes to. */
 export type Completes = 'recipe' | 'path' | 'dir' | 'step' | 'none' | readonly string[];
@@ -39,16 +39,7 @@ export interface CompletionSpec {
 }
 
 /** The names of the recipes shipped with the package (recipes/*.yml beside it). */
-export function shippedRecipes(): string[] {
-  try {
-    return readdirSync(fileURLToPath(new URL('../../recipes/', import.meta.url)))
-      .filter((f) => f.endsWith('.yml'))
-      .map((f) => f.slice(0, -4))
-      .sort();
-  } catch {
-    return [];
-  }
-}
+export const shippedRecipes = (): string[] => shippedNames();
 
 /** A name that may stand in a shell script unquoted: a recipe file named otherwise is left out. */
 const SAFE_NAME = /^[\w][\w.+-]*$/;

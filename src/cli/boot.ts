@@ -1,6 +1,5 @@
 /** `umlbuild boot`: start a built image interactively. */
 import type { Command } from 'commander';
-import { boot } from '../api/commands.js';
 import { withDetails } from './help.js';
 
 export function bootCli(p: Command): void {
@@ -13,6 +12,7 @@ export function bootCli(p: Command): void {
     .option('--user <user>', 'run UML as this user when started as root (default: the system user umlbuild-guest)')
     .option('--allow-root', 'run UML as root')
     .action(async (target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean }) => {
+      const { boot } = await import('../api/commands.js');
       process.exitCode = await boot(target, extra, o);
     });
   withDetails(c, {

@@ -1,10 +1,10 @@
 /** `umlbuild build` (the default command): build a recipe's image, optionally publish artifacts and test it. */
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
-import { announceGenerated, checkOnFailure, type Compression, dryRun, ON_FAILURE, type OnFailure, type RendererName, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } from '../api/build.js';
-import { type EventLog, eventLog } from '../api/events.js';
-import { build, EXIT, loadRecipe, UserError } from '../index.js';
-import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, warn, withInterrupts } from './options.js';
+import type { Compression, RendererName } from '../api/build.js';
+import { EXIT, ON_FAILURE, type OnFailure, UserError } from '../api/basics.js';
+import type { EventLog } from '../api/events.js';
+import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, recipeArg, warn, withInterrupts } from './options.js';
 import { ENV, withDetails } from './help.js';
 import { testCommand } from './test.js';
 
@@ -28,9 +28,10 @@ type BuildFlags = PlanFlags &
 
 async function buildCommand(recipe: string, o: BuildFlags) {
   // Before anything is loaded or built: `shell` needs a terminal.
+  const { checkOnFailure } = await import('../api/build.js');
   if (!o.dryRun) checkOnFailure(o.onFailure);
   // NDJSON: every outcome an event, and one final event whatever ends the command (a dry run prints its plan as text).
-  const events = (o.json || o.logFormat === 'ndjson') && !o.dryRun ? eventLog(out) : undefined;
+  const events = (o.json || o.logFormat === 'ndjson') && !o.dryRun ? (await import('../api/events.js')).eventLog(out) : undefined;
   try {
     await buildEvents(recipe, o, events);
   } catch (e) {
@@ -41,7 +42,9 @@ async function buildCommand(recipe: string, o: BuildFlags) {
 
 async function buildEvents(recipe: string, o: BuildFlags, events: EventLog | undefined) {
   const ndjson = Boolean(events);
-  const plan = await loadRecipe(recipe, { ...planLoadOptions(o), env: process.env });
+  const { announceGenerated, dryRun, requireUmlKernel, rerunRootless, runsRootless, writeArtifacts } = await import('../api/build.js');
+  const { build, loadRecipe } = await import('../index.js');
+  const plan = await loadRecipe(await recipeArg(recipe), { ...planLoadOptions(o), env: process.env });
   for (const w of plan.warnings) warn(w);
   // An ordinary user builds in a user namespace when every step allows it (host/userns).
   const rootless = await runsRootless(plan);

@@ -1,6 +1,5 @@
 /** `umlbuild cache ls|prune`: the bootstrap cache and the base images of warm builds. */
 import type { Command } from 'commander';
-import { cacheList, cachePrune } from '../api/commands.js';
 import { ENV, withDetails } from './help.js';
 import { out, warn } from './options.js';
 
@@ -15,6 +14,7 @@ export function cacheCli(p: Command): void {
     .description('list cache entries: bootstraps, then base images of warm builds')
     .option(cacheOption, cacheHelp)
     .action(async (o: { cacheDir?: string }) => {
+      const { cacheList } = await import('../api/commands.js');
       const c = await cacheList(o.cacheDir);
       const lines = [
         ...c.bootstraps.map((e) => `${e.key}  ${(e.bytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${e.created}  ${e.fields.suite}/${e.fields.variant ?? 'default'} ${e.fields.arch} ${e.fields.mirror}`),
@@ -28,6 +28,7 @@ export function cacheCli(p: Command): void {
     .description('remove every cache entry')
     .option(cacheOption, cacheHelp)
     .action(async (o: { cacheDir?: string }) => {
+      const { cachePrune } = await import('../api/commands.js');
       const r = await cachePrune(o.cacheDir, warn);
       out(`removed ${r.bootstraps} bootstrap entries and ${r.bases} base images from ${r.dir}`);
     });

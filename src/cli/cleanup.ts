@@ -1,7 +1,6 @@
 /** `umlbuild cleanup`: release what killed builds left behind, from their journals. */
 import type { Command } from 'commander';
-import { cleanup } from '../api/commands.js';
-import { EXIT } from '../index.js';
+import { EXIT } from '../api/basics.js';
 import { ENV, withDetails } from './help.js';
 import { out } from './options.js';
 
@@ -10,6 +9,7 @@ export function cleanupCli(p: Command): void {
     .command('cleanup')
     .description('release what killed builds left behind (mounts, loop devices, temporary files), from their journals')
     .action(async () => {
+      const { cleanup } = await import('../api/commands.js');
       const r = await cleanup();
       for (const a of r.actions) out(a);
       for (const e of r.errors) process.stderr.write(`umlbuild: ${e}\n`);

@@ -1,6 +1,7 @@
 /** `umlbuild completion bash|zsh|fish`: a completion script made from the commands this program declares. */
 import { type Command, type Option, Argument } from 'commander';
-import { type Completes, type CompletionCommand, type CompletionOption, type CompletionSpec, completionScript, SHELLS, type Shell } from '../api/completion.js';
+import { SHELLS, type Shell } from '../api/basics.js';
+import type { Completes, CompletionCommand, CompletionOption, CompletionSpec } from '../api/completion.js';
 import { withDetails } from './help.js';
 import { out } from './options.js';
 
@@ -43,7 +44,10 @@ export function completionCli(p: Command): void {
     .command('completion')
     .description('print a shell completion script: commands, options, shipped recipes and step kinds')
     .addArgument(new Argument('<shell>', 'the shell the script is for').choices(SHELLS))
-    .action((shell: Shell) => void out(completionScript(shell, completionSpec(p))));
+    .action(async (shell: Shell) => {
+      const { completionScript } = await import('../api/completion.js');
+      out(completionScript(shell, completionSpec(p)));
+    });
   withDetails(c, {
     examples: [['source <(umlbuild completion bash)', 'in ~/.bashrc'], ['source <(umlbuild completion zsh)', 'in ~/.zshrc, after compinit'], ['umlbuild completion fish > ~/.config/fish/completions/umlbuild.fish']],
   });

@@ -1,7 +1,6 @@
 /** `umlbuild doctor`: what this host has and lacks. */
 import type { Command } from 'commander';
-import { doctor } from '../api/commands.js';
-import { EXIT } from '../index.js';
+import { EXIT } from '../api/basics.js';
 import { withDetails } from './help.js';
 import { out } from './options.js';
 
@@ -10,6 +9,7 @@ export function doctorCli(p: Command): void {
     .command('doctor')
     .description('check host tools and privileges; print the Debian packages to install')
     .action(async () => {
+      const { doctor } = await import('../api/commands.js');
       const r = await doctor();
       out(r.lines.join('\n'));
       if (!r.ok) process.exitCode = EXIT.hostMissing;

@@ -1,6 +1,5 @@
 /** `umlbuild merge`: a COW file and its base into one image. */
 import type { Command } from 'commander';
-import { merge } from '../api/commands.js';
 import { withDetails } from './help.js';
 import { out } from './options.js';
 
@@ -13,6 +12,7 @@ export function mergeCli(p: Command): void {
     .argument('[new-base]', "the merged image to write (default: the COW file's name with .img)")
     .option('--in-place', 'merge into the base itself (only a COW child its manifest records, and refused while the base has other COW children)')
     .action(async (cow: string, newBase: string | undefined, o: { inPlace?: boolean }) => {
+      const { merge } = await import('../api/commands.js');
       await merge(cow, newBase, { inPlace: o.inPlace, log: (l) => out(l) });
     });
   withDetails(c, {

@@ -2,8 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { HOOK_STAGES, type HookStage } from '../api/build.js';
-import { EXIT, InterruptedError, RecipeError, UserError } from '../index.js';
+import { EXIT, HOOK_STAGES, type HookStage, InterruptedError, RecipeError, UserError } from '../api/basics.js';
 
 export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 export const warn = (l: string) => void process.stderr.write(`umlbuild: warning: ${l}\n`);
@@ -32,6 +31,18 @@ export function collectHook(value: string, acc: { stage: HookStage; script: stri
   const script = resolve(m[2]!);
   if (!existsSync(script) || !(statSync(script).mode & 0o111)) throw new UserError(`--hook ${value}: ${script} is not an executable file`, EXIT.invalid);
   return [...acc, { stage: m[1] as HookStage, script }];
+}
+
+/**
+ * The recipe file a command-line argument means: a file that exists, else the
+ * shipped recipe of that name (`umlbuild bookworm`), said on stderr.
+ */
+export async function recipeArg(arg: string): Promise<string> {
+  const { findRecipe } = await import('../api/recipes.js');
+  const r = findRecipe(arg);
+  if (r.from === 'shipped') process.stderr.write(`umlbuild: ${arg}: the recipe that comes with umlbuild, ${r.file} (no file ${arg} here)\n`);
+  else if (r.shadows) process.stderr.write(`umlbuild: ${arg}: the file here, not the recipe of that name that comes with umlbuild (${r.shadows})\n`);
+  return r.file;
 }
 
 export const setOption = ['-s, --set <key=value>', 'set a recipe variable, split at the first = so a value may hold one (repeatable)'] as const;

@@ -1,7 +1,5 @@
 /** `umlbuild schema`: the recipe format's JSON Schema, or with --events the events' (docs/events.schema.json). */
 import type { Command } from 'commander';
-import { eventsJsonSchema } from '../api/events.js';
-import { recipeJsonSchema } from '../api/report.js';
 import { withDetails } from './help.js';
 import { out } from './options.js';
 
@@ -10,7 +8,10 @@ export function schemaCli(p: Command): void {
     .command('schema')
     .description('print the JSON Schema of the recipe format (recipes/recipe.schema.json)')
     .option('--events', 'print the JSON Schema of one --log-format ndjson event instead (docs/events.schema.json)')
-    .action((o: { events?: boolean }) => void out(JSON.stringify(o.events ? eventsJsonSchema() : recipeJsonSchema(), null, 2)));
+    .action(async (o: { events?: boolean }) => {
+      const schema = o.events ? (await import('../api/events.js')).eventsJsonSchema() : (await import('../api/report.js')).recipeJsonSchema();
+      out(JSON.stringify(schema, null, 2));
+    });
   withDetails(c, {
     examples: [
       ['umlbuild schema > recipe.schema.json', 'for an editor: # yaml-language-server: $schema=recipe.schema.json'],

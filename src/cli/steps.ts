@@ -1,6 +1,5 @@
 /** `umlbuild steps`: the step kinds and their options. */
 import type { Command } from 'commander';
-import { steps } from '../api/commands.js';
 import { withDetails } from './help.js';
 import { out } from './options.js';
 
@@ -9,6 +8,9 @@ export function stepsCli(p: Command): void {
     .command('steps')
     .description('list the step kinds and their options (umlbuild-recipe(5) has each one described)')
     .argument('[kind]', 'only this step kind')
-    .action((kind: string | undefined) => void out(steps(kind)));
+    .action(async (kind: string | undefined) => {
+      const { steps } = await import('../api/commands.js');
+      out(steps(kind));
+    });
   withDetails(c, { examples: [['umlbuild steps'], ['umlbuild steps debootstrap', 'its options, defaults and the required ones']] });
 }

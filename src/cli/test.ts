@@ -1,8 +1,6 @@
 /** `umlbuild test`: the library's test(), with its progress and the password prompt on the terminal. */
 import { type Command, Option } from 'commander';
-import { terminalAsker, test } from '../api/test.js';
-import { checkSummary, redact } from '../api/report.js';
-import { EXIT, RecipeError } from '../index.js';
+import { EXIT, RecipeError, redact } from '../api/basics.js';
 import { ENV, withDetails } from './help.js';
 import { collectExpect, interrupts, out } from './options.js';
 
@@ -18,6 +16,8 @@ export interface TestFlags {
 export async function testCommand(target: string, o: TestFlags, builtPassword?: string, print: (line: string) => void = out): Promise<void> {
   // Interrupts unwind the boot; until then (the password prompt included) they end the process as usual.
   const interrupted = interrupts();
+  const { terminalAsker, test } = await import('../api/test.js');
+  const { checkSummary } = await import('../api/report.js');
   let r: Awaited<ReturnType<typeof test>>;
   try {
     r = await test(target, {

@@ -1,14 +1,13 @@
 /** `umlbuild validate`: check a recipe and the host without side effects, with build's plan options: the plan build would run. */
 import type { Command } from 'commander';
-import { validate } from '../api/commands.js';
-import { eventLog } from '../api/events.js';
 import { ENV, withDetails } from './help.js';
-import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, warn } from './options.js';
+import { addLogOptions, addPlanOptions, type LogFlags, out, type PlanFlags, planLoadOptions, recipeArg, warn } from './options.js';
 
 async function validateCommand(recipe: string, o: PlanFlags & LogFlags) {
-  const events = o.json || o.logFormat === 'ndjson' ? eventLog(out) : undefined;
+  const events = o.json || o.logFormat === 'ndjson' ? (await import('../api/events.js')).eventLog(out) : undefined;
   try {
-    const plan = await validate(recipe, {
+    const { validate } = await import('../api/commands.js');
+    const plan = await validate(await recipeArg(recipe), {
       ...planLoadOptions(o),
       outDir: o.out,
       onWarning: (w) => {

@@ -85,7 +85,7 @@ function notARecipe(source: RecipeSource | undefined, readIssues: RecipeIssue[])
 
 type Chain = Layer[] | { notARecipe: string };
 
-async function readChain(file: string, issues: RecipeIssue[], seen: string[] = []): Promise<Chain> {
+export async function readChain(file: string, issues: RecipeIssue[], seen: string[] = []): Promise<Chain> {
   const abs = resolve(file);
   const { source, issues: readIssues } = await RecipeSource.read(abs);
   const why = seen.length ? notARecipe(source, readIssues) : undefined;

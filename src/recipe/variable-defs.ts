@@ -48,7 +48,7 @@ export type ValueCheck = (values: Vars, given: ReadonlySet<string>) => { name: s
 
 const isEmpty = (v: unknown) => v === undefined || v === null || v === '';
 
-function readDefs(layers: { source: RecipeSource; data: Record<string, unknown> }[], issues: RecipeIssue[]): Map<string, Def> {
+export function readDefs(layers: { source: RecipeSource; data: Record<string, unknown> }[], issues: RecipeIssue[]): Map<string, Def> {
   const defs = new Map<string, Def>();
   for (const { source, data } of layers) {
     const v = data.variables;

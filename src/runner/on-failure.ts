@@ -29,8 +29,8 @@ import type { Resource } from '../host/journal.js';
 import { resolveInRoot } from '../host/rootfs-path.js';
 import type { KeepChoice, Teardown, TeardownFailure } from '../host/teardown.js';
 
-export const ON_FAILURE = ['cleanup', 'keep', 'shell'] as const;
-export type OnFailure = (typeof ON_FAILURE)[number];
+export { ON_FAILURE, type OnFailure } from '../model/on-failure.js';
+import { ON_FAILURE, type OnFailure } from '../model/on-failure.js';
 
 /** `shell` needs a person at a terminal: refused (exit 2) before anything is built when stdin or stdout is not one. */
 export function checkOnFailure(mode: OnFailure, tty = { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(process.stdout.isTTY) }): void {

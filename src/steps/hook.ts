@@ -25,8 +25,9 @@ import type { Step, StepContext } from './types.js';
 import type { TreeJournal } from '../host/safe-write.js';
 import { createHash } from 'node:crypto';
 
-export const HOOK_STAGES = ['after-bootstrap', 'before-pack', 'after-image'] as const;
-export type HookStage = (typeof HOOK_STAGES)[number];
+import { HOOK_STAGES, type HookStage } from '../model/hook-stages.js';
+
+export { HOOK_STAGES, type HookStage };
 
 const schema = z
   .object({
