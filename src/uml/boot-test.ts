@@ -123,7 +123,8 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     const linux = asGuest(['linux', ...args], who, caps);
     const argv = netns ? netns.wrap(linux) : linux;
     const t0 = Date.now();
-    const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`), fds: files.fds, env: { TMPDIR: tmp.path } });
+    // cwd: the guest's own directory. UML makes a COW file's backing path absolute by changing directory and back; a cwd the guest user cannot enter (a 0700 directory) fails that, and the root device with it.
+    const uml = spawn(argv[0]!, argv.slice(1), { onCommand: (l) => o.log?.(`$ ${l}`), fds: files.fds, env: { TMPDIR: tmp.path }, cwd: tmp.path });
     const kernel: string[] = [];
     uml.child.stderr?.on('data', (d: Buffer) => kernel.push(...d.toString().split('\n')) && kernel.splice(0, Math.max(0, kernel.length - 40)));
     // Journalled with its start time: `umlbuild cleanup` stops it after a SIGKILL of this process, and never a stranger with its pid.

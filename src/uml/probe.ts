@@ -95,6 +95,8 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
       who,
     );
     const r = await exec(argv[0]!, argv.slice(1), {
+      // The guest's own directory: UML changes directory and back to make the COW's backing path absolute (see boot-test.ts).
+      cwd: tmp.path,
       timeoutMs: o.timeoutMs ?? 60000,
       reject: false,
       fds: files.fds,

@@ -50,6 +50,16 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     await exec('debugfs', ['-R', `rdump / ${tree}`, image]);
   });
 
+  it('an output below a directory only root may enter (0700), built and tested from there: UML runs in a directory the guest user can enter, and boots', async () => {
+    const home = join(dir.path, 'private');
+    await exec('mkdir', ['-m', '0700', home]);
+    await exec('mkdir', [join(home, 'work')]);
+    // The working directory is inside it, as after `cd $(mktemp -d)`: UML used to inherit it and could not make its COW file there.
+    const r = await exec(BIN, [join(PROJECT, 'recipes/busybox.yml'), '--out', 'out', '--cache-dir', cache, '--renderer', 'simple', '--test', '--no-network'], { cwd: join(home, 'work'), reject: false });
+    assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
+    assert.match(r.stdout, /^PASS: \d+ of \d+ checks passed/m);
+  });
+
   it('recipes/from-tarball.yml: an image from a tar.zst of that tree boots and logs in', async () => {
     const tarball = join(dir.path, 'rootfs.tar.zst');
     await exec('tar', ['--zstd', '--numeric-owner', '-cf', tarball, '-C', tree, '.']);
