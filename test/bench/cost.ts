@@ -50,7 +50,7 @@ export async function costTables(o: CostOptions): Promise<string[]> {
   for (const gib of o.sizes ?? [1, 4, 16, 64]) {
     const size = `size=${gib}G`;
     const build = async (tag: string, extra: string[]) => {
-      const out = join(o.dir, `size-${gib}-${tag}`);
+      const out = join(o.dir, `cost-size-${gib}-${tag}`);
       const { seconds } = await timed(() => umlbuild([busybox, '--out', out, '--cache-dir', o.cache, '--renderer', 'silent', '--set', size, '--set', `hostname=${tag}`, '--set', `root_password=pw-${tag}`, ...extra]));
       const [img] = await filesEnding(out, '.img');
       const a = await allocation(img!);
@@ -73,10 +73,10 @@ export async function costTables(o: CostOptions): Promise<string[]> {
 
   const variantRows: string[] = [];
   for (const n of o.variants ?? [1, 10, 50]) {
-    const recipe = join(o.dir, `variants-${n}.yml`);
+    const recipe = join(o.dir, `cost-variants-${n}.yml`);
     const names = Array.from({ length: n }, (_, i) => `v${i + 1}`);
-    await writeFile(recipe, [`name: variants-${n}`, `extends: ${dirfirst}`, 'variants:', ...names.map((v) => `  - name: ${v}\n    variables: { hostname: ${v} }`), ''].join('\n'));
-    const out = join(o.dir, `variants-${n}`);
+    await writeFile(recipe, [`name: cost-variants-${n}`, `extends: ${dirfirst}`, 'variants:', ...names.map((v) => `  - name: ${v}\n    variables: { hostname: ${v} }`), ''].join('\n'));
+    const out = join(o.dir, `cost-variants-${n}`);
     const { seconds, value: stdout } = await timed(() => umlbuild([recipe, '--out', out, '--cache-dir', o.cache, '--renderer', 'silent', ...sets]));
     const each = [...stdout.matchAll(/^ {2}variant \S+: .* MiB allocated, ([\d.]+) s\)/gm)].map((m) => Number(m[1]));
     const cows = await Promise.all((await filesEnding(out, '.cow')).map(allocation));
@@ -112,7 +112,7 @@ export async function costTables(o: CostOptions): Promise<string[]> {
 
 /** Fill a umlbuild cache for bookworm-dirfirst (untimed): the base image and the bootstrap tree. */
 export async function fillDirfirstCache(dir: string, cache: string, sets: string[]): Promise<void> {
-  const out = join(dir, 'fill-dirfirst');
+  const out = join(dir, 'cost-fill-dirfirst');
   await umlbuild([dirfirst, '--out', out, '--cache-dir', cache, '--renderer', 'silent', '--no-checksum', ...sets.flatMap((s) => ['--set', s])]);
   await rm(out, { recursive: true, force: true });
 }
