@@ -16,6 +16,10 @@
  *   without the manifest's sha256, and with only the bootstrap cache (--no-fast);
  * - COW variants: 1, 4 and 10 variants over a warm base.
  *
+ * Then a second table, how cost grows (test/bench/cost.ts, with this run's
+ * warm cache): image sizes 1 to 64 GiB and 1 to 50 COW variants, time and
+ * allocated bytes. `npm run bench:cost` runs that table alone.
+ *
  *   sudo npm run bench [-- runs]
  */
 import { rm, writeFile } from 'node:fs/promises';
@@ -24,10 +28,11 @@ import { exec } from '../../src/host/exec.js';
 import { findTool } from '../../src/host/tools.js';
 import { detectMirror } from '../../src/host/mirror.js';
 import { BIN, PROJECT, tempDir } from '../helpers.js';
+import { DIST, stats } from './common.js';
+import { costTables } from './cost.js';
 
 const runs = Number(process.argv[2] ?? 3);
 const PACKAGES = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps';
-const DIST = { UMLBUILD_DIST: '1' };
 const dirfirst = join(PROJECT, 'recipes/bookworm-dirfirst.yml');
 
 interface Row {
@@ -36,11 +41,6 @@ interface Row {
   note?: string;
 }
 const rows = new Map<string, Row>();
-
-function stats(xs: number[]): { min: number; median: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! };
-}
 
 /** Time `fn` (a whole process or a few) `runs` times under `label`; `before` runs untimed first. */
 async function measure(label: string, fn: (i: number) => Promise<void>, before?: (i: number) => Promise<void>): Promise<void> {
@@ -173,6 +173,12 @@ try {
   ratio('umlbuild warm, bootstrap cache only (--no-fast)', 'vmdb2, warm (--rootfs-tarball)');
   console.log('\nCOW variants over a warm base (one run each):');
   for (const l of variantRows) console.log(`  ${l}`);
+
+  // The second table: how cost grows with the image size and the number of variants.
+  console.log('\nhow cost grows (measuring) ...');
+  const cost = await costTables({ dir: dir.path, runs, cache });
+  console.log('\nhow cost grows:\n');
+  for (const l of cost) console.log(l);
 } finally {
   await dir.remove();
 }
