@@ -46,3 +46,14 @@ export function watchCmdlines(secret: string): { stop(): Promise<{ samples: numb
     },
   };
 }
+
+/** Kill what a SIGKILLed or abandoned umlbuild left running with `part` in its command line (xz, UML, a shell), so the machine is not loaded. */
+export function killLeftovers(part: string): void {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(part)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}

@@ -7,14 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec } from '../../src/host/exec.js';
 import { pidNamespace } from '../../src/host/lock-file.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
-import { loopsFor, requireRootWith } from './host-state.js';
+import { killLeftovers, loopsFor, requireRootWith } from './host-state.js';
 
 const tiny = (extra = '') => `name: tiny
 variables:
@@ -30,17 +29,6 @@ steps:
     chroot: false
     command: echo hello > "$ROOTFS/hello"${extra}
 `;
-
-/** Kill what a SIGKILLed umlbuild left running with `part` in its command line (xz, UML), so the machine is not loaded. */
-function killLeftovers(part: string): void {
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(part)) process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 describe('hostile output, artifact, cache and journal directories', function () {
   this.timeout(300000);

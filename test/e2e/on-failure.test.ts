@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:f
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
-import { loopsFor, requireRootWith } from './host-state.js';
+import { killLeftovers, loopsFor, requireRootWith } from './host-state.js';
 import { leftovers, runInPty, tail, type PtyRun } from './pty.js';
 
 const COPY_BUSYBOX = `    command: |
@@ -60,16 +60,6 @@ function group(re: RegExp, text: string, n = 1): string {
   return m[n]!;
 }
 
-function killUnder(part: string): void {
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(part)) process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
-
 describe('--on-failure: look inside a failed build', function () {
   this.timeout(300000);
   let dir: TempDir;
@@ -93,7 +83,7 @@ describe('--on-failure: look inside a failed build', function () {
   afterEach(async () => {
     // Whatever a failed test left: its build and shell, its journals, then anything mounted or attached below its directory.
     for (const r of runs.splice(0)) r.kill();
-    killUnder(dir.path);
+    killLeftovers(dir.path);
     await exec(BIN, ['cleanup'], { reject: false, env });
     for (const m of (await exec('findmnt', ['-rn', '-o', 'TARGET'])).stdout
       .split('\n')
