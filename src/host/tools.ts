@@ -5,6 +5,7 @@
  * tools the code actually calls, in agreement).
  */
 import { access, constants } from 'node:fs/promises';
+import { accessSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from '../errors.js';
 import { cleanEnv } from './exec.js';
@@ -119,6 +120,18 @@ export async function findTool(name: string): Promise<string | undefined> {
   for (const dir of cleanEnv().PATH!.split(':')) {
     const p = join(dir, name);
     if (await isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+/** findTool without waiting: for choices made while a plan is read (a step's title). */
+export function findToolSync(name: string): string | undefined {
+  for (const dir of cleanEnv().PATH!.split(':')) {
+    const p = join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {}
   }
   return undefined;
 }

@@ -244,14 +244,24 @@ export async function loadRecipe(file: string, opts: LoadOptions = {}): Promise<
   };
 }
 
-/** The hostfs-root variant: a directory step instead of sparse-disk, mkfs, mount and unmount. */
+/**
+ * The hostfs-root variant: the hostfs directory step instead of sparse-disk,
+ * mkfs, mount and unmount, or in place of a directory-first recipe's
+ * directory step (its pack goes).
+ */
 function toHostfsSteps(steps: PlannedStep[]): void {
   const imageOnly = (s: PlannedStep) => Boolean(traitsOf(s).imageOnly);
+  const step = findStep('directory')!;
+  const options = step.schema.parse({ hostfs: true });
+  const tree = steps.findIndex((s) => s.kind === 'directory');
+  if (tree >= 0) {
+    steps[tree] = { ...steps[tree]!, options, title: step.title(options) };
+    steps.splice(0, steps.length, ...steps.filter((s) => !imageOnly(s) && !traitsOf(s).output));
+    return;
+  }
   const at = steps.findIndex(imageOnly);
   if (at < 0) return;
-  const step = findStep('directory')!;
   const first = steps[at]!;
-  const options = step.schema.parse({ hostfs: true });
   const dirStep: PlannedStep = { ...first, kind: step.kind, step, options, title: step.title(options) };
   const kept = steps.filter((s) => !imageOnly(s));
   kept.splice(steps.slice(0, at).filter((s) => !imageOnly(s)).length, 0, dirStep);

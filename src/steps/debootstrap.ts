@@ -20,7 +20,7 @@
  *   arch: amd64               # optional, default: the host's
  *   keyring: /usr/share/keyrings/debian-archive-keyring.gpg   # optional
  *   archived: false           # true: the suite left the current mirrors (archive mirror and keyring by default)
- *   backend: debootstrap      # or mmdebstrap (faster; several mirrors, hooks; rootless builds)
+ *   backend: auto             # default: mmdebstrap when installed (faster; several mirrors, hooks; rootless builds), else debootstrap
  *   mirrors: []               # mmdebstrap: more apt sources ("deb URL suite comp" or URLs)
  *   hooks:                    # mmdebstrap: shell commands run at its hook points ("$1" = the tree)
  *     customize: ['echo built > "$1/etc/built-by"']
@@ -33,7 +33,8 @@ import { headThroughProxy, proxyFor, withoutCredentials } from '../host/proxy.js
 import { z } from 'zod';
 import { bootstrapSource, describe } from './bootstrap-source.js';
 import { cachedBootstrap } from './bootstrap-cache.js';
-import { debootstrapArgs, mmdebstrapArgs, unsupported, type BootstrapOptions } from './bootstrap-args.js';
+import { type Backend, chooseBackend, debootstrapArgs, mmdebstrapArgs, unsupported, type BootstrapOptions } from './bootstrap-args.js';
+import { findToolSync } from '../host/tools.js';
 import type { Step } from './types.js';
 
 export { debootstrapArgs, mmdebstrapArgs };
@@ -53,7 +54,7 @@ const schema = z
     /** A suite that has left the current mirrors: Debian's archive and its keyring by default. */
     archived: z.boolean().default(false),
     extra_args: z.array(z.string()).default([]),
-    backend: z.enum(['debootstrap', 'mmdebstrap']).default('debootstrap'),
+    backend: z.enum(['auto', 'debootstrap', 'mmdebstrap']).default('auto'),
     mirrors: z.array(z.string().min(1)).default([]),
     hooks: z
       .object({
@@ -68,6 +69,11 @@ const schema = z
   .strict();
 
 type Options = z.infer<typeof schema>;
+
+/** The tool that runs: `auto` resolved on this host (bootstrap-args chooseBackend). */
+export function backendOf(o: Options): Backend {
+  return chooseBackend(o, (t) => findToolSync(t) !== undefined);
+}
 
 /** Whether the mirror has the suite: asked directly, or through the proxy the bootstrap will use (http only; an https proxy or mirror behind a proxy is left to the tool). */
 async function releaseReachable(mirror: string, suite: string, env: Readonly<Record<string, string>> = {}): Promise<string | undefined> {
@@ -97,15 +103,16 @@ export const debootstrap: Step<Options> = {
     provides: ['system'],
     // The mirror and keyring this host resolves, and the tool's version.
     async cacheInputs(o, ctx) {
-      const tool = o.backend ?? 'debootstrap';
+      const tool = backendOf(o);
       const src = await bootstrapSource(o);
       return { mirror: src.mirror?.value, ...(src.keyring && !o.keyring ? { keyring: src.keyring.value } : {}), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() };
     },
   },
-  title: (o) => `${o.backend === 'mmdebstrap' ? 'mmdebstrap' : 'Debootstrap'} ${o.suite}${o.variant ? ` (${o.variant})` : ''}`,
-  async verify(o, ctx) {
+  title: (o) => `${backendOf(o) === 'mmdebstrap' ? 'mmdebstrap' : 'Debootstrap'} ${o.suite}${o.variant ? ` (${o.variant})` : ''}`,
+  async verify(given, ctx) {
+    const o = { ...given, backend: backendOf(given) };
     if (o.backend === 'mmdebstrap') ctx.requireRoot('mmdebstrap installs packages as root', { userns: true });
-    else ctx.requireRoot('debootstrap creates device nodes (without root: backend: mmdebstrap in a directory-first recipe)');
+    else ctx.requireRoot(`debootstrap creates device nodes (without root: ${given.backend === 'auto' ? 'install mmdebstrap' : 'backend: mmdebstrap'} in a directory-first recipe)`);
     await ctx.requireTool(o.backend);
     await ctx.requireTool('zstd');
     for (const [key, why] of unsupported(o as BootstrapOptions)) ctx.problem(why, key);
@@ -117,9 +124,15 @@ export const debootstrap: Step<Options> = {
   },
   async resolved(o) {
     const src = await bootstrapSource(o);
-    return { mirror: describe(src.mirror, `none: ${src.problem}`), keyring: describe(src.keyring, `${o.backend}'s default`) };
+    const backend = backendOf(o);
+    return {
+      backend: o.backend === 'auto' ? `${backend} (auto: ${backend === 'mmdebstrap' ? 'installed' : 'mmdebstrap is not installed or cannot honour the options'})` : backend,
+      mirror: describe(src.mirror, `none: ${src.problem}`),
+      keyring: describe(src.keyring, `${backend}'s default`),
+    };
   },
-  async run(o, ctx) {
+  async run(given, ctx) {
+    const o = { ...given, backend: backendOf(given) };
     const root = ctx.requireRootfs();
     // debootstrap would unpack its packages through links already in the tree: it starts from an empty one.
     const present = (await readdir(root)).filter((n) => n !== 'lost+found');

@@ -17,7 +17,7 @@
  *   tmpfs: true
  * ```
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { dir as tmpDir } from 'tmp-promise';
 import { z } from 'zod';
 import type { Step } from './types.js';
@@ -47,6 +47,9 @@ export const directory: Step<z.infer<typeof schema>> = {
       const tmp = await tmpDir({ prefix: 'umlbuild-tree-', ...(o.tmpfs ? { tmpdir: '/dev/shm' } : {}) });
       // Never cross into something still mounted below the tree.
       ctx.teardown.defer(`remove ${tmp.path}`, () => removeTree(tmp.path, ctx.log), { resource: { kind: 'tree', path: tmp.path } });
+      // A root directory's mode, not tmp's 0700: apt inside (mmdebstrap) drops to _apt and must reach
+      // the tree, or it falls back to root and the image depends on where the tree was built.
+      await chmod(tmp.path, 0o755);
       ctx.rootfs = tmp.path;
       ctx.facts.fsType = o.fs;
     }

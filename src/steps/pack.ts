@@ -101,7 +101,9 @@ export const pack: Step<Options> = {
       const { stdout } = await ctx.exec('dumpe2fs', [ctx.image], { onLine: () => undefined });
       const inodes = usedInodes(stdout);
       ctx.log(`setting the times of ${inodes.length} inodes to ${r.epoch} (debugfs)`);
-      await ctx.exec('debugfs', ['-w', '-f', '-', ctx.image], { input: inodeTimeCommands(inodes, r.epoch), env: epochEnv, onLine: () => undefined });
+      // The lifetime-writes counter depends on how mkfs happened to write (the tree's order): zero it in every superblock copy.
+      const commands = `${inodeTimeCommands(inodes, r.epoch)}ssv kbytes_written 0\nclose -a\n`;
+      await ctx.exec('debugfs', ['-w', '-f', '-', ctx.image], { input: commands, env: epochEnv, onLine: () => undefined });
     }
     await ctx.exec('e2fsck', ['-fn', ctx.image]);
     const { stdout } = await ctx.exec('blkid', ['-p', '-s', 'UUID', '-o', 'value', ctx.image]);

@@ -67,7 +67,8 @@ describe('bookworm recipe, built and booted for real', function () {
 
   it('builds successfully and reports each step', () => {
     assert.equal(build.exitCode, 0, `${build.stdout}\n${build.stderr}`);
-    for (const step of ['Create sparse disk', 'Make ext4 filesystem', 'Mount image', 'Debootstrap bookworm', 'Set password for root', 'Write /etc/fstab', 'Install kernel modules', 'Tune for UML', 'Unmount image']) {
+    // Directory-first, with mmdebstrap (backend: auto, installed here): the step titles say so.
+    for (const step of ['Create a tmpfs root directory', 'mmdebstrap bookworm', 'Set password for root', 'Write /etc/fstab', 'Install kernel modules', 'Tune for UML', 'Pack the tree into a 2G ext4 image']) {
       assert.match(build.stdout, new RegExp(`✔ \\[\\d+/\\d+\\] ${step}`));
     }
     assert.match(build.stdout, /^PASS: 5 of 5 checks passed; login prompt after/m, 'build --test booted the new image');

@@ -258,7 +258,10 @@ describe('failing and interrupted builds leave nothing behind', function () {
 
   it('SIGTERM mid-debootstrap (after it mounted /proc in the tree): exit 143, the tree and its mounts gone', async function () {
     await requireTools(this, 'debootstrap');
-    const file = await dir.write('deb.yml', ['name: deb', 'steps:', '  - step: directory', '    tmpfs: true', '  - step: debootstrap', '    suite: bookworm', '    variant: minbase', '  - step: pack', '    size: 1G', ''].join('\n'));
+    const file = await dir.write(
+      'deb.yml',
+      ['name: deb', 'steps:', '  - step: directory', '    tmpfs: true', '  - step: debootstrap', '    suite: bookworm', '    variant: minbase', '    backend: debootstrap', '  - step: pack', '    size: 1G', ''].join('\n'),
+    );
     const out = join(dir.path, 'out');
     const shmBefore = await readdir('/dev/shm');
     const { child } = await startUntil([file, '--out', out, '--no-cache'], /I: Installing core packages/, 240000);

@@ -169,9 +169,15 @@ describe('proxies: cold builds through a real apt-cacher-ng', function () {
     const out = join(dir.path, 'out-env');
     const proxy = `http://127.0.0.1:${c.port}`;
     const from = (await c.requests()).length;
-    // The way a person behind a proxy runs it: http_proxy exported, a cold bootstrap.
-    const r = await exec(BIN, [file, '--out', out, '--no-cache', '--renderer', 'simple'], { env: { http_proxy: proxy, no_proxy: 'localhost' }, reject: false });
+    // The way a person behind a proxy runs it: http_proxy exported, a cold bootstrap (a new cache directory).
+    const cacheDir = join(dir.path, 'env-cache');
+    const r = await exec(BIN, [file, '--out', out, '--cache-dir', cacheDir, '--renderer', 'simple'], { env: { http_proxy: proxy, no_proxy: 'localhost' }, reject: false });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const kept = (await readdir(join(cacheDir, 'debs'))).filter((f) => f.endsWith('.deb'));
+    assert.ok(
+      kept.some((f) => f.startsWith('systemd_')),
+      `debootstrap keeps the .debs it downloaded in the cache (debs/, ${kept.length} found)`,
+    );
     const req = await logged(c, from, (x) => x.some((p) => /\/hello_[^/]*\.deb$/.test(p)));
     assert.ok(
       req.some((p) => p.startsWith(host()) && /\/dists\/bookworm\/(InRelease|Release)$/.test(p)),

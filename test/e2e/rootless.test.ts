@@ -1,6 +1,6 @@
 /**
  * Rootless builds: an ordinary user (made by this test, with a subordinate id
- * range) builds bookworm-rootless with mmdebstrap in a user namespace, tests
+ * range) builds the README's bookworm.yml (mmdebstrap) in a user namespace, tests
  * it under UML without root, and leaves nothing behind; an image recipe that
  * mounts is refused before anything is created, naming the step.
  */
@@ -57,23 +57,23 @@ describe('rootless builds (an ordinary user, mmdebstrap in a user namespace)', f
 
   it('an image recipe that mounts is refused before anything is created, naming the steps that need root', async () => {
     const out = join(dir.path, 'refused');
-    const r = await asUser(`${bin()} recipes/bookworm.yml --out ${out}`);
+    const r = await asUser(`${bin()} recipes/bookworm-howto.yml --out ${out} --set backend=debootstrap`);
     assert.equal(r.exitCode, 3, r.stderr);
     assert.match(r.stderr, /this build must run as root:\n {2}steps\[2\] mount: loop devices and mounts need root\n {2}steps\[3\] debootstrap: debootstrap creates device nodes/);
     await assert.rejects(stat(out));
   });
 
-  it('builds bookworm-rootless without root, with root-owned files and setuid bits in the image, and boots it without root', async () => {
+  it("builds the README's recipes/bookworm.yml without root (default flags: directory-first, mmdebstrap), with root-owned files and setuid bits in the image, and boots it without root", async () => {
     const out = join(dir.path, 'out');
     const before = await readdir('/dev/shm');
     // In a terminal, with the default renderer (su keeps it as the user's terminal).
-    const t = await ptyRun('su', ['-s', '/bin/sh', USER, '-c', `cd ${project} && ${bin()} recipes/bookworm-rootless.yml --out ${out} --cache-dir ${join(dir.path, 'cache')} --test --no-network`], 9 * 60 * 1000, { cols: 200 });
+    const t = await ptyRun('su', ['-s', '/bin/sh', USER, '-c', `cd ${project} && ${bin()} recipes/bookworm.yml --out ${out} --cache-dir ${join(dir.path, 'cache')} --test --no-network`], 9 * 60 * 1000, { cols: 200 });
     const r = { exitCode: t.exitCode, stdout: t.output };
     assert.equal(r.exitCode, 0, tail(r.stdout, 60));
     assert.doesNotMatch(r.stdout, /teardown: could not/);
     assert.match(r.stdout, /\$ mmdebstrap --mode=root /, 'mmdebstrap ran (as root inside the namespace)');
     assert.match(r.stdout, /^PASS: 4 of 4 checks passed, 1 not run/m);
-    const image = join(out, 'bookworm-rootless.img');
+    const image = join(out, 'bookworm.img');
     assert.equal((await stat(image)).uid, uid, 'the image belongs to the user');
     const shadow = (await exec('debugfs', ['-R', 'stat /etc/shadow', image])).stdout;
     assert.match(shadow, /User: +0 +Group: +42 /, '/etc/shadow is root:shadow inside the image');

@@ -15,7 +15,7 @@ const DIR = join(PROJECT, 'test/fixtures/bad-recipes');
 const EXPECTED: Record<string, RegExp> = {
   'bad-name.yml': /:1:7: name: use letters, digits/,
   'bad-variable-name.yml': /:3:12: variables\.my-size: /,
-  'debootstrap-bad-backend.yml': /:6:14: steps\[1\]\.backend: Invalid option: expected one of "debootstrap"\|"mmdebstrap"/,
+  'debootstrap-bad-backend.yml': /:6:14: steps\[1\]\.backend: Invalid option: expected one of "auto"\|"debootstrap"\|"mmdebstrap"/,
   'debootstrap-bad-variant.yml': /:6:14: steps\[1\]\.variant: Invalid option/,
   'debootstrap-components-string.yml': /:6:17: steps\[1\]\.components: Invalid input: expected array/,
   'debootstrap-injection.yml': /:5:12: steps\[1\]\.suite: not a valid name/,

@@ -177,6 +177,20 @@ describe('loadRecipe', () => {
     assert.equal(plan.test.root, 'hostfs');
   });
 
+  it('--variant hostfs of a directory-first recipe: its directory step becomes the hostfs tree and pack goes', async () => {
+    const file = await dir.write('hd.yml', 'name: hd\nsteps:\n  - step: directory\n    tmpfs: true\n  - step: echo\n    message: in\n  - step: pack\n    size: 16M\n');
+    const plan = await loadRecipe(file, { variant: 'hostfs' });
+    assert.deepEqual(
+      plan.steps.map((s) => [s.kind, s.title]),
+      [
+        ['directory', 'Create root directory (hostfs)'],
+        ['echo', 'Echo in'],
+      ],
+    );
+    assert.deepEqual(plan.steps[0]!.options, { tmpfs: false, fs: 'ext4', hostfs: true });
+    assert.equal(plan.rootfs, 'hostfs');
+  });
+
   it('plans COW variants with their own variables and rejects steps that need the image', async () => {
     const file = await dir.write(
       'v.yml',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { STEPS, findStep } from '../../src/steps/index.js';
 import { debootstrapArgs, mmdebstrapArgs } from '../../src/steps/debootstrap.js';
-import { unsupported } from '../../src/steps/bootstrap-args.js';
+import { chooseBackend, unsupported } from '../../src/steps/bootstrap-args.js';
 import { mkfsArgs } from '../../src/steps/mkfs.js';
 
 /** One good and one bad option set for every step kind. */
@@ -86,6 +86,21 @@ describe('step schemas', () => {
       unsupported(db).map(([k]) => k),
       ['mirrors', 'hooks.setup'],
     );
+  });
+
+  it('backend: auto (the default) is mmdebstrap when installed, debootstrap otherwise or for options only debootstrap has; the title says which', () => {
+    const parse = (o: object) => findStep('debootstrap')!.schema.parse({ suite: 'bookworm', ...o }) as Parameters<typeof chooseBackend>[0];
+    const has = (tools: string[]) => (t: string) => tools.includes(t);
+    assert.equal(parse({}).backend, 'auto');
+    assert.equal(chooseBackend(parse({}), has(['mmdebstrap', 'debootstrap'])), 'mmdebstrap');
+    assert.equal(chooseBackend(parse({}), has(['debootstrap'])), 'debootstrap');
+    assert.equal(chooseBackend(parse({ exclude: ['x'] }), has(['mmdebstrap'])), 'debootstrap', 'mmdebstrap has no --exclude');
+    assert.equal(chooseBackend(parse({ variant: 'fakechroot' }), has(['mmdebstrap'])), 'debootstrap');
+    assert.equal(chooseBackend(parse({ backend: 'debootstrap' }), has(['mmdebstrap'])), 'debootstrap', 'a named backend is kept');
+    assert.equal(chooseBackend(parse({ backend: 'mmdebstrap' }), has([])), 'mmdebstrap');
+    const step = findStep('debootstrap')!;
+    assert.equal(step.title(step.schema.parse({ suite: 'bookworm', backend: 'debootstrap', variant: 'minbase' })), 'Debootstrap bookworm (minbase)');
+    assert.equal(step.title(step.schema.parse({ suite: 'bookworm', backend: 'mmdebstrap' })), 'mmdebstrap bookworm');
   });
 
   it('mkfs passes label, uuid and extra options', () => {
