@@ -1,6 +1,6 @@
 /** The UML command line (as argv) from a launch configuration. */
 import { consoleArgs } from './channels.js';
-import type { LaunchConfig } from './schema.js';
+import { FAST_BOOT_ARGS, type LaunchConfig } from './schema.js';
 import { networkArg } from './transports.js';
 
 export interface LaunchTarget {
@@ -33,9 +33,14 @@ export function launchArgs(cfg: LaunchConfig, t: LaunchTarget): string[] {
     ...consoleArgs(t.consoles ?? cfg.consoles),
     ...(t.networks ?? cfg.networks).map(networkArg),
     ...(cfg.hostfs ? [`hostfs=${cfg.hostfs}`] : []),
-    ...cfg.args,
+    ...kernelArgs(cfg),
     ...(t.extraArgs ?? []),
   ];
+}
+
+/** The guest's own kernel arguments: the fast-boot ones (unless `fast_boot: false`), then the recipe's `args`. */
+export function kernelArgs(cfg: Pick<LaunchConfig, 'args' | 'fast_boot'>): string[] {
+  return [...(cfg.fast_boot === false ? [] : FAST_BOOT_ARGS), ...cfg.args];
 }
 
 /** Quote for a POSIX shell. */
