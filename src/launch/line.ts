@@ -33,14 +33,17 @@ export function launchArgs(cfg: LaunchConfig, t: LaunchTarget): string[] {
     ...consoleArgs(t.consoles ?? cfg.consoles),
     ...(t.networks ?? cfg.networks).map(networkArg),
     ...(cfg.hostfs ? [`hostfs=${cfg.hostfs}`] : []),
-    ...kernelArgs(cfg),
+    ...kernelArgs(cfg, !!t.hostfsRoot),
     ...(t.extraArgs ?? []),
   ];
 }
 
-/** The guest's own kernel arguments: the fast-boot ones (unless `fast_boot: false`), then the recipe's `args`. */
-export function kernelArgs(cfg: Pick<LaunchConfig, 'args' | 'fast_boot'>): string[] {
-  return [...(cfg.fast_boot === false ? [] : FAST_BOOT_ARGS), ...cfg.args];
+/**
+ * The guest's own kernel arguments: the fast-boot ones (unless `fast_boot: false`), then the recipe's `args`.
+ * A hostfs root takes no `rootflags=` (hostfs would read it as the host directory to mount): it is left out there.
+ */
+export function kernelArgs(cfg: Pick<LaunchConfig, 'args' | 'fast_boot'>, hostfsRoot = false): string[] {
+  return [...(cfg.fast_boot === false ? [] : FAST_BOOT_ARGS), ...cfg.args.filter((a) => !(hostfsRoot && a.startsWith('rootflags=')))];
 }
 
 /** Quote for a POSIX shell. */

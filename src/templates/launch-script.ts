@@ -54,7 +54,7 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
       fixed: [...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)), ...(input.hostfsRoot ? [] : [`root=${l.root}`]), ...(l.hostfs ? [`hostfs=${l.hostfs}`] : [])],
       consoles: consoleArgs(l.consoles).join(' '),
       net: l.networks.map(networkArg).join(' '),
-      args: kernelArgs(l).join(' '),
+      args: kernelArgs(l, !!input.hostfsRoot).join(' '),
       cpus: l.cpus ?? '',
       tmpdir: l.tmpdir ?? '',
       user: l.user ?? '',

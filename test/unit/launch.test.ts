@@ -117,6 +117,10 @@ describe('launch: consoles and the command line', () => {
     assert.equal(off.at(-1), 'quiet');
     for (const a of FAST_BOOT_ARGS) assert.ok(!off.includes(a), `${a} in ${off.join(' ')}`);
     assert.match(errors({ fast_boot: 'yes' }), /^fast_boot: /m);
+    // rootflags= is for a disk root; a hostfs root would take it as the host directory.
+    const debian = parse({ args: ['rw', 'rootflags=errors=remount-ro'] });
+    assert.deepEqual(launchArgs(debian, t).slice(-2), ['rw', 'rootflags=errors=remount-ro']);
+    assert.ok(!launchArgs(debian, { ...t, hostfsRoot: '/srv/tree' }).some((a) => a.startsWith('rootflags=')));
   });
 });
 
