@@ -35,7 +35,10 @@
  * discard is the filesystem's default mount option), and runs as usual
  * otherwise. systemd-sysctl stays.
  *
- * It gives the console getty a fixed size (the UML console reports none, and
+ * The console getty runs login directly: agetty sleeps 1 s before its prompt on
+ * a line that is not a virtual console, as a UML console is not (`keep:
+ * [getty@.service]` keeps agetty; login shows no /etc/issue). It gives the
+ * console getty a fixed size (the UML console reports none, and
  * systemd would otherwise query the terminal and wait for an answer that a
  * pipe never gives). It keeps the journal in memory (Storage=volatile: no flush to /var/log at
  * boot), makes networking.service (ifupdown) not hold up the login prompt
@@ -52,7 +55,7 @@
  * - step: tune-uml
  *   mask: [extra.service]   # optional, more units to mask
  *   keep: [dev-mqueue.mount] # optional, units or generators this step would mask or change, left alone
- *                            # (also systemd-remount-fs.service, systemd-modules-load.service)
+ *                            # (also systemd-remount-fs.service, systemd-modules-load.service, getty@.service)
  * ```
  */
 import { createHash } from 'node:crypto';
@@ -128,9 +131,19 @@ function modulesLoadDropin(): string {
   ].join('\n');
 }
 
+/** A UML console reports no size; systemd would query the terminal (ESC[6n) and wait for an answer. */
+const GETTY_SIZE = '# umlbuild tune-uml: the UML console has no size to ask for\n[Service]\nTTYRows=24\nTTYColumns=80\n';
+/**
+ * agetty sleeps 1 s before its prompt on any line that is not a virtual console (get_logname: "flush
+ * pending input" after a baud rate change), and a UML console is not one (KDGKBMODE fails). login
+ * prompts for the name itself (no /etc/issue banner; it gives up after LOGIN_TIMEOUT and systemd
+ * starts it again). `keep: [getty@.service]` keeps agetty.
+ */
+const GETTY_LOGIN = '# umlbuild tune-uml: login prompts at once; agetty would sleep 1 s first on a UML console\nExecStart=\nExecStart=-/bin/login -p\n';
+
 /** What this step writes, for the base image's cache key: a changed tuning is a new base image. */
 const TUNING = createHash('sha256')
-  .update(JSON.stringify([MASKED, MASKED_GENERATORS, SYSV_GENERATOR, RC_LOCAL_GENERATOR, REMOUNT_FS_DROPIN, modulesLoadDropin(), 2]))
+  .update(JSON.stringify([MASKED, MASKED_GENERATORS, SYSV_GENERATOR, RC_LOCAL_GENERATOR, REMOUNT_FS_DROPIN, modulesLoadDropin(), GETTY_SIZE, GETTY_LOGIN, 2]))
   .digest('hex');
 
 /** Lines of a file that are not blank or comments. */
@@ -196,7 +209,7 @@ export const tuneUml: Step<z.infer<typeof schema>> = {
     if (entries(modules).length) ctx.log('kept systemd-modules-load as it was: /etc/modules names modules');
     else if (!keep.has('systemd-modules-load.service')) await ctx.writeFile('/etc/systemd/system/systemd-modules-load.service.d/umlbuild-tune.conf', modulesLoadDropin());
     // A UML console reports no size; systemd would query the terminal (ESC[6n) and wait for an answer.
-    await ctx.writeFile('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf', '# umlbuild tune-uml: the UML console has no size to ask for\n[Service]\nTTYRows=24\nTTYColumns=80\n');
+    await ctx.writeFile('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf', keep.has('getty@.service') ? GETTY_SIZE : `${GETTY_SIZE}${GETTY_LOGIN}`);
     await ctx.writeFile('/etc/systemd/journald.conf.d/umlbuild-tune.conf', '# umlbuild tune-uml: keep the journal in memory\n[Journal]\nStorage=volatile\n');
     // ConditionNeedsUpdate= is true while /usr is newer than these stamps.
     const usr = await stat(await resolveInRoot(root, '/usr'), { bigint: true });

@@ -56,11 +56,16 @@ describe('tune-uml', () => {
     const globs = [...dropin.matchAll(/^ConditionPathExistsGlob=\|\/etc\/modules-load\.d\/(.*)$/gm)].map((m) => new RegExp(`^${m[1]!.replace(/\./g, '\\.').replace(/\[!/g, '[^').replace(/\*/g, '.*').replace(/\?/g, '.')}$`));
     const starts = (n: string) => globs.some((g) => g.test(n));
     assert.ok(!starts('modules.conf'));
+    // The console getty: login prompts at once (agetty sleeps 1 s first on a line that is not a virtual console).
+    assert.match((await t.text('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf'))!, /^TTYRows=24\n[\s\S]*^ExecStart=\nExecStart=-\/bin\/login -p$/m);
     for (const n of ['loop.conf', 'mod.conf', 'modules.conf2', 'zz.conf', 'modules-extra.conf', 'm.conf']) assert.ok(starts(n), n);
   });
 
-  it('keeps sysv when an init script has no unit, rc-local when there is /etc/rc.local, modules-load when /etc/modules names a module', async () => {
-    const t = await tune('legacy', { '/etc/init.d/legacyd': '#!/bin/sh\n', '/etc/rc.local': '#!/bin/sh\n', '/etc/modules': '# modules\nloop\n' });
+  it('keeps sysv when an init script has no unit, rc-local when there is /etc/rc.local, modules-load when /etc/modules names a module, agetty when kept', async () => {
+    const t = await tune('legacy', { '/etc/init.d/legacyd': '#!/bin/sh\n', '/etc/rc.local': '#!/bin/sh\n', '/etc/modules': '# modules\nloop\n' }, { keep: ['getty@.service'] });
+    const getty = (await t.text('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf'))!;
+    assert.match(getty, /^TTYRows=24$/m);
+    assert.doesNotMatch(getty, /ExecStart/, 'keep: [getty@.service] keeps agetty');
     assert.ok(!(await t.masked('/etc/systemd/system-generators/systemd-sysv-generator')));
     assert.ok(!(await t.masked('/etc/systemd/system-generators/systemd-rc-local-generator')));
     assert.ok(await t.masked('/etc/systemd/system-generators/systemd-debug-generator'));
