@@ -41,6 +41,7 @@ const NEW_TUNING = [
   'dev-mqueue.mount',
   'systemd-remount-fs.service',
   'systemd-modules-load.service',
+  'getty@.service',
 ];
 
 const dir = await tempDir('umlbuild-bench-boot-', '/var/tmp');
