@@ -1,6 +1,6 @@
 /** The UML command line (as argv) from a launch configuration. */
 import { consoleArgs } from './channels.js';
-import type { LaunchConfig } from './schema.js';
+import { FAST_BOOT_ARGS, type LaunchConfig } from './schema.js';
 import { networkArg } from './transports.js';
 
 export interface LaunchTarget {
@@ -33,9 +33,17 @@ export function launchArgs(cfg: LaunchConfig, t: LaunchTarget): string[] {
     ...consoleArgs(t.consoles ?? cfg.consoles),
     ...(t.networks ?? cfg.networks).map(networkArg),
     ...(cfg.hostfs ? [`hostfs=${cfg.hostfs}`] : []),
-    ...cfg.args,
+    ...kernelArgs(cfg, !!t.hostfsRoot),
     ...(t.extraArgs ?? []),
   ];
+}
+
+/**
+ * The guest's own kernel arguments: the fast-boot ones (unless `fast_boot: false`), then the recipe's `args`.
+ * A hostfs root takes no `rootflags=` (hostfs would read it as the host directory to mount): it is left out there.
+ */
+export function kernelArgs(cfg: Pick<LaunchConfig, 'args' | 'fast_boot'>, hostfsRoot = false): string[] {
+  return [...(cfg.fast_boot === false ? [] : FAST_BOOT_ARGS), ...cfg.args.filter((a) => !(hostfsRoot && a.startsWith('rootflags=')))];
 }
 
 /** Quote for a POSIX shell. */

@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { renderTemplate, TEMPLATE_DIR } from './render.js';
 import { consoleArgs } from '../launch/channels.js';
-import { shQuote, ubdArg } from '../launch/line.js';
+import { kernelArgs, shQuote, ubdArg } from '../launch/line.js';
 import type { LaunchConfig } from '../launch/schema.js';
 import { networkArg, privilegeNeeds } from '../launch/transports.js';
 
@@ -54,7 +54,7 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
       fixed: [...l.disks.map((d, i) => ubdArg(i + 1, d.flags, d.file, d.cow, d.read_only)), ...(input.hostfsRoot ? [] : [`root=${l.root}`]), ...(l.hostfs ? [`hostfs=${l.hostfs}`] : [])],
       consoles: consoleArgs(l.consoles).join(' '),
       net: l.networks.map(networkArg).join(' '),
-      args: l.args.join(' '),
+      args: kernelArgs(l, !!input.hostfsRoot).join(' '),
       cpus: l.cpus ?? '',
       tmpdir: l.tmpdir ?? '',
       user: l.user ?? '',

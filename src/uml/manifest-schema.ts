@@ -27,6 +27,11 @@ const KEYED_ARGS: [RegExp, RegExp][] = [
   [/^(net\.ifnames|biosdevname|ipv6\.disable|printk\.time)$/, /^[01yYnN]$/],
   [/^(panic|rootdelay)$/, /^-?\d{1,6}$/],
   [/^rootfstype$/, /^ext[234]$/],
+  [/^rootflags$/, /^[\w=.-]+(,[\w=.-]+)*$/],
+  // launch/schema.ts FAST_BOOT_ARGS, also when a recipe writes them itself.
+  [/^initcall_blacklist$/, /^\w+(,\w+)*$/],
+  [/^pty\.legacy_count$/, /^\d{1,4}$/],
+  [/^lpj$/, /^\d{1,12}$/],
   [/^console$/, /^tty\d{0,2}$/],
   [/^systemd\.[\w.-]+$/, /^[\w.:@,+-]*$/],
   [/^hostfs$/, new RegExp(`^${NO_HOSTFS.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`)],

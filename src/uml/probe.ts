@@ -18,7 +18,7 @@ import { lstat, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { exec } from '../host/exec.js';
 import { processIdentity } from '../host/process-id.js';
-import { NO_HOSTFS } from '../launch/schema.js';
+import { FAST_BOOT_ARGS, NO_HOSTFS } from '../launch/schema.js';
 import { Journal } from '../host/journal.js';
 import { asGuest, guestUser } from './guest.js';
 import { GuestFiles, giveToGuest, guestTempDir, recordCowBacking } from './guest-files.js';
@@ -36,6 +36,8 @@ export interface ProbeOptions {
   noCow?: boolean;
   /** More read-only disks, ubd2 onwards (the probe is ubd1). */
   extraDisks?: string[];
+  /** The kernel's fast-boot arguments (launch/schema.ts FAST_BOOT_ARGS); default true. */
+  fastBoot?: boolean;
 }
 
 export interface ProbeResult {
@@ -88,6 +90,7 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
         'con=null',
         'con0=null,fd:1',
         `hostfs=${NO_HOSTFS}`,
+        ...(o.fastBoot === false ? [] : FAST_BOOT_ARGS),
         'init=/bin/sh',
         '--',
         '/dev/ubdb',

@@ -9,6 +9,7 @@ import { cleanupStale } from '../../src/host/journal.js';
 import { asGuest } from '../../src/uml/guest.js';
 import { guestTempDir } from '../../src/uml/guest-files.js';
 import { checkManifest, kernelArgProblem } from '../../src/uml/manifest-schema.js';
+import { FAST_BOOT_ARGS } from '../../src/launch/schema.js';
 import { tempDir, type TempDir } from '../helpers.js';
 
 const GOOD = { recipe: { name: 'x' }, image: { file: 'x.img' }, umid: 'x', launch: { script: 'x.sh', mem: '64M', args: ['quiet', 'loglevel=3', 'systemd.unit=multi-user.target', 'hostfs=/proc/umlbuild-no-hostfs'] } };
@@ -63,9 +64,20 @@ describe('guests are untrusted', () => {
       'init=../../x',
       'loglevel=9',
       'rootfstype=hostfs',
+      'rootflags=errors=remount-ro;reboot',
+      'rootflags=a b',
+      'initcall_blacklist=../x',
+      'lpj=-1',
+      'pty.legacy_count=lots',
     ]) {
       it(`refuses the kernel argument ${arg}`, () => assert.ok(kernelArgProblem(arg)));
     }
+    it('allows the fast-boot arguments and rw rootflags= (the launch settings umlbuild writes)', () => {
+      for (const arg of [...FAST_BOOT_ARGS, 'rw', 'rootflags=errors=remount-ro', 'rootflags=discard,errors=remount-ro', 'initcall_blacklist=a,b']) assert.equal(kernelArgProblem(arg), undefined, arg);
+      const m = checkManifest('x.manifest.json', JSON.stringify({ ...GOOD, launch: { ...GOOD.launch, fast_boot: false, args: ['rw', 'rootflags=errors=remount-ro'] } }));
+      assert.equal(m.launch.fast_boot, false);
+      assert.equal(checkManifest('x.manifest.json', JSON.stringify(GOOD)).launch.fast_boot, true, 'an older manifest without the key boots with them');
+    });
 
     const bad: [string, unknown, RegExp][] = [
       ['a disk outside the directory', { ...GOOD, launch: { ...GOOD.launch, disks: [{ file: '../x' }] } }, /launch\.disks\.0\.file/],

@@ -4,7 +4,7 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { consoleArgs } from '../../src/launch/channels.js';
 import { launchArgs } from '../../src/launch/line.js';
-import { launchSchema, type LaunchInput } from '../../src/launch/schema.js';
+import { FAST_BOOT_ARGS, launchSchema, type LaunchInput } from '../../src/launch/schema.js';
 import { renderLaunchScript } from '../../src/templates/launch-script.js';
 import { networkArg, networkWarnings } from '../../src/launch/transports.js';
 import { exec } from '../../src/host/exec.js';
@@ -104,8 +104,23 @@ describe('launch: consoles and the command line', () => {
       'con1=fd:0,fd:1',
       'vec0:transport=tap,ifname=tap0,gro=1',
       'hostfs=/srv/share',
+      ...FAST_BOOT_ARGS,
       'quiet',
     ]);
+  });
+
+  it("adds the fast-boot kernel arguments by default, before the recipe's own, and fast_boot: false leaves them off", () => {
+    assert.deepEqual(FAST_BOOT_ARGS, ['initcall_blacklist=raid6_select_algo', 'pty.legacy_count=0', 'lpj=31756288']);
+    const t = { image: '/i/root.img', umid: 'T' };
+    assert.deepEqual(launchArgs(parse({ args: ['quiet'] }), t).slice(-4), [...FAST_BOOT_ARGS, 'quiet']);
+    const off = launchArgs(parse({ args: ['quiet'], fast_boot: false }), t);
+    assert.equal(off.at(-1), 'quiet');
+    for (const a of FAST_BOOT_ARGS) assert.ok(!off.includes(a), `${a} in ${off.join(' ')}`);
+    assert.match(errors({ fast_boot: 'yes' }), /^fast_boot: /m);
+    // rootflags= is for a disk root; a hostfs root would take it as the host directory.
+    const debian = parse({ args: ['rw', 'rootflags=errors=remount-ro'] });
+    assert.deepEqual(launchArgs(debian, t).slice(-2), ['rw', 'rootflags=errors=remount-ro']);
+    assert.ok(!launchArgs(debian, { ...t, hostfsRoot: '/srv/tree' }).some((a) => a.startsWith('rootflags=')));
   });
 });
 
@@ -126,9 +141,26 @@ describe('launch script', function () {
       assert.equal((await exec('sh', ['-n', script])).exitCode, 0);
       const env = { UML_LINUX: linux, UML_ALLOW_ROOT: '1' };
       const r = await exec(script, ['single'], { env });
-      assert.deepEqual(r.stdout.split('\n'), ['mem=512M', 'umid=demo', `ubd0=${image}`, "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'vec0:transport=tap,ifname=lo,gro=1', 'single']);
+      assert.deepEqual(r.stdout.split('\n'), [
+        'mem=512M',
+        'umid=demo',
+        `ubd0=${image}`,
+        "ubd1=/data dir/it's.img",
+        'root=/dev/ubda',
+        'con=null',
+        'con0=null,fd:2',
+        'con1=fd:0,fd:1',
+        'vec0:transport=tap,ifname=lo,gro=1',
+        ...FAST_BOOT_ARGS,
+        'single',
+      ]);
       const o = await exec(script, [], { env: { ...env, UML_NET: 'none', UML_MEM: '1G', UML_UBD0: 'a.cow,b.img', UML_ARGS: 'x=1 y=2' } });
       assert.deepEqual(o.stdout.split('\n'), ['mem=1G', 'umid=demo', 'ubd0=a.cow,b.img', "ubd1=/data dir/it's.img", 'root=/dev/ubda', 'con=null', 'con0=null,fd:2', 'con1=fd:0,fd:1', 'x=1', 'y=2']);
+      // fast_boot: false: the default UML_ARGS no longer has them.
+      await writeFile(script, await renderLaunchScript({ name: 'demo', image, umid: 'demo', launch: parse({ fast_boot: false, args: ['single'] }) }));
+      const off = await exec(script, [], { env: { ...env, UML_NET: 'none' } });
+      assert.equal(off.stdout.split('\n').at(-1), 'single');
+      for (const a of FAST_BOOT_ARGS) assert.ok(!off.stdout.includes(a), off.stdout);
     } finally {
       await dir.remove();
     }
