@@ -46,10 +46,13 @@ const HARMLESS = [/^debugfs \d/, /^rm: File not found by ext2_lookup/, /^\s*$/];
 /**
  * Run `script` (debugfs commands, one a line) on the image in one debugfs
  * run, times faked to `epoch` when given; any error debugfs reports fails it.
+ * `undo`: a new undo file (`debugfs -z`) that records the old contents of
+ * every block written (host/e2undo.ts reads which).
  */
-export async function runDebugfsScript(image: string, script: string, opts: { epoch?: number; exec?: ExecOptions } = {}): Promise<void> {
+export async function runDebugfsScript(image: string, script: string, opts: { epoch?: number; exec?: ExecOptions; undo?: string } = {}): Promise<void> {
   const env: Record<string, string> = opts.epoch === undefined ? {} : { E2FSPROGS_FAKE_TIME: String(opts.epoch), SOURCE_DATE_EPOCH: String(opts.epoch) };
-  const r = await exec('debugfs', ['-w', '-f', '-', image], { ...opts.exec, input: script, env, onLine: undefined });
+  const undo = opts.undo === undefined ? [] : ['-z', opts.undo];
+  const r = await exec('debugfs', ['-w', ...undo, '-f', '-', image], { ...opts.exec, input: script, env, onLine: undefined });
   const errors = r.stderr.split('\n').filter((l) => !HARMLESS.some((h) => h.test(l)));
   if (errors.length) throw new Error(`debugfs could not edit ${image}:\n${errors.slice(0, 15).join('\n')}`);
 }
