@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { applyImageEdits, imageTarget } from '../edits/image.js';
-import { NotEditable } from '../edits/model.js';
+import { type EditTarget, type FileEdit, NotEditable } from '../edits/model.js';
 import { type ByteRange, mergeRanges, writtenRanges } from '../host/e2undo.js';
 import { exec } from '../host/exec.js';
 import { Journal } from '../host/journal.js';
@@ -138,12 +138,27 @@ export class DirectCows {
     const undos: string[] = [];
     let restored = false;
     try {
-      for (const [i, ps] of v.steps.entries()) {
-        const undo = join(p.dir, `${v.name}.${i}.undo`);
+      // The steps' edits in one debugfs run, unless a step reads the image: what the steps before it edited is applied first.
+      const pending: FileEdit[] = [];
+      const flush = async () => {
+        if (!pending.length) return;
+        const undo = join(p.dir, `${v.name}.${undos.length}.undo`);
         undos.push(undo);
-        const edits = await ps.step.edits!(ps.options, editContext(ctx, imageTarget(copy.path, { signal: this.signal })));
-        await applyImageEdits(copy.path, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: this.signal }, journal: ctx.teardown.journal, undo });
-      }
+        await applyImageEdits(copy.path, pending.splice(0), { epoch: ctx.reproducible?.epoch, exec: { signal: this.signal }, journal: ctx.teardown.journal, undo });
+      };
+      const image = imageTarget(copy.path, { signal: this.signal });
+      const target: EditTarget = {
+        stat: async (path) => {
+          await flush();
+          return image.stat(path);
+        },
+        readFile: async (path) => {
+          await flush();
+          return image.readFile(path);
+        },
+      };
+      for (const ps of v.steps) pending.push(...(await ps.step.edits!(ps.options, editContext(ctx, target))));
+      await flush();
       const ranges = await this.ranges(undos);
       const r = await writeCowFromCopy({ cow, base: p.base, backingFile: p.backingFile, copy: copy.fh, ranges, restoreCopy: true });
       restored = true;
