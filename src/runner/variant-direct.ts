@@ -21,7 +21,8 @@ import { type EditTarget, type FileEdit, NotEditable } from '../edits/model.js';
 import { type ByteRange, mergeRanges, writtenRanges } from '../host/e2undo.js';
 import { exec } from '../host/exec.js';
 import { Journal } from '../host/journal.js';
-import { openRegularFile, type PinnedFile } from '../host/pinned-file.js';
+import { openRegularFile, type PinnedFile, stillNames } from '../host/pinned-file.js';
+import { UserError } from '../errors.js';
 import { Teardown } from '../host/teardown.js';
 import type { PlannedVariant } from '../recipe/variants.js';
 import { traitsOf } from '../steps/select.js';
@@ -106,6 +107,17 @@ export class DirectCows {
     return this.prepared;
   }
 
+  /**
+   * The base must still be the file opened first, under its name, with the
+   * same size and mtime: a COW file records both, and names it by that path.
+   */
+  private async checkBase(p: Prepared): Promise<void> {
+    const now = await p.base.fh.stat();
+    if (!(await stillNames(this.baseImage, p.base)) || now.size !== p.base.stat.size || now.mtimeMs !== p.base.stat.mtimeMs) {
+      throw new UserError(`the base image ${this.baseImage} was replaced or changed while its variants were written: refused`);
+    }
+  }
+
   /** A writable copy of the base (read through its descriptor), made once and kept equal to the base between variants. */
   private async theCopy(p: Prepared): Promise<Copy> {
     if (this.copy) return this.copy;
@@ -134,6 +146,7 @@ export class DirectCows {
     const blocker = directBlocker(v);
     if (blocker) throw new NotDirect(blocker);
     const p = await this.prepare();
+    await this.checkBase(p);
     const copy = await this.theCopy(p);
     const undos: string[] = [];
     let restored = false;
