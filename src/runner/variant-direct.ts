@@ -182,7 +182,9 @@ export class DirectCows {
     } finally {
       if (!restored) {
         // Back to the base over what the undo files list; when they cannot say, the copy is made again.
-        await restoreRanges(p.base, copy.fh, await this.ranges(undos)).catch(() => this.dropCopy());
+        await this.ranges(undos)
+          .then((ranges) => restoreRanges(p.base, copy.fh, ranges))
+          .catch(() => this.dropCopy());
       }
       for (const u of undos) await rm(u, { force: true });
     }

@@ -8,12 +8,15 @@
  * before and while variants are written.
  */
 import assert from 'node:assert/strict';
-import { lstat, readdir, readFile, rename, stat, symlink } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { sha256File } from '../../src/host/hashing.js';
 import { loadRecipe } from '../../src/recipe/load.js';
-import { DirectCows } from '../../src/runner/variant-direct.js';
+import { createContext } from '../../src/runner/context.js';
+import { DirectCows, NotDirect } from '../../src/runner/variant-direct.js';
+import { Teardown } from '../../src/host/teardown.js';
+import type { PlannedVariant } from '../../src/recipe/variants.js';
 import { buildVariant } from '../../src/runner/variants.js';
 import { readCowHeader } from '../../src/uml/cow.js';
 import { BIN, PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';
@@ -98,6 +101,81 @@ describe('COW variants written directly, without a UML boot', function () {
     assert.match((await exec('debugfs', ['-R', 'cat /etc/hosts', merged])).stdout, /^127\.0\.1\.1\s+web2$/m);
     assert.equal((await exec('e2fsck', ['-fn', merged], { reject: false })).exitCode, 0);
     assert.equal((await stat(image)).mtimeMs, baseMtime, 'the base kept its mtime');
+  });
+
+  it('a step that reads the image sees the edits before it; an edit debugfs refuses: NotDirect, no COW, and the copy is the base again for the next variant', async () => {
+    const d = join(dir.path, 'refused');
+    await mkdir(join(d, 'hl'), { recursive: true });
+    await exec('cp', ['-r', join(PROJECT, 'recipes/busybox'), d]);
+    const base = join(d, 'busybox.img');
+    await exec('cp', ['--sparse=always', '--preserve=timestamps', image, base]);
+    await writeFile(join(d, 'passwd.ejs'), 'root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000::/:/bin/sh\n');
+    await writeFile(join(d, 'group.ejs'), 'root:x:0:\nweb:x:1000:\n');
+    await writeFile(join(d, 'hl', 'a'), 'a\n');
+    await link(join(d, 'hl', 'a'), join(d, 'hl', 'b'));
+    const r2 = join(d, 'fleet.yml');
+    await writeFile(
+      r2,
+      [
+        `extends: ${join(PROJECT, 'recipes/busybox.yml')}`,
+        'name: fleet',
+        'variant_steps:',
+        '  - { step: template, template: hostname }',
+        'variants:',
+        '  - name: bad',
+        '    variables: { hostname: bad }',
+        '    steps:',
+        '      - { step: template, template: passwd.ejs, dest: /etc/passwd }',
+        '      - { step: template, template: group.ejs, dest: /etc/group }',
+        '      - { step: overlay, source: ./hl, dest: /srv, owner: "web:web", allow: [hardlinks] }',
+        '  - { name: web2, variables: { hostname: web2 } }',
+        '',
+      ].join('\n'),
+    );
+    // Reproducible (times from the epoch), so web2's COW can be compared with one written over an untouched copy of the base.
+    const plan = await loadRecipe(r2, { set: { root_password: PASSWORD }, env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    const [bad, web2] = plan.variants as [PlannedVariant, PlannedVariant];
+    const direct = new DirectCows(base, new AbortController().signal);
+    const teardown = new Teardown();
+    const logged: string[] = [];
+    try {
+      const ctx = createContext({ ...plan, vars: bad.vars }, base, teardown, new AbortController().signal);
+      ctx.log = (l) => logged.push(l);
+      const e = await rejection(direct.write(bad, join(d, 'bad.cow'), ctx));
+      assert.ok(e instanceof NotDirect, String(e));
+      assert.match(e.message, /^debugfs cannot make its edits: \S+: debugfs here makes no hard links/);
+      // The overlay looked up its owner after the templates before it were applied (it would not find web in the base).
+      assert.ok(
+        logged.some((l) => /copying \d+ entries from \S+hl to \/srv as 1000:1000/.test(l)),
+        logged.join('\n'),
+      );
+      await assert.rejects(lstat(join(d, 'bad.cow')), { code: 'ENOENT' });
+      const made = await buildVariant(plan, web2, base, d, () => undefined, new AbortController().signal, undefined, direct);
+      assert.equal(made.booted, undefined);
+    } finally {
+      await teardown.unwind(false);
+      await direct.close();
+    }
+    const alone = join(d, 'alone');
+    await mkdir(alone);
+    await exec('cp', ['--sparse=always', '--preserve=timestamps', base, join(alone, 'busybox.img')]);
+    const fresh = new DirectCows(join(alone, 'busybox.img'), new AbortController().signal);
+    try {
+      await buildVariant(plan, web2, join(alone, 'busybox.img'), alone, () => undefined, new AbortController().signal, undefined, fresh);
+    } finally {
+      await fresh.close();
+    }
+    // Past the header (the base's path): bitmap and sectors the same as over a copy no variant touched before.
+    const past = async (f: string) => (await readFile(f)).subarray(8192);
+    assert.ok((await past(join(d, 'web2.cow'))).equals(await past(join(alone, 'web2.cow'))), 'web2.cow is the same as one written first');
+    const merged = join(d, 'web2-merged.img');
+    await exec('uml_moo', [join(d, 'web2.cow'), merged]);
+    assert.equal((await exec('debugfs', ['-R', 'cat /etc/hostname', merged])).stdout.trim(), 'web2');
+    // The refused variant's edits are not in the next one: its files are the base's, byte for byte.
+    const cat = async (img: string, f: string) => (await exec('debugfs', ['-R', `cat ${f}`, img])).stdout;
+    for (const f of ['/etc/passwd', '/etc/group']) assert.equal(await cat(merged, f), await cat(image, f), f);
+    assert.match((await exec('debugfs', ['-R', 'stat /srv', merged], { reject: false })).stderr, /File not found/);
+    assert.equal((await exec('e2fsck', ['-fn', merged], { reject: false })).exitCode, 0);
   });
 
   describe('hostile: the base image swapped for a link to a stand-in victim', () => {
