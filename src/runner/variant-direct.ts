@@ -94,7 +94,7 @@ export class DirectCows {
     if (this.prepared) return this.prepared;
     const base = await openRegularFile(this.baseImage, 'base image');
     this.teardown.defer(`close ${this.baseImage}`, () => base.close());
-    const why = !(await isExt(base)) ? 'the base image is not an ext2/3/4 file system' : cowSizeProblem(base.stat.size);
+    const why = !(await isExt(base)) ? 'it is not an ext2/3/4 file system' : cowSizeProblem(base.stat.size);
     const backingFile = resolve(this.baseImage);
     if (why || Buffer.byteLength(backingFile) >= 4096) {
       this.unusable = why ? `the base image: ${why}` : 'the base image path is too long for a COW header';
@@ -123,7 +123,15 @@ export class DirectCows {
     if (this.copy) return this.copy;
     const path = join(p.dir, 'copy.img');
     await rm(path, { force: true });
-    await exec('cp', ['--sparse=always', '--reflink=auto', p.base.path, path], { signal: this.signal });
+    try {
+      await exec('cp', ['--sparse=always', '--reflink=auto', p.base.path, path], { signal: this.signal });
+    } catch (e) {
+      if (this.signal.aborted) throw e;
+      // No room for a copy beside the base, say: the variants boot UML instead, which needs little room.
+      await rm(path, { force: true });
+      this.unusable = `copying the base image failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+      throw new NotDirect(this.unusable);
+    }
     const f = await openRegularFile(path, 'copy of the base image', { write: true });
     this.copy = { path, fh: f.fh };
     return this.copy;

@@ -89,7 +89,7 @@ export async function buildVariant(
       try {
         const r = await direct.write(v, cowPartial, ctx);
         booted = undefined;
-        log(`wrote ${cowPartial} directly (${r.sectors} sectors changed over the base), no UML boot`);
+        log(`wrote ${basename(cowFinal)} directly (${r.sectors} sectors changed over the base), no UML boot`);
       } catch (e) {
         if (!(e instanceof NotDirect)) throw e;
         booted = e.message;
