@@ -85,7 +85,7 @@ async function buildEvents(recipe: string, o: BuildFlags, events: EventLog | und
   }
   if (!ndjson) {
     out(`built ${plan.rootfs === 'hostfs' ? r.outputs.root : r.outputs.image} in ${r.seconds.toFixed(1)} s\n  launch: ${r.outputs.script}\n  manifest: ${r.outputs.manifest}`);
-    for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}`);
+    for (const v of r.variants) out(`  variant ${v.name}: ${v.cow} (${(v.allocated / 2 ** 20).toFixed(1)} MiB allocated, ${v.seconds.toFixed(1)} s), launch: ${v.script}${v.booted ? `; applied by a UML boot: ${v.booted}` : ''}`);
   }
   try {
     // The password the build resolved (--set included, or generated), in memory: never argv, environment or manifest.

@@ -115,9 +115,10 @@ export function editScript(edits: readonly FileEdit[], staged: (i: number) => st
 /**
  * Apply `edits` in order to the image in one debugfs run, after planning
  * them all (so a refusal leaves the image as it was). File contents are
- * staged in a private temporary tree, journaled while it exists.
+ * staged in a private temporary tree, journaled while it exists. `undo`: a
+ * new debugfs undo file listing the blocks written (not made when nothing is).
  */
-export async function applyImageEdits(image: string, edits: readonly FileEdit[], opts: { epoch?: number; exec?: ExecOptions; journal?: TreeJournal } = {}): Promise<number> {
+export async function applyImageEdits(image: string, edits: readonly FileEdit[], opts: { epoch?: number; exec?: ExecOptions; journal?: TreeJournal; undo?: string } = {}): Promise<number> {
   assertEdits(edits);
   const planned = await planImageEdits(image, edits, opts.exec);
   if (!planned.length) return 0;
@@ -130,7 +131,7 @@ export async function applyImageEdits(image: string, edits: readonly FileEdit[],
       if (isHostFile(e.content)) await copyFile(e.content.hostFile, staged(i));
       else await writeFile(staged(i), e.content);
     }
-    await runDebugfsScript(image, editScript(planned, staged, opts.epoch), { epoch: opts.epoch, exec: opts.exec });
+    await runDebugfsScript(image, editScript(planned, staged, opts.epoch), { epoch: opts.epoch, exec: opts.exec, undo: opts.undo });
     return planned.length;
   } finally {
     await staging.cleanup();

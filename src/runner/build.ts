@@ -11,6 +11,7 @@ import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { ImageCache } from '../cache/images.js';
 import { fastTasks, splitForFastPath, stepTask } from './fast-path.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
+import { DirectCows } from './variant-direct.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../templates/launch-script.js';
 import { buildManifest, type StepTiming } from '../output/manifest.js';
@@ -237,6 +238,8 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   if (error) throw error;
   const variants: VariantOutput[] = [];
   if (plan.variants.length) {
+    // One copy of the base for all the variants written directly (runner/variant-direct.ts).
+    const direct = new DirectCows(final.image, signal);
     await new Listr(
       plan.variants.map((v, i) => ({
         title: `[variant ${i + 1}/${plan.variants.length}] ${v.name}: COW over ${basename(final.image)}`,
@@ -248,7 +251,7 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
           emit({ type: 'variant-started', name: v.name, index: i + 1, total: plan.variants.length });
           const t0 = Date.now();
           try {
-            const made = await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal, onTeardown);
+            const made = await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal, onTeardown, direct);
             variants.push(made);
             emit({ type: 'variant-finished', name: v.name, cow: made.cow, script: made.script, manifest: made.manifest, allocated: made.allocated, seconds: made.seconds });
           } catch (e) {
@@ -261,7 +264,9 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
         },
       })),
       { ...rendererOptions(opts.renderer ?? 'auto'), exitOnError: true, registerSignalListeners: false },
-    ).run();
+    )
+      .run()
+      .finally(() => direct.close());
     await recordVariants(final.manifest, variants);
   }
   for (const h of plan.afterImage) {

@@ -1,10 +1,12 @@
 /**
- * Build a recipe's variants as UML COW files over its finished image. Each
- * variant's file steps write into an empty staging tree on the host; the tree
- * (as a tar) and the variant's `run` commands reach the guest as read-only
- * disks, and one short UML boot with a probe as init applies them. UML itself
- * writes the COW file, so its format and the base's recorded mtime are UML's
- * own. The base image is only read.
+ * Build a recipe's variants as UML COW files over its finished image. A
+ * variant whose steps are all file edits is written directly, with no boot
+ * (runner/variant-direct.ts: debugfs on a private copy of the base, the
+ * changed sectors into a COW file of UML's format). Any other one boots UML:
+ * its file steps write into an empty staging tree on the host; the tree (as
+ * a tar) and the variant's `run` commands reach the guest as read-only disks,
+ * and one short UML boot with a probe as init applies them; UML itself writes
+ * that COW file. The base image is only read.
  */
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { writeReplacing } from '../host/safe-write.js';
@@ -25,6 +27,7 @@ import { partialPath } from './outputs.js';
 import { Teardown } from '../host/teardown.js';
 import { Journal } from '../host/journal.js';
 import { traitsOf } from '../steps/select.js';
+import { type DirectCows, NotDirect } from './variant-direct.js';
 
 export interface VariantOutput {
   name: string;
@@ -33,6 +36,8 @@ export interface VariantOutput {
   manifest: string;
   allocated: number;
   seconds: number;
+  /** Why it was made by a UML boot; absent when it was written directly. */
+  booted?: string;
 }
 
 /** The init script that applies a variant inside the guest. */
@@ -52,7 +57,21 @@ export function applyScript(commands: { command: string; env: Record<string, str
   return lines.join('\n');
 }
 
-export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: string, outDir: string, log: (l: string) => void, signal: AbortSignal, onTeardown?: (label: string, error?: unknown) => void): Promise<VariantOutput> {
+/**
+ * Variant `v` as `<name>.cow` beside the base: written directly by `direct`
+ * (runner/variant-direct.ts) when its steps are all file edits debugfs can
+ * make, else by one UML boot (the reason logged and in `booted`).
+ */
+export async function buildVariant(
+  plan: Plan,
+  v: PlannedVariant,
+  baseImage: string,
+  outDir: string,
+  log: (l: string) => void,
+  signal: AbortSignal,
+  onTeardown?: (label: string, error?: unknown) => void,
+  direct?: DirectCows,
+): Promise<VariantOutput> {
   const t0 = Date.now();
   const journal = new Journal();
   const teardown = new Teardown(undefined, journal);
@@ -62,27 +81,42 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
   teardown.defer(`remove ${cowPartial}`, () => rm(cowPartial, { force: true }), { onlyOnFailure: true, resource: { kind: 'file', path: cowPartial } });
   let failed = true;
   try {
-    const staging = await tmpDir({ prefix: 'umlbuild-variant-', unsafeCleanup: true });
-    teardown.defer(`remove ${staging.path}`, () => staging.cleanup(), { resource: { kind: 'tree', path: staging.path } });
-    const tree = join(staging.path, 'tree');
-    await mkdir(tree, { mode: 0o755 });
     const ctx = createContext({ ...plan, vars: v.vars }, baseImage, teardown, signal);
     ctx.imageCreated = true;
-    ctx.rootfs = tree;
     ctx.log = log;
-    const commands: { command: string; env: Record<string, string> }[] = [];
-    for (const ps of v.steps) {
-      const o = ps.options as { chroot?: boolean; command?: string; argv?: string[]; script?: string; env?: Record<string, string> };
-      if (traitsOf(ps).inVariant === 'guest') {
-        if (o.chroot === false || o.script) throw new UserError(`variant ${v.name}: a run step in a variant runs inside the guest: use command or argv`);
-        commands.push({ command: o.command ?? o.argv!.map(shQuote).join(' '), env: o.env ?? {} });
-      } else await ps.step.run(ps.options, ctx);
+    let booted: string | undefined = 'direct writing is off';
+    if (direct) {
+      try {
+        const r = await direct.write(v, cowPartial, ctx);
+        booted = undefined;
+        log(`wrote ${basename(cowFinal)} directly (${r.sectors} sectors changed over the base), no UML boot`);
+      } catch (e) {
+        if (!(e instanceof NotDirect)) throw e;
+        booted = e.message;
+        await rm(cowPartial, { force: true });
+      }
     }
-    const payload = join(staging.path, 'payload.tar');
-    await exec('tar', ['-C', tree, '--numeric-owner', '--owner=0', '--group=0', '-cf', payload, '.']);
-    const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M' });
-    if (r.values.status !== 'applied') {
-      throw new UserError(`variant ${v.name}: applying its changes in UML failed (${r.values.status ?? 'no report'}); last lines:\n${r.output.trim().split('\n').slice(-15).join('\n')}`);
+    if (booted) {
+      log(`variant ${v.name} is applied by a UML boot: ${booted}`);
+      const staging = await tmpDir({ prefix: 'umlbuild-variant-', unsafeCleanup: true });
+      teardown.defer(`remove ${staging.path}`, () => staging.cleanup(), { resource: { kind: 'tree', path: staging.path } });
+      const tree = join(staging.path, 'tree');
+      await mkdir(tree, { mode: 0o755 });
+      ctx.rootfs = tree;
+      const commands: { command: string; env: Record<string, string> }[] = [];
+      for (const ps of v.steps) {
+        const o = ps.options as { chroot?: boolean; command?: string; argv?: string[]; script?: string; env?: Record<string, string> };
+        if (traitsOf(ps).inVariant === 'guest') {
+          if (o.chroot === false || o.script) throw new UserError(`variant ${v.name}: a run step in a variant runs inside the guest: use command or argv`);
+          commands.push({ command: o.command ?? o.argv!.map(shQuote).join(' '), env: o.env ?? {} });
+        } else await ps.step.run(ps.options, ctx);
+      }
+      const payload = join(staging.path, 'payload.tar');
+      await exec('tar', ['-C', tree, '--numeric-owner', '--owner=0', '--group=0', '-cf', payload, '.']);
+      const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M' });
+      if (r.values.status !== 'applied') {
+        throw new UserError(`variant ${v.name}: applying its changes in UML failed (${r.values.status ?? 'no report'}); last lines:\n${r.output.trim().split('\n').slice(-15).join('\n')}`);
+      }
     }
     const script = await renderLaunchScript({ name: v.name, image: baseImage, umid: v.name, launch: plan.launch, cow: cowFinal });
     const scriptFile = join(outDir, `${v.name}.sh`);
@@ -104,7 +138,7 @@ export async function buildVariant(plan: Plan, v: PlannedVariant, baseImage: str
     await writeManifest(manifestFile, manifest);
     await rename(cowPartial, cowFinal);
     failed = false;
-    return { name: v.name, cow: cowFinal, script: scriptFile, manifest: manifestFile, allocated: sizes.allocated, seconds: (Date.now() - t0) / 1000 };
+    return { name: v.name, cow: cowFinal, script: scriptFile, manifest: manifestFile, allocated: sizes.allocated, seconds: (Date.now() - t0) / 1000, booted };
   } finally {
     await teardown.unwind(failed);
     journal.close();

@@ -10,16 +10,18 @@
  *   without the manifest's sha256. The image is sparse: neither time nor
  *   allocated bytes (st_blocks × 512, `du -B1`) should grow with the apparent size.
  * - 1, 10 and 50 COW variants of recipes/bookworm-dirfirst.yml over a warm
- *   cache (a recipe with N variants written to a temporary directory; busybox
- *   cannot take variants: the variant's apply script needs GNU tar in the
- *   image): the whole build, the variants' own seconds, the bytes of all .cow files.
+ *   cache (a recipe with N variants written to a temporary directory; its
+ *   variant_steps are templates, so each variant is written directly, with no
+ *   UML boot): the whole build, the variants' own seconds (the first also
+ *   copies the base), seconds per variant, against one warm build without
+ *   variants, and the bytes of all .cow files.
  *
  * `npm run bench` prints them after its first table, with its warm cache;
  * alone (fills its own cache first, untimed):
  *
- *   sudo npm run bench:cost [-- runs [--cache-dir DIR] [--sizes 1,4] [--variants 1,10]]
+ *   sudo npm run bench:cost [-- runs [--cache-dir DIR] [--sizes 1,4|none] [--variants 1,10|none]]
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exec } from '../../src/host/exec.js';
@@ -71,23 +73,47 @@ export async function costTables(o: CostOptions): Promise<string[]> {
     );
   }
 
+  // One warm build without variants (hostname changed), for the target: N variants <= 0.5 x this + N x 0.3 s.
+  const warmSeconds: number[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    const out = join(o.dir, `cost-warm-${i}`);
+    const { seconds } = await timed(() => umlbuild([dirfirst, '--out', out, '--cache-dir', o.cache, '--renderer', 'silent', '--set', `hostname=warm${i}`, ...sets]));
+    await rm(out, { recursive: true, force: true });
+    warmSeconds.push(seconds);
+  }
+  const warm = stats(warmSeconds).median;
   const variantRows: string[] = [];
   for (const n of o.variants ?? [1, 10, 50]) {
     const recipe = join(o.dir, `cost-variants-${n}.yml`);
     const names = Array.from({ length: n }, (_, i) => `v${i + 1}`);
     await writeFile(recipe, [`name: cost-variants-${n}`, `extends: ${dirfirst}`, 'variants:', ...names.map((v) => `  - name: ${v}\n    variables: { hostname: ${v} }`), ''].join('\n'));
-    const out = join(o.dir, `cost-variants-${n}`);
-    const { seconds, value: stdout } = await timed(() => umlbuild([recipe, '--out', out, '--cache-dir', o.cache, '--renderer', 'silent', ...sets]));
-    const each = [...stdout.matchAll(/^ {2}variant \S+: .* MiB allocated, ([\d.]+) s\)/gm)].map((m) => Number(m[1]));
-    const cows = await Promise.all((await filesEnding(out, '.cow')).map(allocation));
-    const bytes = cows.reduce((a, c) => a + c.allocated, 0);
-    const [img] = await filesEnding(out, '.img');
-    const base = await allocation(img!);
-    await rm(out, { recursive: true, force: true });
-    const variantSeconds = each.reduce((a, b) => a + b, 0);
-    console.log(`  ${n} variants: ${seconds.toFixed(1)} s, ${cows.length} .cow files, ${MiB(bytes)}`);
+    const runs: { build: number; variants: number; first: number; each: number[]; bytes: number; cows: number; base: number }[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const out = join(o.dir, `cost-variants-${n}`);
+      const { seconds } = await timed(() => umlbuild([recipe, '--out', out, '--cache-dir', o.cache, '--renderer', 'silent', ...sets]));
+      // Each variant's own seconds, unrounded, from the base's manifest (the first one also copies the base).
+      const [manifest] = await filesEnding(out, '.manifest.json').then((fs) => fs.filter((f) => f.endsWith(`cost-variants-${n}.manifest.json`) || f.endsWith('bookworm-dirfirst.manifest.json')));
+      const each = (JSON.parse(await readFile(manifest!, 'utf8')).variants as { seconds: number }[]).map((v) => v.seconds);
+      const cows = await Promise.all((await filesEnding(out, '.cow')).map(allocation));
+      const [img] = await filesEnding(out, '.img');
+      const base = await allocation(img!);
+      await rm(out, { recursive: true, force: true });
+      runs.push({ build: seconds, variants: each.reduce((a, b) => a + b, 0), first: each[0] ?? 0, each, bytes: cows.reduce((a, c) => a + c.allocated, 0), cows: cows.length, base: base.allocated });
+      console.log(`  ${n} variants: ${seconds.toFixed(1)} s, variants ${runs.at(-1)!.variants.toFixed(2)} s, ${cows.length} .cow files, ${MiB(runs.at(-1)!.bytes)}`);
+    }
+    const med = (f: (x: (typeof runs)[number]) => number) => stats(runs.map(f)).median;
+    const each = stats(runs.flatMap((x) => x.each.slice(1))).median;
+    const target = 0.5 * warm + n * 0.3;
     variantRows.push(
-      `  ${String(n).padStart(8)} ${seconds.toFixed(1).padStart(8)} ${variantSeconds.toFixed(1).padStart(10)} ${stats(each).median.toFixed(2).padStart(8)} ${String(bytes).padStart(12)} ${MiB(bytes / Math.max(cows.length, 1)).padStart(12)} ${MiB(base.allocated).padStart(11)}`,
+      `  ${String(n).padStart(8)} ${med((x) => x.build)
+        .toFixed(2)
+        .padStart(8)} ${med((x) => x.variants)
+        .toFixed(2)
+        .padStart(10)} ${med((x) => x.first)
+        .toFixed(2)
+        .padStart(
+          8,
+        )} ${(n > 1 ? each.toFixed(3) : '-').padStart(8)} ${target.toFixed(2).padStart(9)} ${String(med((x) => x.bytes)).padStart(12)} ${MiB(med((x) => x.bytes) / Math.max(runs[0]!.cows, 1)).padStart(12)} ${MiB(med((x) => x.base)).padStart(11)}`,
     );
   }
 
@@ -100,12 +126,14 @@ export async function costTables(o: CostOptions): Promise<string[]> {
     '  first: the base image at that size (tree, mkfs.ext4 -d, into the cache), --no-checksum; warm: --no-checksum;',
     "  +sha256: warm with default flags (the manifest's sha256, holes hashed as zeros).",
     '',
-    'COW variants (recipes/bookworm-dirfirst.yml extended with N variants, warm cache, one run each):',
+    `COW variants (recipes/bookworm-dirfirst.yml extended with N variants, warm cache, ${o.runs} runs each, medians; written directly, no UML boot):`,
     '',
-    `  ${'variants'.padStart(8)} ${'build s'.padStart(8)} ${'variants s'.padStart(10)} ${'each s'.padStart(8)} ${'.cow bytes'.padStart(12)} ${'per .cow'.padStart(12)} ${'base image'.padStart(11)}`,
+    `  ${'variants'.padStart(8)} ${'build s'.padStart(8)} ${'variants s'.padStart(10)} ${'first s'.padStart(8)} ${'each s'.padStart(8)} ${'target s'.padStart(9)} ${'.cow bytes'.padStart(12)} ${'per .cow'.padStart(12)} ${'base image'.padStart(11)}`,
     ...variantRows,
     '',
-    "  build s: the whole build (warm base + variants); variants s: the sum of the variants' own seconds, each s their median;",
+    `  build s: the whole build (warm base + variants); variants s: the sum of the variants' own seconds (the base's manifest);`,
+    '  first s: the first variant, which also copies the base once; each s: the median of the others, seconds per variant;',
+    `  target s: 0.5 x one warm build without variants (${warm.toFixed(2)} s, default flags, hostname changed) + N x 0.3 s, to compare with variants s;`,
     '  .cow bytes: allocated bytes of all .cow files; base image: allocated bytes of the base.',
   ];
 }
@@ -122,7 +150,7 @@ function option(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const list = (s: string | undefined) => s?.split(',').map(Number);
+const list = (s: string | undefined) => (s === 'none' ? [] : s?.split(',').map(Number));
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const runs = Number(process.argv[2]?.startsWith('--') ? 3 : (process.argv[2] ?? 3));

@@ -97,6 +97,10 @@ describe('events: --log-format ndjson end to end', function () {
     assert.ok(events.filter((e) => e.type === 'teardown').every((e) => e.ok === true));
     assert.equal(events.find((e) => e.type === 'variant-finished')!.cow, join(out, 'v1.cow'));
     assert.ok(
+      events.some((e) => e.type === 'output' && /^variant v1 is applied by a UML boot: its run step \(\S+full\.yml:\d+\) runs in the guest$/.test(String(e.line))),
+      'the build says why the variant boots UML (it is not written directly)',
+    );
+    assert.ok(
       events.some((e) => e.type === 'output' && /^PASS: \d+ of \d+ checks passed/.test(String(e.line))),
       '--test reports through output events: stdout holds nothing else',
     );
