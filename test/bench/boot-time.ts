@@ -56,10 +56,7 @@ try {
   const images: [string, string][] = [
     ['bookworm-dirfirst (tune: uml), as shipped', dirfirst],
     ['bookworm-dirfirst, fast_boot: false', await recipe('bw-nofast', `extends: ${dirfirst}\nlaunch:\n  fast_boot: false\n`)],
-    [
-      'bookworm-dirfirst, baseline: fast_boot: false, tuning before, no rw',
-      await recipe('bw-base', `extends: ${dirfirst}\ntune: none\nlaunch:\n  fast_boot: false\n  args: []\nsteps: ${JSON.stringify(oldTuned)}\n`),
-    ],
+    ['bookworm-dirfirst, baseline: fast_boot: false, tuning before, no rw', await recipe('bw-base', `extends: ${dirfirst}\ntune: none\nlaunch:\n  fast_boot: false\n  args: []\nsteps: ${JSON.stringify(oldTuned)}\n`)],
     ['busybox, as shipped', join(PROJECT, 'recipes/busybox.yml')],
     ['busybox, baseline: fast_boot: false', await recipe('bb-base', `extends: ${join(PROJECT, 'recipes/busybox.yml')}\nlaunch:\n  fast_boot: false\n`)],
   ];
@@ -80,7 +77,11 @@ try {
     const m = median(results[label]!);
     return `| ${label} | ${results[label]!.map((x) => x.toFixed(1)).join(' ')} | ${m.toFixed(1)} s | ${(m / median(results[base]!)).toFixed(2)} |`;
   };
-  console.log(`\nmedian time to the login prompt over ${runs} boots (umlbuild test, tap, no DHCP server); load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}:`);
+  console.log(
+    `\nmedian time to the login prompt over ${runs} boots (umlbuild test, tap, no DHCP server); load average now ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}:`,
+  );
   console.log('| image | runs (s) | median | ratio to its baseline |\n|---|---|---|---|');
   const [bwNew, bwNoFast, bwBase, bbNew, bbBase] = images.map(([l]) => l) as [string, string, string, string, string];
   for (const l of [bwBase, bwNoFast, bwNew]) console.log(row(l, bwBase));
