@@ -4,7 +4,25 @@
  * never lead to a host file. Reading a file or an inode, and running a
  * script of commands; what to write is edits/image's business.
  */
-import { exec, type ExecOptions } from './exec.js';
+import { exec, type ExecOptions, type ExecResult } from './exec.js';
+import { findTool } from './tools.js';
+
+let eatmydata: Promise<boolean> | undefined;
+
+/**
+ * Run debugfs or e2fsck on an image. libext2fs fsyncs the image whenever it
+ * opens one (unix_io, to clear old device errors), and the image of a warm
+ * build is a fresh copy whose data is still in the page cache: that fsync
+ * then waits until all of it (hundreds of MB) is on the disk, ~0.5 s, for a
+ * file nobody asked to be durable (cp, mkfs -d and the rename leave it to
+ * the kernel's writeback too). eatmydata, when installed, makes fsync a no-op
+ * for the tool; without it the tools run as they are, only slower.
+ */
+export async function e2tool(tool: 'debugfs' | 'e2fsck', args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  eatmydata ??= findTool('eatmydata').then(Boolean);
+  const wrap = await eatmydata;
+  return exec(wrap ? 'eatmydata' : tool, wrap ? [tool, ...args] : args, opts);
+}
 
 export interface ImageStat {
   type: 'regular' | 'directory' | 'symlink' | 'other';
@@ -26,13 +44,13 @@ function word(path: string): string {
 
 /** A file's contents (a link at `path` is not followed); undefined when it is not there. */
 export async function readImageFile(image: string, path: string, opts: ExecOptions = {}): Promise<string | undefined> {
-  const r = await exec('debugfs', ['-R', `cat ${word(path)}`, image], { ...opts, reject: false, keepFinalNewline: true });
+  const r = await e2tool('debugfs', ['-R', `cat ${word(path)}`, image], { ...opts, reject: false, keepFinalNewline: true });
   return /File not found|not found by ext2_lookup/.test(r.stderr) ? undefined : r.stdout;
 }
 
 /** The inode at `path` (links above it followed inside the image, a link at it not). */
 export async function statImageFile(image: string, path: string, opts: ExecOptions = {}): Promise<ImageStat | undefined> {
-  const r = await exec('debugfs', ['-R', `stat ${word(path)}`, image], { ...opts, reject: false });
+  const r = await e2tool('debugfs', ['-R', `stat ${word(path)}`, image], { ...opts, reject: false });
   const head = /Type: (\w+)\s+Mode:\s+(\d+)/.exec(r.stdout);
   const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(r.stdout);
   if (!head || !owner) return undefined;
@@ -46,10 +64,12 @@ const HARMLESS = [/^debugfs \d/, /^rm: File not found by ext2_lookup/, /^\s*$/];
 /**
  * Run `script` (debugfs commands, one a line) on the image in one debugfs
  * run, times faked to `epoch` when given; any error debugfs reports fails it.
+ * With `undo`, debugfs saves the old contents of every block it overwrites
+ * in that (new) undo file: host/e2undo reads back which ranges it wrote.
  */
-export async function runDebugfsScript(image: string, script: string, opts: { epoch?: number; exec?: ExecOptions } = {}): Promise<void> {
+export async function runDebugfsScript(image: string, script: string, opts: { epoch?: number; exec?: ExecOptions; undo?: string } = {}): Promise<void> {
   const env: Record<string, string> = opts.epoch === undefined ? {} : { E2FSPROGS_FAKE_TIME: String(opts.epoch), SOURCE_DATE_EPOCH: String(opts.epoch) };
-  const r = await exec('debugfs', ['-w', '-f', '-', image], { ...opts.exec, input: script, env, onLine: undefined });
+  const r = await e2tool('debugfs', [...(opts.undo ? ['-z', opts.undo] : []), '-w', '-f', '-', image], { ...opts.exec, input: script, env, onLine: undefined });
   const errors = r.stderr.split('\n').filter((l) => !HARMLESS.some((h) => h.test(l)));
   if (errors.length) throw new Error(`debugfs could not edit ${image}:\n${errors.slice(0, 15).join('\n')}`);
 }

@@ -15,6 +15,7 @@
 import type { ImageCache } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
 import { applyImageEdits, imageTarget } from '../edits/image.js';
+import { e2tool } from '../host/debugfs.js';
 import { NotEditable } from '../edits/model.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
@@ -138,6 +139,6 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       },
     });
   }
-  tasks.push({ title: 'Check the edited image (e2fsck)', kind: 'fsck', run: async () => void (await ctx.exec('e2fsck', ['-fn', ctx.image])) });
+  tasks.push({ title: 'Check the edited image (e2fsck)', kind: 'fsck', run: async () => void (await e2tool('e2fsck', ['-fn', ctx.image], { signal: ctx.signal, onLine: (l) => ctx.log(l), onCommand: (l) => ctx.log(`$ ${l}`) })) });
   return tasks;
 }

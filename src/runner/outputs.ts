@@ -7,7 +7,7 @@ import { EXIT, UserError } from '../errors.js';
 import { partialPath, writeNew } from '../host/safe-write.js';
 import { removeTree } from '../host/remove-tree.js';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm } from 'node:fs/promises';
 import { exec } from '../host/exec.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
@@ -44,6 +44,29 @@ export async function removePartials(p: OutputPaths): Promise<void> {
   if (existsSync(p.root)) await removeTree(p.root);
 }
 
+/**
+ * Rename the new image over the old one. Not with one rename: ext4 (its
+ * default auto_da_alloc) makes a rename that replaces a file write the new
+ * file's data out first and wait for it, ~0.4 s for a warm build's fresh
+ * copy. The old image is moved aside to a dot name first (a rename onto no
+ * file, which does not flush), so for a moment there is no image under the
+ * final name; then removed.
+ */
+async function replaceImage(from: string, to: string): Promise<void> {
+  const old = `${from}.old`;
+  // Only a file or a link is moved aside; anything else (a directory) the rename refuses as before.
+  const st = await lstat(to).catch(() => undefined);
+  const moved = Boolean(st && (st.isFile() || st.isSymbolicLink()));
+  if (moved) await rename(to, old);
+  try {
+    await rename(from, to);
+  } catch (e) {
+    if (moved) await rename(old, to);
+    throw e;
+  }
+  if (moved) await rm(old, { force: true });
+}
+
 /** Write script and manifest beside the partial image (or root tree), then rename all three. */
 export async function commitOutputs(partial: OutputPaths, final: OutputPaths, script: string, manifest: string, hostfs = false): Promise<void> {
   // Fresh names (O_EXCL|O_NOFOLLOW), renamed over the final ones: a planted link is replaced, never written through.
@@ -55,7 +78,7 @@ export async function commitOutputs(partial: OutputPaths, final: OutputPaths, sc
     if (existsSync(final.root)) await rename(final.root, old);
     await rename(partial.root, final.root);
     if (existsSync(old)) await exec('rm', ['-rf', '--one-file-system', old]);
-  } else await rename(partial.image, final.image);
+  } else await replaceImage(partial.image, final.image);
   await rename(partial.script, final.script);
   await rename(partial.manifest, final.manifest);
 }
