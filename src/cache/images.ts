@@ -25,8 +25,11 @@ export interface ImageEntry {
 
 export class ImageCache {
   readonly dir: string;
+  /** Memoized tree digests of cache inputs (cache/tree-digest). */
+  readonly digests: string;
   constructor(root: string) {
     this.dir = join(root, 'images');
+    this.digests = join(root, 'digests');
   }
 
   image(key: string): string {

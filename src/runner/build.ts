@@ -9,7 +9,7 @@ import { EXIT, InterruptedError, StepError, UserError } from '../errors.js';
 import { cowChildren } from '../uml/cow.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { ImageCache } from '../cache/images.js';
-import { fastTasks, splitForFastPath, stepTask } from './fast-path.js';
+import { fastTasks, type FastLookup, lookupBase, splitForFastPath, stepTask } from './fast-path.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../templates/launch-script.js';
@@ -97,7 +97,9 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
 
 async function buildChecked(plan: Plan, opts: BuildOptions, emit: Emit, warn: (l: string) => void, text: (l: string) => void): Promise<BuildResult> {
   checkOnFailure(opts.onFailure ?? 'cleanup');
-  await verifyPlan(plan);
+  // A warm build's base image, looked up first: the steps it replaces verify without asking the mirror.
+  const looked = await lookupFast(plan, opts);
+  await verifyPlan(plan, undefined, { cached: looked?.hit ? new Set(looked.split.base) : undefined });
   await checkImageSizes(plan, opts.outDir);
   const started = Date.now();
   const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));
@@ -114,14 +116,34 @@ async function buildChecked(plan: Plan, opts: BuildOptions, emit: Emit, warn: (l
   const journal = new Journal();
   const lockId = journal.add({ kind: 'lock', path: lockFile });
   try {
-    return await buildLocked(plan, opts, final, partial, { emit, warn, text }, started);
+    return await buildLocked(plan, opts, final, partial, { emit, warn, text }, started, looked);
   } finally {
     await lock.release();
     journal.forget(lockId);
   }
 }
 
-async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, partial: OutputPaths, { emit, warn, text }: { emit: Emit; warn: (l: string) => void; text: (l: string) => void }, started: number): Promise<BuildResult> {
+function cacheRootOf(opts: BuildOptions): string | undefined {
+  return opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultCacheDir());
+}
+
+/** The fast path's base-image lookup, or undefined (no fast path; or it failed: verifying the plan says why, and the build looks again). */
+async function lookupFast(plan: Plan, opts: BuildOptions): Promise<FastLookup | undefined> {
+  const cacheRoot = cacheRootOf(opts);
+  const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
+  if (typeof split === 'string') return undefined;
+  return lookupBase(plan, split, { exec: (cmd, args, o) => exec(cmd, args, { signal: opts.signal, ...o }) }, new ImageCache(cacheRoot!), opts.refreshCache).catch(() => undefined);
+}
+
+async function buildLocked(
+  plan: Plan,
+  opts: BuildOptions,
+  final: OutputPaths,
+  partial: OutputPaths,
+  { emit, warn, text }: { emit: Emit; warn: (l: string) => void; text: (l: string) => void },
+  started: number,
+  looked?: FastLookup,
+): Promise<BuildResult> {
   const children = plan.rootfs === 'image' && existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];
   if (children.length && !opts.replaceBase) {
     throw new UserError(
@@ -139,12 +161,12 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   teardown.defer(`remove ${partial.image}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'file', path: partial.image } });
   teardown.defer(`remove ${partial.root}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'tree', path: partial.root } });
   const ctx = createContext(plan, partial.image, teardown, signal, partial.root);
-  const cacheRoot = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultCacheDir());
+  const cacheRoot = cacheRootOf(opts);
   if (cacheRoot) ctx.cache = new BootstrapCache(cacheRoot);
   ctx.refreshCache = opts.refreshCache;
   const timings: StepTiming[] = [];
   const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
-  const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!));
+  const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!), looked);
 
   emit({ type: 'build-started', recipe: plan.file, output: final.image, steps: list.length });
   // Lines logged outside every task (teardown after the run): events only, step index 0.

@@ -12,7 +12,7 @@
  * is allowed only past steps whose traits say they leave edits alone
  * (leavesEdits: modules, tune-uml, reproducible, pack). A `run` step after an edit keeps the ordinary way.
  */
-import type { ImageCache } from '../cache/images.js';
+import type { ImageCache, ImageEntry } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
 import { applyImageEdits, imageTarget } from '../edits/image.js';
 import { e2tool } from '../host/debugfs.js';
@@ -66,11 +66,10 @@ export function stepTask(ps: PlannedStep, ctx: StepContext): BuildTask {
 }
 
 /** What went into the base image besides the step options: resolved mirror, tool versions, modules, scripts. */
-export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Promise<Record<string, unknown>> {
-  const inputs: unknown[] = [];
-  const cacheCtx = { recipeDir: plan.dir, exec: ctx.exec };
-  for (const ps of base) inputs.push((await traitsOf(ps).cacheInputs?.(ps.options, cacheCtx)) ?? null);
-  const { stdout: arch } = await ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined });
+export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: Pick<StepContext, 'exec'>, digestMemo?: string): Promise<Record<string, unknown>> {
+  const cacheCtx = { recipeDir: plan.dir, exec: ctx.exec, digestMemo };
+  // All at once: tool versions and tree digests do not depend on each other.
+  const [arch, ...inputs] = await Promise.all([ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined }).then((r) => r.stdout), ...base.map(async (ps) => (await traitsOf(ps).cacheInputs?.(ps.options, cacheCtx)) ?? null)]);
   return { umlbuild: VERSION, arch: arch.trim(), reproducible: plan.reproducible ?? null, steps: base.map((s) => [s.kind, keyedOptions(s.options, plan)]), inputs };
 }
 
@@ -90,11 +89,23 @@ export function keyedOptions(options: unknown, plan: Pick<Plan, 'vars' | 'secret
   return JSON.parse(text);
 }
 
-/** The build as base image (from the cache, or built and then cached) plus debugfs edits. */
-export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache): Promise<BuildTask[]> {
-  const fields = await baseInputs(plan, split.base, ctx);
+export interface FastLookup {
+  split: FastSplit;
+  fields: Record<string, unknown>;
+  key: string;
+  hit?: ImageEntry;
+}
+
+/** The base image's cache key and entry (when there is one), for a plan that takes the fast path. */
+export async function lookupBase(plan: Plan, split: FastSplit, ctx: Pick<StepContext, 'exec'>, images: ImageCache, refresh?: boolean): Promise<FastLookup> {
+  const fields = await baseInputs(plan, split.base, ctx, images.digests);
   const key = `img-${cacheKey(fields)}`;
-  const hit = ctx.refreshCache ? undefined : await images.lookup(key);
+  return { split, fields, key, hit: refresh ? undefined : await images.lookup(key) };
+}
+
+/** The build as base image (from the cache, or built and then cached) plus debugfs edits; `looked` when the lookup was made already. */
+export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache, looked?: FastLookup): Promise<BuildTask[]> {
+  const { fields, key, hit } = looked ?? (await lookupBase(plan, split, ctx, images, ctx.refreshCache));
   const tasks: BuildTask[] = [];
   if (hit) {
     tasks.push({
