@@ -15,6 +15,7 @@ import { UserError } from '../errors.js';
 import type { ExecOptions } from '../host/exec.js';
 import { type ImageStat, isDebugfsWord, readImageFile, runDebugfsScript, statImageFile } from '../host/debugfs.js';
 import type { TreeJournal } from '../host/safe-write.js';
+import { type ByteRange, writtenRanges } from '../host/e2undo.js';
 import { assertEdits, dir, type EditTarget, type FileEdit, isHostFile, NotEditable } from './model.js';
 
 /** A path debugfs can take as one word, or NotEditable. */
@@ -115,9 +116,10 @@ export function editScript(edits: readonly FileEdit[], staged: (i: number) => st
 /**
  * Apply `edits` in order to the image in one debugfs run, after planning
  * them all (so a refusal leaves the image as it was). File contents are
- * staged in a private temporary tree, journaled while it exists.
+ * staged in a private temporary tree, journaled while it exists. The byte
+ * ranges debugfs wrote are added to `written` when given.
  */
-export async function applyImageEdits(image: string, edits: readonly FileEdit[], opts: { epoch?: number; exec?: ExecOptions; journal?: TreeJournal } = {}): Promise<number> {
+export async function applyImageEdits(image: string, edits: readonly FileEdit[], opts: { epoch?: number; exec?: ExecOptions; journal?: TreeJournal; written?: ByteRange[] } = {}): Promise<number> {
   assertEdits(edits);
   const planned = await planImageEdits(image, edits, opts.exec);
   if (!planned.length) return 0;
@@ -130,7 +132,10 @@ export async function applyImageEdits(image: string, edits: readonly FileEdit[],
       if (isHostFile(e.content)) await copyFile(e.content.hostFile, staged(i));
       else await writeFile(staged(i), e.content);
     }
-    await runDebugfsScript(image, editScript(planned, staged, opts.epoch), { epoch: opts.epoch, exec: opts.exec });
+    // With `written`: debugfs keeps an undo file, which lists the byte ranges it wrote (the block map's update reads them).
+    const undo = opts.written ? join(staging.path, 'undo') : undefined;
+    await runDebugfsScript(image, editScript(planned, staged, opts.epoch), { epoch: opts.epoch, exec: opts.exec, undo });
+    if (undo) opts.written!.push(...(await writtenRanges(undo)).ranges);
     return planned.length;
   } finally {
     await staging.cleanup();

@@ -9,11 +9,11 @@ import { EXIT, InterruptedError, StepError, UserError } from '../errors.js';
 import { cowChildren } from '../uml/cow.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { ImageCache } from '../cache/images.js';
-import { fastTasks, type FastLookup, lookupBase, splitForFastPath, stepTask } from './fast-path.js';
+import { type FastBmap, fastTasks, type FastLookup, lookupBase, splitForFastPath, stepTask } from './fast-path.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../templates/launch-script.js';
-import { buildManifest, type StepTiming } from '../output/manifest.js';
+import { buildManifest, type Checksum, imageIntegrity, type StepTiming } from '../output/manifest.js';
 import { sha256Text } from '../host/hashing.js';
 import type { Plan } from '../recipe/load.js';
 import { createContext } from './context.js';
@@ -45,8 +45,8 @@ export interface BuildOptions {
   refreshCache?: boolean;
   /** Build directory-first recipes as a cached base image plus debugfs edits (default: on when caching). */
   fast?: boolean;
-  /** Record the image's sha256 in the manifest (default: yes). */
-  checksum?: boolean;
+  /** The image's integrity record in the manifest: a block map beside it (default, true), the sha256 of the whole image, or none (false). */
+  checksum?: Checksum | true;
   /** Replace an image that has COW children (breaking them). */
   replaceBase?: boolean;
   /** Progress events (redacted); the CLI prints them for --log-format ndjson. */
@@ -166,7 +166,8 @@ async function buildLocked(
   ctx.refreshCache = opts.refreshCache;
   const timings: StepTiming[] = [];
   const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
-  const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!), looked);
+  const fastBmap: FastBmap = { written: [] };
+  const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!), looked, fastBmap);
 
   emit({ type: 'build-started', recipe: plan.file, output: final.image, steps: list.length });
   // Lines logged outside every task (teardown after the run): events only, step index 0.
@@ -238,6 +239,7 @@ async function buildLocked(
         await ctx.exec('chown', ['-R', '--no-dereference', plan.owner.includes(':') ? plan.owner : `${plan.owner}:`, partial.root]);
       }
       const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch, hostfsRoot: hostfs ? final.root : undefined });
+      const integrity = hostfs ? {} : await imageIntegrity(partial.image, opts.checksum, typeof split === 'string' ? undefined : fastBmap, basename(final.image));
       const manifest = await buildManifest({
         plan,
         imageFile: hostfs ? undefined : partial.image,
@@ -247,9 +249,9 @@ async function buildLocked(
         facts: ctx.facts,
         timings,
         version: VERSION,
-        checksum: opts.checksum,
+        integrity: { sha256: integrity.sha256, bmap: integrity.bmap && { file: basename(final.bmap), sha256: integrity.bmap.sha256 } },
       });
-      await commitOutputs(partial, final, script, manifest, hostfs);
+      await commitOutputs(partial, final, script, manifest, hostfs, integrity.bmap?.text);
     } catch (e) {
       error = e;
     }

@@ -16,6 +16,8 @@ import type { ImageCache, ImageEntry } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
 import { applyImageEdits, imageTarget } from '../edits/image.js';
 import { e2tool } from '../host/debugfs.js';
+import { type Bmap, bmapOf } from '../host/bmap.js';
+import type { ByteRange } from '../host/e2undo.js';
 import { NotEditable } from '../edits/model.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
@@ -103,8 +105,18 @@ export async function lookupBase(plan: Plan, split: FastSplit, ctx: Pick<StepCon
   return { split, fields, key, hit: refresh ? undefined : await images.lookup(key) };
 }
 
-/** The build as base image (from the cache, or built and then cached) plus debugfs edits; `looked` when the lookup was made already. */
-export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache, looked?: FastLookup): Promise<BuildTask[]> {
+/** What a fast build knows of its image's block map: the base image's, and the byte ranges the edits wrote since. */
+export interface FastBmap {
+  base?: Bmap;
+  written: ByteRange[];
+}
+
+/**
+ * The build as base image (from the cache, or built and then cached) plus
+ * debugfs edits; `looked` when the lookup was made already. `bmap` is
+ * filled in for the manifest's block map.
+ */
+export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache, looked?: FastLookup, bmap: FastBmap = { written: [] }): Promise<BuildTask[]> {
   const { fields, key, hit } = looked ?? (await lookupBase(plan, split, ctx, images, ctx.refreshCache));
   const tasks: BuildTask[] = [];
   if (hit) {
@@ -116,6 +128,12 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
         ctx.imageCreated = true;
         await ctx.exec('cp', ['--sparse=always', images.image(key), ctx.image]);
         Object.assign(ctx.facts, hit.facts);
+        bmap.base = hit.bmap;
+        if (!bmap.base) {
+          // An entry of an older version: its block map, made once and kept.
+          bmap.base = await bmapOf(images.image(key));
+          await images.addBmap(hit, bmap.base);
+        }
       },
     });
   } else {
@@ -128,7 +146,9 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
         const partial = await images.partial(key);
         const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }), { resource: { kind: 'file', path: partial } });
         await ctx.exec('cp', ['--sparse=always', ctx.image, partial]);
-        await images.commit(key, partial, fields, ctx.facts);
+        // Its block map, kept with it: this build's and every warm build's map start from it.
+        bmap.base = await bmapOf(partial);
+        await images.commit(key, partial, fields, ctx.facts, bmap.base);
         cleanup.drop();
         ctx.log(`cached the base image as ${key} in ${images.dir}`);
       },
@@ -142,7 +162,7 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       run: async () => {
         try {
           const edits = await ps.step.edits!(ps.options, editContext(ctx, imageTarget(ctx.image)));
-          await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal }, journal: ctx.teardown.journal });
+          await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal }, journal: ctx.teardown.journal, written: bmap.written });
         } catch (e) {
           if (e instanceof NotEditable) throw new UserError(`${e.message}: this step cannot edit the packed image; build with --no-fast to run it on the tree`);
           throw e;
