@@ -76,6 +76,8 @@ export const HOST_TOOLS: Readonly<Record<string, HostTool>> = {
   'mkfs.xfs': tool('xfsprogs', 'mkfs fs: xfs', true),
   mksquashfs: tool('squashfs-tools', 'pack fs: squashfs', true),
   getcap: tool('libcap2-bin', 'the launch script (checks capabilities when present)', true),
+  eatmydata: tool('eatmydata', 'faster warm builds (debugfs and e2fsck on a fresh image copy without fsync)', true),
+  bmaptool: tool('bmap-tools', 'checking an image against its block map (bmaptool copy IMAGE /dev/null)', true),
   'apt-cacher-ng': tool('apt-cacher-ng', 'a local package cache for apt_proxy (the proxy end-to-end test starts one)', true),
 };
 
