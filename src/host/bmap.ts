@@ -35,6 +35,8 @@ export interface BmapRange {
 export interface Bmap {
   imageSize: number;
   ranges: BmapRange[];
+  /** How many of the ranges were hashed (read) to make this map; the others came from a base map. */
+  hashed?: number;
 }
 
 /** Byte ranges [start, end). */
@@ -78,13 +80,21 @@ async function hashBlocks(fh: Reader, first: number, last: number, size: number,
 }
 
 /** Hash `runs` of `file`, taking a run's hash from `known` (by "first-last") when given. */
-async function hashRuns(file: string, size: number, runs: [number, number][], known?: (first: number, last: number) => string | undefined): Promise<BmapRange[]> {
+async function hashRuns(file: string, size: number, runs: [number, number][], known?: (first: number, last: number) => string | undefined): Promise<Bmap> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(PIECE_BLOCKS * BMAP_BLOCK);
-    const out: BmapRange[] = [];
-    for (const [first, last] of runs) out.push({ first, last, sha256: known?.(first, last) ?? (await hashBlocks(fh, first, last, size, buf)) });
-    return out;
+    const ranges: BmapRange[] = [];
+    let hashed = 0;
+    for (const [first, last] of runs) {
+      let sha256 = known?.(first, last);
+      if (sha256 === undefined) {
+        sha256 = await hashBlocks(fh, first, last, size, buf);
+        hashed++;
+      }
+      ranges.push({ first, last, sha256 });
+    }
+    return { imageSize: size, ranges, hashed };
   } finally {
     await fh.close();
   }
@@ -94,7 +104,7 @@ async function hashRuns(file: string, size: number, runs: [number, number][], kn
 export async function bmapOf(file: string): Promise<Bmap> {
   const size = (await stat(file)).size;
   const ranges = (await dataRanges(file)) ?? [[0, size]];
-  return { imageSize: size, ranges: await hashRuns(file, size, pieces(ranges, size)) };
+  return hashRuns(file, size, pieces(ranges, size));
 }
 
 /**
@@ -114,7 +124,7 @@ export async function updateBmap(file: string, base: Bmap, written: Bytes): Prom
     if (d < dirty.length && dirty[d]![0] <= last) return undefined;
     return baseHash.get(`${first}-${last}`);
   };
-  return { imageSize: size, ranges: await hashRuns(file, size, runs, known) };
+  return hashRuns(file, size, runs, known);
 }
 
 const ZERO_SUM = '0'.repeat(64);

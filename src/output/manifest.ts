@@ -56,6 +56,8 @@ export interface ManifestInput {
 export type Checksum = 'bmap' | 'sha256' | false;
 
 export interface Integrity {
+  /** What was done, for the log: "block map: 400 ranges, 12 hashed". */
+  note?: string;
   sha256?: string;
   /** The block map's text (written beside the image) and its sha256 (in the manifest). */
   bmap?: { text: string; sha256: string };
@@ -69,10 +71,10 @@ export interface Integrity {
  */
 export async function imageIntegrity(image: string, kind: Checksum | true | undefined, fast?: { base?: Bmap; written: ByteRange[] }, imageName?: string): Promise<Integrity> {
   if (kind === false) return {};
-  if (kind === 'sha256') return { sha256: await sha256File(image) };
+  if (kind === 'sha256') return { sha256: await sha256File(image), note: 'sha256 of the whole image' };
   const map = fast?.base ? await updateBmap(image, fast.base, fast.written) : await bmapOf(image);
   const text = bmapText(map, imageName);
-  return { bmap: { text, sha256: sha256Text(text) } };
+  return { bmap: { text, sha256: sha256Text(text) }, note: `block map: ${map.ranges.length} ranges, ${map.hashed ?? map.ranges.length} hashed` };
 }
 
 export async function buildManifest(m: ManifestInput): Promise<string> {

@@ -239,7 +239,9 @@ async function buildLocked(
         await ctx.exec('chown', ['-R', '--no-dereference', plan.owner.includes(':') ? plan.owner : `${plan.owner}:`, partial.root]);
       }
       const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch, hostfsRoot: hostfs ? final.root : undefined });
+      const t0 = Date.now();
       const integrity = hostfs ? {} : await imageIntegrity(partial.image, opts.checksum, typeof split === 'string' ? undefined : fastBmap, basename(final.image));
+      if (integrity.note) logs.log(`integrity record: ${integrity.note} in ${((Date.now() - t0) / 1000).toFixed(3)} s`);
       const manifest = await buildManifest({
         plan,
         imageFile: hostfs ? undefined : partial.image,
