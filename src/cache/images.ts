@@ -57,7 +57,7 @@ export class ImageCache {
   /** Take the image at `partial` (already beside the entry) as the entry for `key`. */
   async commit(key: string, partial: string, fields: Record<string, unknown>, facts: BuildFacts, bmap?: Bmap): Promise<ImageEntry> {
     const st = await stat(partial);
-    const entry: ImageEntry = { key, fields, facts, bytes: st.size, mtimeMs: st.mtimeMs, created: new Date().toISOString(), bmap };
+    const entry: ImageEntry = { key, fields, facts, bytes: st.size, mtimeMs: st.mtimeMs, created: new Date().toISOString(), ...(bmap ? { bmap } : {}) };
     await rename(partial, this.image(key));
     await writeRecord(this.record(key), entry);
     return entry;
