@@ -27,6 +27,8 @@ export interface TreeDigestOptions {
   memo?: string;
   /** With `include`: a name for what it lets in (the memo cannot tell functions apart); without one, no memo. */
   memoKey?: string;
+  /** How old (ns) the newest change in the tree must be for the digest to be memoized (default 2 s; tests use 0). */
+  settleNs?: bigint;
 }
 
 interface Memo {
@@ -65,7 +67,7 @@ async function memoized(root: string, opts: TreeDigestOptions & { memo: string }
   if (memo && memo.root === root && memo.signature === before.signature && typeof memo.digest === 'string') return memo.digest;
   const digest = await treeDigest(root, { include: opts.include });
   const after = await signature(root);
-  const settled = BigInt(Date.now()) * 1_000_000n - after.newest > SETTLE_NS;
+  const settled = BigInt(Date.now()) * 1_000_000n - after.newest >= (opts.settleNs ?? SETTLE_NS);
   if (after.signature === before.signature && settled) {
     await ensureCacheDir(opts.memo);
     await writeRecord(file, { root, signature: before.signature, digest } satisfies Memo);
