@@ -42,16 +42,19 @@ const SETTLE_NS = 2_000_000_000n;
 
 /** The stat signature of the tree at `root` (sha256 hex), and the newest ctime in it. */
 async function signature(root: string): Promise<{ signature: string; newest: bigint }> {
-  const hash = createHash('sha256');
   let newest = 0n;
-  const walk = async (rel: string): Promise<void> => {
+  // The lstat calls of a directory's entries at once (the walk's order is kept in the lines).
+  const walk = async (rel: string): Promise<string[]> => {
     const path = rel ? join(root, rel) : root;
     const st = await lstat(path, { bigint: true });
     if (st.ctimeNs > newest) newest = st.ctimeNs;
-    hash.update(`${JSON.stringify(rel)} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.dev}:${st.ino} ${st.nlink} ${st.mtimeNs} ${st.ctimeNs}\n`);
-    if (st.isDirectory()) for (const name of (await readdir(path)).sort()) await walk(rel ? `${rel}/${name}` : name);
+    const line = `${JSON.stringify(rel)} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.dev}:${st.ino} ${st.nlink} ${st.mtimeNs} ${st.ctimeNs}\n`;
+    if (!st.isDirectory()) return [line];
+    const below = await Promise.all((await readdir(path)).sort().map((name) => walk(rel ? `${rel}/${name}` : name)));
+    return [line, ...below.flat()];
   };
-  await walk('');
+  const hash = createHash('sha256');
+  for (const line of await walk('')) hash.update(line);
   return { signature: hash.digest('hex'), newest };
 }
 

@@ -13,7 +13,7 @@ import { join, posix } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
 import type { ExecOptions } from '../host/exec.js';
-import { type ImageStat, isDebugfsWord, readImageFile, runDebugfsScript, statImageFile } from '../host/debugfs.js';
+import { type ImageStat, isDebugfsWord, readImageFile, runDebugfsScript, statImageFile, statImageFiles } from '../host/debugfs.js';
 import type { TreeJournal } from '../host/safe-write.js';
 import { type ByteRange, writtenRanges } from '../host/e2undo.js';
 import { assertEdits, dir, type EditTarget, type FileEdit, isHostFile, NotEditable } from './model.js';
@@ -52,6 +52,13 @@ export function imageTarget(image: string, opts: ExecOptions = {}): EditTarget {
  */
 export async function planImageEdits(image: string, edits: readonly FileEdit[], opts: ExecOptions = {}): Promise<FileEdit[]> {
   const known = new Map<string, ImageStat['type'] | undefined>();
+  // Every path the plan may look up (each edited path and the directories above it), in one debugfs run.
+  const wanted = edits.flatMap((e) => {
+    if (!isDebugfsWord(e.path)) return [];
+    const parts = posix.normalize(e.path).split('/').filter(Boolean);
+    return parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
+  });
+  for (const [p, st] of await statImageFiles(image, wanted, opts)) known.set(p, st?.type);
   const lookup = async (p: string) => {
     if (!known.has(p)) known.set(p, (await statImageFile(image, p, opts))?.type);
     return known.get(p);

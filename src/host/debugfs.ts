@@ -51,11 +51,28 @@ export async function readImageFile(image: string, path: string, opts: ExecOptio
 /** The inode at `path` (links above it followed inside the image, a link at it not). */
 export async function statImageFile(image: string, path: string, opts: ExecOptions = {}): Promise<ImageStat | undefined> {
   const r = await e2tool('debugfs', ['-R', `stat ${word(path)}`, image], { ...opts, reject: false });
-  const head = /Type: (\w+)\s+Mode:\s+(\d+)/.exec(r.stdout);
-  const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(r.stdout);
+  return parseStat(r.stdout);
+}
+
+function parseStat(text: string): ImageStat | undefined {
+  const head = /Type: (\w+)\s+Mode:\s+(\d+)/.exec(text);
+  const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
   if (!head || !owner) return undefined;
   const type = head[1] === 'regular' || head[1] === 'directory' || head[1] === 'symlink' ? head[1] : 'other';
   return { type, mode: parseInt(head[2]!, 8), uid: Number(owner[1]), gid: Number(owner[2]) };
+}
+
+/** statImageFile of several paths in one debugfs run (it echoes each command before its output). */
+export async function statImageFiles(image: string, paths: readonly string[], opts: ExecOptions = {}): Promise<Map<string, ImageStat | undefined>> {
+  const out = new Map<string, ImageStat | undefined>();
+  const unique = [...new Set(paths.map(word))];
+  if (!unique.length) return out;
+  const r = await e2tool('debugfs', ['-f', '-', image], { ...opts, input: unique.map((p) => `stat ${p}\n`).join(''), reject: false, onLine: undefined });
+  const sections = r.stdout.split(/^debugfs: stat (\S+)$/m);
+  const found = new Map<string, string>();
+  for (let i = 1; i + 1 < sections.length; i += 2) found.set(sections[i]!, sections[i + 1]!);
+  for (const p of unique) out.set(p, found.has(p) ? parseStat(found.get(p)!) : undefined);
+  return out;
 }
 
 /** stderr lines debugfs prints for things that are fine here (removing what is not there). */
