@@ -6,8 +6,18 @@
  */
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { findTool } from './tools.js';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 
-let eatmydata: Promise<boolean> | undefined;
+let eatmydata: Promise<string | undefined> | undefined;
+
+/** eatmydata's library (package eatmydata), preloaded directly: its wrapper script runs readlink twice per call. */
+async function eatmydataLibrary(): Promise<string | undefined> {
+  if (!(await findTool('eatmydata'))) return undefined;
+  const dirs = ['/usr/lib', ...(await readdir('/usr/lib').catch(() => [] as string[])).filter((d) => d.endsWith('-linux-gnu')).map((d) => join('/usr/lib', d))];
+  return dirs.map((d) => join(d, 'libeatmydata.so.1')).find((f) => existsSync(f));
+}
 
 /**
  * Run debugfs or e2fsck on an image. libext2fs fsyncs the image whenever it
@@ -15,13 +25,13 @@ let eatmydata: Promise<boolean> | undefined;
  * build is a fresh copy whose data is still in the page cache: that fsync
  * then waits until all of it (hundreds of MB) is on the disk, ~0.5 s, for a
  * file nobody asked to be durable (cp, mkfs -d and the rename leave it to
- * the kernel's writeback too). eatmydata, when installed, makes fsync a no-op
- * for the tool; without it the tools run as they are, only slower.
+ * the kernel's writeback too). eatmydata's library, when installed, makes
+ * fsync a no-op for the tool; without it the tools run as they are, only slower.
  */
 export async function e2tool(tool: 'debugfs' | 'e2fsck', args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  eatmydata ??= findTool('eatmydata').then(Boolean);
-  const wrap = await eatmydata;
-  return exec(wrap ? 'eatmydata' : tool, wrap ? [tool, ...args] : args, opts);
+  eatmydata ??= eatmydataLibrary();
+  const lib = await eatmydata;
+  return exec(tool, args, lib ? { ...opts, env: { ...opts.env, LD_PRELOAD: lib } } : opts);
 }
 
 export interface ImageStat {
