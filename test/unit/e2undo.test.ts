@@ -86,10 +86,11 @@ describe('e2undo: the ranges a debugfs run wrote', () => {
       good = await readFile(undo);
     });
     const fixHeaderCrc = (b: Buffer) => b.writeUInt32LE(crc32c(b.subarray(0, 508)), 508);
-    const refused = async (name: string, mutate: (b: Buffer) => Buffer | undefined, message: RegExp) => {
+    const refused = async (name: string, mutate: (b: Buffer) => unknown, message: RegExp) => {
       const b = Buffer.from(good);
       const file = join(dir.path, name);
-      await writeFile(file, mutate(b) ?? b);
+      const changed = mutate(b);
+      await writeFile(file, Buffer.isBuffer(changed) ? changed : b);
       const e = await rejection(writtenRanges(file));
       assert.match(e.message, message);
       assert.ok(e.message.includes(file), 'names the file');
