@@ -15,6 +15,7 @@ import { exec } from '../../src/host/exec.js';
 import { type Bmap, parseBmap, verifyBmap } from '../../src/host/bmap.js';
 import { bmapProblem } from '../../src/uml/cow-base.js';
 import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
+import { forgeCowOver } from '../cow-forge.js';
 import { requireRootWith } from './host-state.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -105,5 +106,24 @@ describe('integrity record: a block map beside the image, checked with bmaptool'
     for (const v of victims) assert.equal(await readFile(v, 'utf8'), 'victim\n', v);
     for (const f of ['busybox.img.bmap', 'busybox.manifest.json']) assert.ok((await lstat(join(out, f))).isFile(), `${f} is a file of its own now`);
     assert.equal((await check(join(out, 'busybox.img'))).exitCode, 0);
+  });
+
+  it('merge --in-place into a base recorded by its block map writes the map again: bmaptool checks the merged base, its manifest names the new map', async () => {
+    const out = join(dir.path, 'cold');
+    const image = join(out, 'busybox.img');
+    const cow = join(out, 'child.cow');
+    const map = parseBmap(await readFile(join(out, 'busybox.img.bmap'), 'utf8')) as Bmap;
+    // A child the manifest records, with one sector inside a mapped range changed.
+    await forgeCowOver(cow, image, { [map.ranges[0]!.first * 8 + 3]: 'MERGED-IN' });
+    const m = await manifestOf(out);
+    await writeFile(join(out, 'busybox.manifest.json'), JSON.stringify({ ...m, variants: [{ name: 'child', cow: 'child.cow', script: 'child.sh', allocated: 0, seconds: 0 }] }));
+    const r = await exec(BIN, ['merge', '--in-place', cow], { reject: false });
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const after = await manifestOf(out);
+    const text = await readFile(join(out, 'busybox.img.bmap'), 'utf8');
+    assert.equal(after.image.bmap.sha256, sha(text));
+    assert.notEqual(after.image.bmap.sha256, m.image.bmap.sha256, 'a new map for the new content');
+    assert.equal((await check(image)).exitCode, 0);
+    assert.equal(await bmapProblem(out, after.image.bmap, image), undefined);
   });
 });
