@@ -117,7 +117,7 @@ export function buildCli(p: Command): void {
     .option('--cache-dir <dir>', 'bootstrap cache and base images (default: $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild)')
     .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
     .option('--refresh', 'bootstrap again and replace the cache entries')
-    .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest and SHA256SUMS here, for CI to publish')
+    .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest, block map and SHA256SUMS here, for CI to publish')
     .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst', 'zst'))
     .addOption(
       new Option('--on-failure <what>', 'when a step fails: cleanup (tear down), keep (leave the tree/image/mounts for `umlbuild cleanup`), or shell (on a terminal: a shell in the half-built root, then tear down)')
