@@ -12,6 +12,7 @@ import { RUN_ID } from '../host/run-id.js';
 import { join } from 'node:path';
 import { ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from './records.js';
 import type { BuildFacts } from '../model/facts.js';
+import type { Bmap } from '../host/bmap.js';
 
 export interface ImageEntry {
   key: string;
@@ -21,12 +22,17 @@ export interface ImageEntry {
   bytes: number;
   mtimeMs: number;
   created: string;
+  /** Its block map (host/bmap): a warm build's map rehashes only what its edits wrote. Absent in entries of older versions. */
+  bmap?: Bmap;
 }
 
 export class ImageCache {
   readonly dir: string;
+  /** Memoized tree digests of cache inputs (cache/tree-digest). */
+  readonly digests: string;
   constructor(root: string) {
     this.dir = join(root, 'images');
+    this.digests = join(root, 'digests');
   }
 
   image(key: string): string {
@@ -49,12 +55,17 @@ export class ImageCache {
   }
 
   /** Take the image at `partial` (already beside the entry) as the entry for `key`. */
-  async commit(key: string, partial: string, fields: Record<string, unknown>, facts: BuildFacts): Promise<ImageEntry> {
+  async commit(key: string, partial: string, fields: Record<string, unknown>, facts: BuildFacts, bmap?: Bmap): Promise<ImageEntry> {
     const st = await stat(partial);
-    const entry: ImageEntry = { key, fields, facts, bytes: st.size, mtimeMs: st.mtimeMs, created: new Date().toISOString() };
+    const entry: ImageEntry = { key, fields, facts, bytes: st.size, mtimeMs: st.mtimeMs, created: new Date().toISOString(), ...(bmap ? { bmap } : {}) };
     await rename(partial, this.image(key));
     await writeRecord(this.record(key), entry);
     return entry;
+  }
+
+  /** Add a block map to the record of an entry made by an older version (which kept none). */
+  async addBmap(entry: ImageEntry, bmap: Bmap): Promise<void> {
+    await writeRecord(this.record(entry.key), { ...entry, bmap });
   }
 
   /** A temporary name inside the cache for an entry being written. */

@@ -4,15 +4,78 @@
  * mode, owner, mtime and, by type, its contents' sha256, link target, device
  * number or hard-link group. Sizes and times alone are not enough: a changed
  * file can keep both (`touch -r`). Links are never followed.
+ *
+ * With a `memo` directory, a digest is kept with the tree's stat signature:
+ * every entry's path, type, mode, owner, size, inode, mtime and ctime
+ * (git's index keeps the same). The next digest of an unchanged tree is then
+ * one walk of lstat calls instead of reading every file (/usr/lib/uml/modules:
+ * 105 MB, ~0.4 s, on every warm build). ctime cannot be set back (touch -r
+ * sets mtime; any write or chmod moves ctime forward), so a changed file
+ * changes the signature. A tree with an entry changed in the last seconds is
+ * not memoized (a change within the clock's resolution could go unseen).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRecord, writeRecord, ensureCacheDir } from './records.js';
 
 export interface TreeDigestOptions {
   /** Only files whose path (relative, `/`-separated) passes go in (directories are always walked). */
   include?: (rel: string) => boolean;
+  /** A directory for memoized digests (the cache's `digests`): see above. */
+  memo?: string;
+  /** With `include`: a name for what it lets in (the memo cannot tell functions apart); without one, no memo. */
+  memoKey?: string;
+  /** How old (ns) the newest change in the tree must be for the digest to be memoized (default 2 s; tests use 0). */
+  settleNs?: bigint;
+}
+
+interface Memo {
+  root: string;
+  signature: string;
+  digest: string;
+}
+
+/** How recent a change keeps a tree's digest out of the memo. */
+const SETTLE_NS = 2_000_000_000n;
+
+/** The stat signature of the tree at `root` (sha256 hex), and the newest ctime in it. */
+async function signature(root: string): Promise<{ signature: string; newest: bigint }> {
+  let newest = 0n;
+  // The lstat calls of a directory's entries at once (the walk's order is kept in the lines).
+  const walk = async (rel: string): Promise<string[]> => {
+    const path = rel ? join(root, rel) : root;
+    const st = await lstat(path, { bigint: true });
+    if (st.ctimeNs > newest) newest = st.ctimeNs;
+    const line = `${JSON.stringify(rel)} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.dev}:${st.ino} ${st.nlink} ${st.mtimeNs} ${st.ctimeNs}\n`;
+    if (!st.isDirectory()) return [line];
+    const below = await Promise.all((await readdir(path)).sort().map((name) => walk(rel ? `${rel}/${name}` : name)));
+    return [line, ...below.flat()];
+  };
+  const hash = createHash('sha256');
+  for (const line of await walk('')) hash.update(line);
+  return { signature: hash.digest('hex'), newest };
+}
+
+/** treeDigest through the memo in `dir` (see above). */
+async function memoized(root: string, opts: TreeDigestOptions & { memo: string }): Promise<string> {
+  const name = createHash('sha256')
+    .update(`${root}\0${opts.memoKey ?? ''}`)
+    .digest('hex')
+    .slice(0, 32);
+  const file = join(opts.memo, `${name}.json`);
+  const before = await signature(root);
+  const memo = await readRecord<Memo>(file);
+  if (memo && memo.root === root && memo.signature === before.signature && typeof memo.digest === 'string') return memo.digest;
+  const digest = await treeDigest(root, { include: opts.include });
+  const after = await signature(root);
+  const settled = BigInt(Date.now()) * 1_000_000n - after.newest >= (opts.settleNs ?? SETTLE_NS);
+  if (after.signature === before.signature && settled) {
+    await ensureCacheDir(opts.memo);
+    await writeRecord(file, { root, signature: before.signature, digest } satisfies Memo);
+  }
+  return digest;
 }
 
 function fileSha256(path: string): Promise<string> {
@@ -27,6 +90,7 @@ function fileSha256(path: string): Promise<string> {
 
 /** The sha256 (hex) of the tree at `root`; a missing root digests as such. */
 export async function treeDigest(root: string, opts: TreeDigestOptions = {}): Promise<string> {
+  if (opts.memo && (!opts.include || opts.memoKey)) return memoized(root, { ...opts, memo: opts.memo });
   const total = createHash('sha256');
   const inodes = new Map<string, string>();
   const top = await lstat(root, { bigint: true }).catch(() => undefined);

@@ -19,7 +19,7 @@ type BuildFlags = PlanFlags &
     cacheDir?: string;
     refresh?: boolean;
     fast?: boolean;
-    checksum?: boolean;
+    checksum?: 'bmap' | 'sha256' | false;
     artifacts?: string;
     compress: Compression;
     onFailure: OnFailure;
@@ -117,7 +117,7 @@ export function buildCli(p: Command): void {
     .option('--cache-dir <dir>', 'bootstrap cache and base images (default: $XDG_CACHE_HOME/umlbuild, else ~/.cache/umlbuild)')
     .option('--no-cache', 'bootstrap from the mirror every time; neither read nor fill the cache')
     .option('--refresh', 'bootstrap again and replace the cache entries')
-    .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest and SHA256SUMS here, for CI to publish')
+    .option('--artifacts <dir>', 'also write the image (compressed), launch script, manifest, block map and SHA256SUMS here, for CI to publish')
     .addOption(new Option('--compress <kind>', 'the artifact image: zst, xz, tar (sparse-aware) or none').choices(['zst', 'xz', 'tar', 'none']).default('zst', 'zst'))
     .addOption(
       new Option('--on-failure <what>', 'when a step fails: cleanup (tear down), keep (leave the tree/image/mounts for `umlbuild cleanup`), or shell (on a terminal: a shell in the half-built root, then tear down)')
@@ -125,7 +125,15 @@ export function buildCli(p: Command): void {
         .default('cleanup', 'cleanup'),
     )
     .option('--no-fast', 'run every step on the tree even when a cached base image plus debugfs edits would do')
-    .option('--no-checksum', "leave the image's sha256 out of the manifest (hashing reads the whole sparse image: ~1 s per GiB)");
+    .addOption(
+      new Option(
+        '--checksum <kind>',
+        'the integrity record in the manifest: bmap (a block map beside the image, IMAGE.bmap, a sha256 per range of data; a warm build rehashes only what its edits wrote; check with `bmaptool copy --bmap IMAGE.bmap IMAGE /dev/null`) or sha256 (of the whole image: reads all of it, ~1 s per GiB)',
+      )
+        .choices(['bmap', 'sha256'])
+        .default('bmap', 'bmap'),
+    )
+    .option('--no-checksum', 'no integrity record (merge and verify-cow then refuse the image as a base)');
   addLogOptions(c).action(buildCommand);
   withDetails(c, {
     examples: [

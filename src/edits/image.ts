@@ -13,8 +13,9 @@ import { join, posix } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { UserError } from '../errors.js';
 import type { ExecOptions } from '../host/exec.js';
-import { type ImageStat, isDebugfsWord, readImageFile, runDebugfsScript, statImageFile } from '../host/debugfs.js';
+import { type ImageStat, isDebugfsWord, readImageFile, runDebugfsScript, statImageFile, statImageFiles } from '../host/debugfs.js';
 import type { TreeJournal } from '../host/safe-write.js';
+import { type ByteRange, writtenRanges } from '../host/e2undo.js';
 import { assertEdits, dir, type EditTarget, type FileEdit, isHostFile, NotEditable } from './model.js';
 
 /** A path debugfs can take as one word, or NotEditable. */
@@ -51,6 +52,13 @@ export function imageTarget(image: string, opts: ExecOptions = {}): EditTarget {
  */
 export async function planImageEdits(image: string, edits: readonly FileEdit[], opts: ExecOptions = {}): Promise<FileEdit[]> {
   const known = new Map<string, ImageStat['type'] | undefined>();
+  // Every path the plan may look up (each edited path and the directories above it), in one debugfs run.
+  const wanted = edits.flatMap((e) => {
+    if (!isDebugfsWord(e.path)) return [];
+    const parts = posix.normalize(e.path).split('/').filter(Boolean);
+    return parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
+  });
+  for (const [p, st] of await statImageFiles(image, wanted, opts)) known.set(p, st?.type);
   const lookup = async (p: string) => {
     if (!known.has(p)) known.set(p, (await statImageFile(image, p, opts))?.type);
     return known.get(p);
@@ -116,9 +124,10 @@ export function editScript(edits: readonly FileEdit[], staged: (i: number) => st
  * Apply `edits` in order to the image in one debugfs run, after planning
  * them all (so a refusal leaves the image as it was). File contents are
  * staged in a private temporary tree, journaled while it exists. `undo`: a
- * new debugfs undo file listing the blocks written (not made when nothing is).
+ * new debugfs undo file listing the blocks written (not made when nothing
+ * is); the byte ranges debugfs wrote are added to `written` when given.
  */
-export async function applyImageEdits(image: string, edits: readonly FileEdit[], opts: { epoch?: number; exec?: ExecOptions; journal?: TreeJournal; undo?: string } = {}): Promise<number> {
+export async function applyImageEdits(image: string, edits: readonly FileEdit[], opts: { epoch?: number; exec?: ExecOptions; journal?: TreeJournal; undo?: string; written?: ByteRange[] } = {}): Promise<number> {
   assertEdits(edits);
   const planned = await planImageEdits(image, edits, opts.exec);
   if (!planned.length) return 0;
@@ -131,7 +140,10 @@ export async function applyImageEdits(image: string, edits: readonly FileEdit[],
       if (isHostFile(e.content)) await copyFile(e.content.hostFile, staged(i));
       else await writeFile(staged(i), e.content);
     }
-    await runDebugfsScript(image, editScript(planned, staged, opts.epoch), { epoch: opts.epoch, exec: opts.exec, undo: opts.undo });
+    // With `written`: debugfs keeps an undo file, which lists the byte ranges it wrote (the block map's update reads them).
+    const undo = opts.undo ?? (opts.written ? join(staging.path, 'undo') : undefined);
+    await runDebugfsScript(image, editScript(planned, staged, opts.epoch), { epoch: opts.epoch, exec: opts.exec, undo });
+    if (undo && opts.written) opts.written.push(...(await writtenRanges(undo)).ranges);
     return planned.length;
   } finally {
     await staging.cleanup();

@@ -6,8 +6,18 @@
  */
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
 import { findTool } from './tools.js';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 
-let eatmydata: Promise<boolean> | undefined;
+let eatmydata: Promise<string | undefined> | undefined;
+
+/** eatmydata's library (package eatmydata), preloaded directly: its wrapper script runs readlink twice per call. */
+async function eatmydataLibrary(): Promise<string | undefined> {
+  if (!(await findTool('eatmydata'))) return undefined;
+  const dirs = ['/usr/lib', ...(await readdir('/usr/lib').catch(() => [] as string[])).filter((d) => d.endsWith('-linux-gnu')).map((d) => join('/usr/lib', d))];
+  return dirs.map((d) => join(d, 'libeatmydata.so.1')).find((f) => existsSync(f));
+}
 
 /**
  * Run debugfs or e2fsck on an image. libext2fs fsyncs the image whenever it
@@ -15,13 +25,13 @@ let eatmydata: Promise<boolean> | undefined;
  * build is a fresh copy whose data is still in the page cache: that fsync
  * then waits until all of it (hundreds of MB) is on the disk, ~0.5 s, for a
  * file nobody asked to be durable (cp, mkfs -d and the rename leave it to
- * the kernel's writeback too). eatmydata, when installed, makes fsync a no-op
- * for the tool; without it the tools run as they are, only slower.
+ * the kernel's writeback too). eatmydata's library, when installed, makes
+ * fsync a no-op for the tool; without it the tools run as they are, only slower.
  */
 export async function e2tool(tool: 'debugfs' | 'e2fsck', args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  eatmydata ??= findTool('eatmydata').then(Boolean);
-  const wrap = await eatmydata;
-  return exec(wrap ? 'eatmydata' : tool, wrap ? [tool, ...args] : args, opts);
+  eatmydata ??= eatmydataLibrary();
+  const lib = await eatmydata;
+  return exec(tool, args, lib ? { ...opts, env: { ...opts.env, LD_PRELOAD: lib } } : opts);
 }
 
 export interface ImageStat {
@@ -51,11 +61,28 @@ export async function readImageFile(image: string, path: string, opts: ExecOptio
 /** The inode at `path` (links above it followed inside the image, a link at it not). */
 export async function statImageFile(image: string, path: string, opts: ExecOptions = {}): Promise<ImageStat | undefined> {
   const r = await e2tool('debugfs', ['-R', `stat ${word(path)}`, image], { ...opts, reject: false });
-  const head = /Type: (\w+)\s+Mode:\s+(\d+)/.exec(r.stdout);
-  const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(r.stdout);
+  return parseStat(r.stdout);
+}
+
+function parseStat(text: string): ImageStat | undefined {
+  const head = /Type: (\w+)\s+Mode:\s+(\d+)/.exec(text);
+  const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
   if (!head || !owner) return undefined;
   const type = head[1] === 'regular' || head[1] === 'directory' || head[1] === 'symlink' ? head[1] : 'other';
   return { type, mode: parseInt(head[2]!, 8), uid: Number(owner[1]), gid: Number(owner[2]) };
+}
+
+/** statImageFile of several paths in one debugfs run (it echoes each command before its output). */
+export async function statImageFiles(image: string, paths: readonly string[], opts: ExecOptions = {}): Promise<Map<string, ImageStat | undefined>> {
+  const out = new Map<string, ImageStat | undefined>();
+  const unique = [...new Set(paths.map(word))];
+  if (!unique.length) return out;
+  const r = await e2tool('debugfs', ['-f', '-', image], { ...opts, input: unique.map((p) => `stat ${p}\n`).join(''), reject: false, onLine: undefined });
+  const sections = r.stdout.split(/^debugfs: stat (\S+)$/m);
+  const found = new Map<string, string>();
+  for (let i = 1; i + 1 < sections.length; i += 2) found.set(sections[i]!, sections[i + 1]!);
+  for (const p of unique) out.set(p, found.has(p) ? parseStat(found.get(p)!) : undefined);
+  return out;
 }
 
 /** stderr lines debugfs prints for things that are fine here (removing what is not there). */

@@ -4,8 +4,8 @@
  * README's install line (test/unit/host-tools.test.ts keeps the three, and the
  * tools the code actually calls, in agreement).
  */
-import { access, constants } from 'node:fs/promises';
 import { accessSync } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostError } from '../errors.js';
 import { cleanEnv } from './exec.js';
@@ -78,6 +78,7 @@ export const HOST_TOOLS: Readonly<Record<string, HostTool>> = {
   mksquashfs: tool('squashfs-tools', 'pack fs: squashfs', true),
   getcap: tool('libcap2-bin', 'the launch script (checks capabilities when present)', true),
   eatmydata: tool('eatmydata', 'faster warm builds (debugfs and e2fsck on a fresh image copy without fsync)', true),
+  bmaptool: tool('bmap-tools', 'checking an image against its block map (bmaptool copy IMAGE /dev/null)', true),
   'apt-cacher-ng': tool('apt-cacher-ng', 'a local package cache for apt_proxy (the proxy end-to-end test starts one)', true),
 };
 

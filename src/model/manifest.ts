@@ -41,7 +41,10 @@ export const imageManifestSchema = z.object({
   recipe: z.object({ name: z.string(), file: z.string().optional(), description: z.string().optional() }),
   variables: z.record(z.string(), z.unknown()),
   passwords: passwordsRecord.optional(),
-  image: z.union([z.object({ file: z.string(), ...sizes, sha256: sha256Hex.optional(), fs: z.string().optional(), uuid: z.string().optional() }), z.object({ file: z.string(), kind: z.literal('hostfs'), owner: z.string().optional() })]),
+  image: z.union([
+    z.object({ file: z.string(), ...sizes, sha256: sha256Hex.optional(), bmap: z.object({ file: z.string(), sha256: sha256Hex }).optional(), fs: z.string().optional(), uuid: z.string().optional() }),
+    z.object({ file: z.string(), kind: z.literal('hostfs'), owner: z.string().optional() }),
+  ]),
   umid: z.string(),
   launch: writtenLaunch,
   test: z.record(z.string(), z.unknown()),
@@ -110,10 +113,11 @@ export type Manifest = z.output<typeof manifestSchema>;
 export const manifestObject = z.record(z.string(), z.unknown(), { error: 'not a JSON object' });
 
 const NOT_SHA = 'image.sha256 is not a sha256 checksum';
+const NOT_BMAP = 'image.bmap must be { file: a file name beside it, sha256 }';
 const NOT_VARIANTS = 'variants must be a list of { name, cow, ... }';
 /**
  * What merge and verify-cow need of the manifest beside a base image: its
- * checksum and its COW children. The rest is kept as it is (merge --in-place
+ * checksum (the sha256 of the whole image, or of its block map) and its COW children. The rest is kept as it is (merge --in-place
  * writes it back with the new checksum).
  */
 export const baseManifestSchema = z
@@ -125,6 +129,7 @@ export const baseManifestSchema = z
           .string({ error: NOT_SHA })
           .regex(/^[0-9a-f]{64}$/, NOT_SHA)
           .optional(),
+        bmap: z.object({ file: fileName, sha256: sha256Hex }, { error: NOT_BMAP }).optional(),
       })
       .loose(),
     variants: z.array(z.object({ cow: z.string({ error: NOT_VARIANTS }) }, { error: NOT_VARIANTS }).loose(), { error: NOT_VARIANTS }).optional(),

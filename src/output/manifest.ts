@@ -1,6 +1,8 @@
 /** `<name>.manifest.json`: what was built, from what, and how long it took. */
 import { stat } from 'node:fs/promises';
-import { sha256File } from '../host/hashing.js';
+import { sha256File, sha256Text } from '../host/hashing.js';
+import { type Bmap, bmapOf, bmapText, updateBmap } from '../host/bmap.js';
+import type { ByteRange } from '../host/e2undo.js';
 import { REDACTED, redact } from '../host/secrets.js';
 import type { Plan } from '../recipe/load.js';
 import type { BuildFacts } from '../model/facts.js';
@@ -46,13 +48,38 @@ export interface ManifestInput {
   facts: BuildFacts;
   timings: StepTiming[];
   version: string;
-  /** Hash the image (sha256 reads all of it, holes too: ~1 s per GiB). */
-  checksum?: boolean;
+  /** The image's integrity record (imageIntegrity): its block map's name and sha256, or the sha256 of the whole image. */
+  integrity?: { sha256?: string; bmap?: { file: string; sha256: string } };
+}
+
+/** How the manifest records the image: a block map (default), the sha256 of the whole image, or nothing. */
+export type Checksum = 'bmap' | 'sha256' | false;
+
+export interface Integrity {
+  /** What was done, for the log: "block map: 400 ranges, 12 hashed". */
+  note?: string;
+  sha256?: string;
+  /** The block map's text (written beside the image) and its sha256 (in the manifest). */
+  bmap?: { text: string; sha256: string };
+}
+
+/**
+ * The integrity record of `image`. A block map (host/bmap) by default: from
+ * a fast build's base map and the ranges its edits wrote when there is one
+ * (only those pieces are read), else hashing every data block. `sha256`
+ * reads the whole image, holes too (~1 s per GiB).
+ */
+export async function imageIntegrity(image: string, kind: Checksum | true | undefined, fast?: { base?: Bmap; written: ByteRange[] }, imageName?: string): Promise<Integrity> {
+  if (kind === false) return {};
+  if (kind === 'sha256') return { sha256: await sha256File(image), note: 'sha256 of the whole image' };
+  const map = fast?.base ? await updateBmap(image, fast.base, fast.written) : await bmapOf(image);
+  const text = bmapText(map, imageName);
+  return { bmap: { text, sha256: sha256Text(text) }, note: `block map: ${map.ranges.length} ranges, ${map.hashed ?? map.ranges.length} hashed` };
 }
 
 export async function buildManifest(m: ManifestInput): Promise<string> {
   const image: ImageManifest['image'] = m.imageFile
-    ? { file: m.imageName, ...(await imageSizes(m.imageFile)), sha256: m.checksum === false ? undefined : await sha256File(m.imageFile), fs: m.facts.fsType, uuid: m.facts.fsUuid }
+    ? { file: m.imageName, ...(await imageSizes(m.imageFile)), sha256: m.integrity?.sha256, bmap: m.integrity?.bmap, fs: m.facts.fsType, uuid: m.facts.fsUuid }
     : { file: m.imageName, kind: 'hostfs', owner: m.plan.owner };
   const manifest: ImageManifest = {
     umlbuild: m.version,

@@ -1,14 +1,16 @@
 /**
  * `--artifacts DIR`: what a CI job publishes, under stable names: the image
  * (`<output>.img.zst` by default, or `.img.xz`, a sparse-aware `.img.tar`, or
- * the sparse `.img` itself), the launch script, the manifest, and SHA256SUMS
- * over them (`sha256sum -c SHA256SUMS` checks a download).
+ * the sparse `.img` itself), the launch script, the manifest, the image's
+ * block map when it has one, and SHA256SUMS over them (`sha256sum -c
+ * SHA256SUMS` checks a download).
  *
  * DIR may hold anything, links planted by someone else included: every file is
  * made in a fresh private directory inside DIR (journaled, so `cleanup`
  * removes it after a SIGKILL), hashed there, and renamed to its name in DIR,
  * which replaces a link instead of writing through it.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { exec } from '../host/exec.js';
@@ -42,6 +44,11 @@ export async function writeArtifacts(outputs: OutputPaths, dir: string, compress
     const names = [target, basename(outputs.script), basename(outputs.manifest)];
     await copyReplacing(outputs.script, at(names[1]!));
     await copyReplacing(outputs.manifest, at(names[2]!));
+    // The block map the manifest names (bmaptool copy IMAGE.zst DEST finds it beside the download and checks every range).
+    if (existsSync(outputs.bmap)) {
+      names.push(basename(outputs.bmap));
+      await copyReplacing(outputs.bmap, at(basename(outputs.bmap)));
+    }
     const sums = await Promise.all(names.map(async (f) => `${await sha256File(at(f))}  ${f}\n`));
     await writeNew(at('SHA256SUMS'), sums.join(''));
     names.push('SHA256SUMS');

@@ -9,12 +9,12 @@ import { EXIT, InterruptedError, StepError, UserError } from '../errors.js';
 import { cowChildren } from '../uml/cow.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { ImageCache } from '../cache/images.js';
-import { fastTasks, splitForFastPath, stepTask } from './fast-path.js';
+import { type FastBmap, fastTasks, type FastLookup, lookupBase, splitForFastPath, stepTask } from './fast-path.js';
 import { buildVariant, recordVariants, type VariantOutput } from './variants.js';
 import { DirectCows } from './variant-direct.js';
 import { redact } from '../host/secrets.js';
 import { renderLaunchScript } from '../templates/launch-script.js';
-import { buildManifest, type StepTiming } from '../output/manifest.js';
+import { buildManifest, type Checksum, imageIntegrity, type StepTiming } from '../output/manifest.js';
 import { sha256Text } from '../host/hashing.js';
 import type { Plan } from '../recipe/load.js';
 import { createContext } from './context.js';
@@ -46,8 +46,8 @@ export interface BuildOptions {
   refreshCache?: boolean;
   /** Build directory-first recipes as a cached base image plus debugfs edits (default: on when caching). */
   fast?: boolean;
-  /** Record the image's sha256 in the manifest (default: yes). */
-  checksum?: boolean;
+  /** The image's integrity record in the manifest: a block map beside it (default, true), the sha256 of the whole image, or none (false). */
+  checksum?: Checksum | true;
   /** Replace an image that has COW children (breaking them). */
   replaceBase?: boolean;
   /** Progress events (redacted); the CLI prints them for --log-format ndjson. */
@@ -98,7 +98,9 @@ export async function build(plan: Plan, opts: BuildOptions): Promise<BuildResult
 
 async function buildChecked(plan: Plan, opts: BuildOptions, emit: Emit, warn: (l: string) => void, text: (l: string) => void): Promise<BuildResult> {
   checkOnFailure(opts.onFailure ?? 'cleanup');
-  await verifyPlan(plan);
+  // A warm build's base image, looked up first: the steps it replaces verify without asking the mirror.
+  const looked = await lookupFast(plan, opts);
+  await verifyPlan(plan, undefined, { cached: looked?.hit ? new Set(looked.split.base) : undefined });
   await checkImageSizes(plan, opts.outDir);
   const started = Date.now();
   const final = outputPaths(opts.outDir, plan.output, imageExtension(plan));
@@ -115,14 +117,34 @@ async function buildChecked(plan: Plan, opts: BuildOptions, emit: Emit, warn: (l
   const journal = new Journal();
   const lockId = journal.add({ kind: 'lock', path: lockFile });
   try {
-    return await buildLocked(plan, opts, final, partial, { emit, warn, text }, started);
+    return await buildLocked(plan, opts, final, partial, { emit, warn, text }, started, looked);
   } finally {
     await lock.release();
     journal.forget(lockId);
   }
 }
 
-async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, partial: OutputPaths, { emit, warn, text }: { emit: Emit; warn: (l: string) => void; text: (l: string) => void }, started: number): Promise<BuildResult> {
+function cacheRootOf(opts: BuildOptions): string | undefined {
+  return opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultCacheDir());
+}
+
+/** The fast path's base-image lookup, or undefined (no fast path; or it failed: verifying the plan says why, and the build looks again). */
+async function lookupFast(plan: Plan, opts: BuildOptions): Promise<FastLookup | undefined> {
+  const cacheRoot = cacheRootOf(opts);
+  const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
+  if (typeof split === 'string') return undefined;
+  return lookupBase(plan, split, { exec: (cmd, args, o) => exec(cmd, args, { signal: opts.signal, ...o }) }, new ImageCache(cacheRoot!), opts.refreshCache).catch(() => undefined);
+}
+
+async function buildLocked(
+  plan: Plan,
+  opts: BuildOptions,
+  final: OutputPaths,
+  partial: OutputPaths,
+  { emit, warn, text }: { emit: Emit; warn: (l: string) => void; text: (l: string) => void },
+  started: number,
+  looked?: FastLookup,
+): Promise<BuildResult> {
   const children = plan.rootfs === 'image' && existsSync(final.image) ? await cowChildren(final.image, dirname(final.image)) : [];
   if (children.length && !opts.replaceBase) {
     throw new UserError(
@@ -140,12 +162,13 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
   teardown.defer(`remove ${partial.image}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'file', path: partial.image } });
   teardown.defer(`remove ${partial.root}`, () => removePartials(partial), { onlyOnFailure: true, resource: { kind: 'tree', path: partial.root } });
   const ctx = createContext(plan, partial.image, teardown, signal, partial.root);
-  const cacheRoot = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultCacheDir());
+  const cacheRoot = cacheRootOf(opts);
   if (cacheRoot) ctx.cache = new BootstrapCache(cacheRoot);
   ctx.refreshCache = opts.refreshCache;
   const timings: StepTiming[] = [];
   const split = cacheRoot && opts.fast !== false ? splitForFastPath(plan) : 'no cache';
-  const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!));
+  const fastBmap: FastBmap = { written: [] };
+  const list = typeof split === 'string' ? plan.steps.map((ps) => stepTask(ps, ctx)) : await fastTasks(plan, split, ctx, new ImageCache(cacheRoot!), looked, fastBmap);
 
   emit({ type: 'build-started', recipe: plan.file, output: final.image, steps: list.length });
   // Lines logged outside every task (teardown after the run): events only, step index 0.
@@ -217,6 +240,9 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
         await ctx.exec('chown', ['-R', '--no-dereference', plan.owner.includes(':') ? plan.owner : `${plan.owner}:`, partial.root]);
       }
       const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch, hostfsRoot: hostfs ? final.root : undefined });
+      const t0 = Date.now();
+      const integrity = hostfs ? {} : await imageIntegrity(partial.image, opts.checksum, typeof split === 'string' ? undefined : fastBmap, basename(final.image));
+      if (integrity.note) logs.log(`integrity record: ${integrity.note} in ${((Date.now() - t0) / 1000).toFixed(3)} s`);
       const manifest = await buildManifest({
         plan,
         imageFile: hostfs ? undefined : partial.image,
@@ -226,9 +252,9 @@ async function buildLocked(plan: Plan, opts: BuildOptions, final: OutputPaths, p
         facts: ctx.facts,
         timings,
         version: VERSION,
-        checksum: opts.checksum,
+        integrity: { sha256: integrity.sha256, bmap: integrity.bmap && { file: basename(final.bmap), sha256: integrity.bmap.sha256 } },
       });
-      await commitOutputs(partial, final, script, manifest, hostfs);
+      await commitOutputs(partial, final, script, manifest, hostfs, integrity.bmap?.text);
     } catch (e) {
       error = e;
     }

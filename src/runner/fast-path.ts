@@ -12,9 +12,12 @@
  * is allowed only past steps whose traits say they leave edits alone
  * (leavesEdits: modules, tune-uml, reproducible, pack). A `run` step after an edit keeps the ordinary way.
  */
-import type { ImageCache } from '../cache/images.js';
+import type { ImageCache, ImageEntry } from '../cache/images.js';
 import { cacheKey } from '../cache/store.js';
 import { applyImageEdits, imageTarget } from '../edits/image.js';
+import { e2tool } from '../host/debugfs.js';
+import { type Bmap, bmapOf } from '../host/bmap.js';
+import type { ByteRange } from '../host/e2undo.js';
 import { NotEditable } from '../edits/model.js';
 import type { Plan } from '../recipe/load.js';
 import type { PlannedStep } from '../recipe/plan-step.js';
@@ -65,11 +68,10 @@ export function stepTask(ps: PlannedStep, ctx: StepContext): BuildTask {
 }
 
 /** What went into the base image besides the step options: resolved mirror, tool versions, modules, scripts. */
-export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: StepContext): Promise<Record<string, unknown>> {
-  const inputs: unknown[] = [];
-  const cacheCtx = { recipeDir: plan.dir, exec: ctx.exec };
-  for (const ps of base) inputs.push((await traitsOf(ps).cacheInputs?.(ps.options, cacheCtx)) ?? null);
-  const { stdout: arch } = await ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined });
+export async function baseInputs(plan: Plan, base: PlannedStep[], ctx: Pick<StepContext, 'exec'>, digestMemo?: string): Promise<Record<string, unknown>> {
+  const cacheCtx = { recipeDir: plan.dir, exec: ctx.exec, digestMemo };
+  // All at once: tool versions and tree digests do not depend on each other.
+  const [arch, ...inputs] = await Promise.all([ctx.exec('dpkg', ['--print-architecture'], { onLine: () => undefined }).then((r) => r.stdout), ...base.map(async (ps) => (await traitsOf(ps).cacheInputs?.(ps.options, cacheCtx)) ?? null)]);
   return { umlbuild: VERSION, arch: arch.trim(), reproducible: plan.reproducible ?? null, steps: base.map((s) => [s.kind, keyedOptions(s.options, plan)]), inputs };
 }
 
@@ -89,11 +91,33 @@ export function keyedOptions(options: unknown, plan: Pick<Plan, 'vars' | 'secret
   return JSON.parse(text);
 }
 
-/** The build as base image (from the cache, or built and then cached) plus debugfs edits. */
-export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache): Promise<BuildTask[]> {
-  const fields = await baseInputs(plan, split.base, ctx);
+export interface FastLookup {
+  split: FastSplit;
+  fields: Record<string, unknown>;
+  key: string;
+  hit?: ImageEntry;
+}
+
+/** The base image's cache key and entry (when there is one), for a plan that takes the fast path. */
+export async function lookupBase(plan: Plan, split: FastSplit, ctx: Pick<StepContext, 'exec'>, images: ImageCache, refresh?: boolean): Promise<FastLookup> {
+  const fields = await baseInputs(plan, split.base, ctx, images.digests);
   const key = `img-${cacheKey(fields)}`;
-  const hit = ctx.refreshCache ? undefined : await images.lookup(key);
+  return { split, fields, key, hit: refresh ? undefined : await images.lookup(key) };
+}
+
+/** What a fast build knows of its image's block map: the base image's, and the byte ranges the edits wrote since. */
+export interface FastBmap {
+  base?: Bmap;
+  written: ByteRange[];
+}
+
+/**
+ * The build as base image (from the cache, or built and then cached) plus
+ * debugfs edits; `looked` when the lookup was made already. `bmap` is
+ * filled in for the manifest's block map.
+ */
+export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, images: ImageCache, looked?: FastLookup, bmap: FastBmap = { written: [] }): Promise<BuildTask[]> {
+  const { fields, key, hit } = looked ?? (await lookupBase(plan, split, ctx, images, ctx.refreshCache));
   const tasks: BuildTask[] = [];
   if (hit) {
     tasks.push({
@@ -104,6 +128,12 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
         ctx.imageCreated = true;
         await ctx.exec('cp', ['--sparse=always', images.image(key), ctx.image]);
         Object.assign(ctx.facts, hit.facts);
+        bmap.base = hit.bmap;
+        if (!bmap.base) {
+          // An entry of an older version: its block map, made once and kept.
+          bmap.base = await bmapOf(images.image(key));
+          await images.addBmap(hit, bmap.base);
+        }
       },
     });
   } else {
@@ -116,7 +146,9 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
         const partial = await images.partial(key);
         const cleanup = ctx.teardown.defer(`remove ${partial}`, () => rm(partial, { force: true }), { resource: { kind: 'file', path: partial } });
         await ctx.exec('cp', ['--sparse=always', ctx.image, partial]);
-        await images.commit(key, partial, fields, ctx.facts);
+        // Its block map, kept with it: this build's and every warm build's map start from it.
+        bmap.base = await bmapOf(partial);
+        await images.commit(key, partial, fields, ctx.facts, bmap.base);
         cleanup.drop();
         ctx.log(`cached the base image as ${key} in ${images.dir}`);
       },
@@ -130,7 +162,7 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       run: async () => {
         try {
           const edits = await ps.step.edits!(ps.options, editContext(ctx, imageTarget(ctx.image)));
-          await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal }, journal: ctx.teardown.journal });
+          await applyImageEdits(ctx.image, edits, { epoch: ctx.reproducible?.epoch, exec: { signal: ctx.signal }, journal: ctx.teardown.journal, written: bmap.written });
         } catch (e) {
           if (e instanceof NotEditable) throw new UserError(`${e.message}: this step cannot edit the packed image; build with --no-fast to run it on the tree`);
           throw e;
@@ -138,6 +170,6 @@ export async function fastTasks(plan: Plan, split: FastSplit, ctx: StepContext, 
       },
     });
   }
-  tasks.push({ title: 'Check the edited image (e2fsck)', kind: 'fsck', run: async () => void (await ctx.exec('e2fsck', ['-fn', ctx.image])) });
+  tasks.push({ title: 'Check the edited image (e2fsck)', kind: 'fsck', run: async () => void (await e2tool('e2fsck', ['-fn', ctx.image], { signal: ctx.signal, onLine: (l) => ctx.log(l), onCommand: (l) => ctx.log(`$ ${l}`) })) });
   return tasks;
 }

@@ -19,8 +19,10 @@ export interface VerifyResult {
  * `rootless` says whether this user can build in a user namespace (asked only
  * when not root): then steps that need root only for chroot and file
  * ownership are satisfied; loop devices and mounts of images are not.
+ * `cached`: the planned steps a warm build takes from the base-image cache
+ * (they verify without the checks that cost time).
  */
-export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSupport>): Promise<VerifyResult> {
+export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSupport>, opts: { cached?: ReadonlySet<unknown> } = {}): Promise<VerifyResult> {
   // A plan is data a library caller may have made or changed: its shape is checked before its steps.
   const unsound = planDataProblems(plan);
   if (unsound.length) throw new RecipeError(unsound.map((u) => ({ file: `plan of ${plan.file ?? 'a recipe'}`, path: u.path, message: u.message })));
@@ -49,6 +51,7 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
         vars,
         problem,
         fetchEnv: proxies,
+        cached: opts.cached?.has(ps) || undefined,
         requireTool: async (tool) => {
           if (!(await findTool(tool))) missing.set(tool, [...(missing.get(tool) ?? []), `steps[${ps.index}] ${ps.kind}`]);
         },

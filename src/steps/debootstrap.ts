@@ -119,7 +119,8 @@ export const debootstrap: Step<Options> = {
     const src = await bootstrapSource(o);
     if (src.keyring && !existsSync(src.keyring.value)) ctx.problem(`keyring ${src.keyring.value} (${src.keyring.from}) does not exist${o.keyring ? '' : ' (package debian-archive-keyring)'}`, 'keyring');
     if (!src.mirror) return ctx.problem(src.problem ?? 'no mirror', 'mirror');
-    const problem = await releaseReachable(src.mirror.value, o.suite, ctx.fetchEnv);
+    // A warm build does not bootstrap: the mirror is not asked then.
+    const problem = ctx.cached ? undefined : await releaseReachable(src.mirror.value, o.suite, ctx.fetchEnv);
     if (problem) ctx.problem(`${problem} (mirror from ${src.mirror.from}${o.mirror ? '' : '; --set mirror=URL gives another'})`, 'mirror');
   },
   async resolved(o) {

@@ -56,7 +56,9 @@ export const modules: Step<Options> = {
     requires: ['root'],
     leavesEdits: true,
     // The contents of the modules copied (of a kernel tree: what modules_install takes).
-    cacheInputs: async (o) => ({ modules: o.kernel_tree ? await treeDigest(o.kernel_tree, { include: (rel) => KERNEL_TREE_INPUTS.test(rel) }) : await treeDigest(String(o.from)) }),
+    cacheInputs: async (o, ctx) => ({
+      modules: o.kernel_tree ? await treeDigest(o.kernel_tree, { include: (rel) => KERNEL_TREE_INPUTS.test(rel), memo: ctx.digestMemo, memoKey: KERNEL_TREE_INPUTS.source }) : await treeDigest(String(o.from), { memo: ctx.digestMemo }),
+    }),
   },
   title: (o) => `Install kernel modules${o.version !== 'auto' ? ` ${o.version}` : ''} from ${o.kernel_tree ?? o.from}`,
   async verify(o, ctx) {

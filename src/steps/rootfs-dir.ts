@@ -48,7 +48,7 @@ export const rootfsDir: Step<Options> = {
     requires: ['root'],
     provides: ['system'],
     // Contents, link targets, modes, owners and times of everything in the tree.
-    cacheInputs: async (o, ctx) => ({ tree: await treeDigest(sourcePath(o.source, ctx.recipeDir)) }),
+    cacheInputs: async (o, ctx) => ({ tree: await treeDigest(sourcePath(o.source, ctx.recipeDir), { memo: ctx.digestMemo }) }),
   },
   title: (o) => `Copy the tree ${o.source}`,
   async verify(o, ctx) {

@@ -20,6 +20,8 @@ export type BuildState = 'image' | 'filesystem' | 'root' | 'mount' | 'system';
 /** What a step's cache inputs may look at: the recipe's directory and host commands (tool versions). */
 export interface CacheInputContext {
   recipeDir: string;
+  /** Where tree digests are memoized (cache/tree-digest); none: every digest reads its tree. */
+  digestMemo?: string;
   exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 

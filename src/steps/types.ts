@@ -78,6 +78,8 @@ export interface VerifyContext {
   requireHost(need: string): void;
   /** The environment of commands that fetch packages: proxies (host/proxy `fetchEnv`). */
   fetchEnv?: Readonly<Record<string, string>>;
+  /** The step will not run: a warm build takes its result from the base-image cache. Checks that cost time (asking a mirror) are skipped. */
+  cached?: boolean;
 }
 
 export interface MountedRoot {

@@ -3,6 +3,7 @@
  * it. A COW header is untrusted input: its backing path may name any file.
  * So the base must be a regular file (not a link, FIFO or device) in a
  * directory that also holds the umlbuild manifest naming it, with the sha256
+ * or the block map (host/bmap: every range's sha256, zeros elsewhere)
  * recorded there; an in-place merge also needs the COW file recorded as a
  * child (a variant) in that manifest. The base is returned open ("pinned"),
  * so what was checked is what gets written.
@@ -11,7 +12,8 @@ import { readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { openRegularFile, type PinnedFile } from '../host/pinned-file.js';
-import { sha256File } from '../host/hashing.js';
+import { sha256File, sha256Text } from '../host/hashing.js';
+import { parseBmap, verifyBmap } from '../host/bmap.js';
 import type { CowHeader } from './cow.js';
 import { type BaseManifestData, baseManifestSchema, checkManifestData, manifestObject, parseManifest } from '../model/manifest.js';
 
@@ -72,6 +74,29 @@ export async function manifestFor(dir: string, name: string): Promise<BaseManife
   return undefined;
 }
 
+const MAX_BMAP = 64 << 20;
+
+/**
+ * Why the image at `image` does not have the content its block map records
+ * (`record`: the manifest's image.bmap, the map a regular file in `dir`
+ * whose sha256 it gives), or undefined when it has.
+ */
+export async function bmapProblem(dir: string, record: { file: string; sha256: string }, image: string): Promise<string | undefined> {
+  const f = await openRegularFile(join(dir, record.file), 'block map').catch((e: Error) => e);
+  if (f instanceof Error) return f.message;
+  let text: string;
+  try {
+    if (f.stat.size > MAX_BMAP) return `its block map ${record.file} is too large`;
+    text = (await f.fh.readFile()).toString('utf8');
+  } finally {
+    await f.close();
+  }
+  if (sha256Text(text) !== record.sha256) return `its block map ${record.file} is not the one recorded (sha256 differs)`;
+  const map = parseBmap(text);
+  if (typeof map === 'string') return `${record.file}: ${map}`;
+  return verifyBmap(image, map);
+}
+
 export interface CheckedBase {
   /** The base image, open; `path` reaches it for uml_moo. */
   file: PinnedFile;
@@ -107,9 +132,14 @@ export async function checkBase(header: CowHeader, cow: string, inPlace: boolean
         throw new BaseRefused(`${cow} is not recorded as a COW child of ${name} in ${basename(manifest.file)}: refusing to merge it in place. Merge into a new image instead: umlbuild merge ${cow} NEW.img`);
       }
     }
-    const expected = manifest.data.image.sha256;
-    if (!expected) throw new BaseRefused(`${manifest.file} records no sha256 for ${name}: cannot tell it is the image umlbuild built; refused`);
-    if ((await sha256File(file.path)) !== expected) throw new BaseRefused(`${name} no longer has the content ${basename(manifest.file)} recorded (sha256 differs): refused`);
+    const { sha256: expected, bmap } = manifest.data.image;
+    if (bmap) {
+      const problem = await bmapProblem(dir, bmap, file.path);
+      if (problem) throw new BaseRefused(`${name} no longer has the content ${basename(manifest.file)} recorded (${problem}): refused`);
+    } else {
+      if (!expected) throw new BaseRefused(`${manifest.file} records no sha256 and no block map for ${name}: cannot tell it is the image umlbuild built; refused`);
+      if ((await sha256File(file.path)) !== expected) throw new BaseRefused(`${name} no longer has the content ${basename(manifest.file)} recorded (sha256 differs): refused`);
+    }
     return { file, name, manifest };
   } catch (e) {
     await file.close();

@@ -21,8 +21,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { exec } from '../host/exec.js';
 import { createNewFile, openRegularFile, stillNames, type PinnedFile } from '../host/pinned-file.js';
-import { sha256File } from '../host/hashing.js';
-import { partialPath } from '../host/safe-write.js';
+import { sha256File, sha256Text } from '../host/hashing.js';
+import { bmapOf, bmapText } from '../host/bmap.js';
+import { partialPath, writeReplacing } from '../host/safe-write.js';
 import { manifestText } from '../model/manifest.js';
 import { BaseRefused, checkBase, type CheckedBase } from './cow-base.js';
 import { baseMismatch, checkCow, cowChildren, parseCowHeader, type CowHeader } from './cow.js';
@@ -123,7 +124,12 @@ async function mergeInPlace(cow: string, cowFile: PinnedFile, base: CheckedBase,
   if (await stillNames(cow, cowFile)) await rm(cow);
   const data = base.manifest.data;
   const st = await base.file.fh.stat();
-  data.image = { ...data.image, apparent: st.size, allocated: st.blocks * 512, sha256: await sha256File(base.file.path) };
+  if (data.image.bmap) {
+    // The block map beside it, made again for the merged content (a fresh name renamed over it: never written through a link).
+    const text = bmapText(await bmapOf(base.file.path), basename(base.name));
+    await writeReplacing(join(dirname(base.name), data.image.bmap.file), text);
+    data.image = { ...data.image, apparent: st.size, allocated: st.blocks * 512, bmap: { ...data.image.bmap, sha256: sha256Text(text) } };
+  } else data.image = { ...data.image, apparent: st.size, allocated: st.blocks * 512, sha256: await sha256File(base.file.path) };
   if (data.variants) data.variants = data.variants.filter((v) => v.cow !== basename(cow));
   const tmp = partialPath(base.manifest.file);
   const mode = (await lstat(base.manifest.file)).mode & 0o666;

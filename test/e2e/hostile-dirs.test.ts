@@ -99,7 +99,7 @@ describe('hostile output, artifact, cache and journal directories', function () 
     const out = join(dir.path, 'out');
     await mkdir(art);
     await mkdir(out);
-    const names = ['SHA256SUMS', 'tiny.sh', 'tiny.manifest.json', 'tiny.img.zst'];
+    const names = ['SHA256SUMS', 'tiny.sh', 'tiny.manifest.json', 'tiny.img.zst', 'tiny.img.bmap'];
     const targets = await Promise.all(names.map((n) => victim(`${n}.victim`)));
     for (let i = 0; i < names.length; i++) await symlink(targets[i]!, join(art, names[i]!));
     await symlink(await victim('out.sh'), join(out, 'tiny.sh'));

@@ -76,7 +76,7 @@ steps:
   - step: unmount
 `,
     );
-    const r = await exec(BIN, [recipe, '--out', dir.path, '--renderer', 'simple'], { reject: false, env: { TMPDIR: dir.path } });
+    const r = await exec(BIN, [recipe, '--out', dir.path, '--renderer', 'simple', '--checksum', 'sha256'], { reject: false, env: { TMPDIR: dir.path } });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.match(r.stderr, /killed .*pid \d+ \([^)]*sh -c sleep 6; echo late/, r.stderr);
     assert.match(r.stderr, /pid \d+ \([^)]*sh -c sleep 6; echo later/, r.stderr);

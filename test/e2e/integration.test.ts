@@ -122,7 +122,7 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     assert.match(hookEnv, /^UMLBUILD_VAR_HOSTNAME=from-dir$/m);
     assert.match(hookEnv, /^UMLBUILD_RECIPE=\S+\/recipes\/from-dir\.yml$/m);
     assert.match(await readFile(hookOut, 'utf8'), new RegExp(`^UMLBUILD_IMAGE=${join(out, 'from-dir.img')}$`, 'm'));
-    assert.deepEqual((await readdir(art)).sort(), ['SHA256SUMS', 'from-dir.img.zst', 'from-dir.manifest.json', 'from-dir.sh']);
+    assert.deepEqual((await readdir(art)).sort(), ['SHA256SUMS', 'from-dir.img.bmap', 'from-dir.img.zst', 'from-dir.manifest.json', 'from-dir.sh']);
     const sums = await exec('sha256sum', ['-c', 'SHA256SUMS'], { cwd: art, reject: false });
     assert.equal(sums.exitCode, 0, sums.stdout + sums.stderr);
     const restored = join(dir.path, 'restored.img');

@@ -52,7 +52,7 @@ const DYNAMIC: Record<string, string[]> = {
   'src/uml/mconsole.ts exec(cmd!': ['ip', 'uml_mconsole'],
   'src/uml/boot-test.ts spawn(argv[0]!': ['ip', 'setpriv', 'linux'], // netns wrap, asGuest, the launch argv
   'src/uml/probe.ts exec(argv[0]!': ['ip', 'setpriv', 'linux'],
-  "src/host/debugfs.ts exec(wrap ? 'eatmydata' : tool": ['eatmydata', 'debugfs', 'e2fsck'], // e2tool: the tool, under eatmydata when installed
+  'src/host/debugfs.ts exec(tool': ['debugfs', 'e2fsck'], // e2tool (with eatmydata's library preloaded when installed)
 };
 
 /** Tools run by what umlbuild writes or ships, not by a call in src/*.ts. */
@@ -60,6 +60,7 @@ const SCRIPTS: Record<string, string[]> = {
   'src/templates/launch.sh.ejs': ['sh', 'dirname', 'basename', 'id', 'setpriv', 'getcap', 'grep', 'taskset', 'linux'],
   'recipes/busybox.yml': ['busybox', 'ldd', 'mkdir', 'cp', 'ln'],
   'test/e2e/proxy.test.ts': ['apt-cacher-ng'], // the package cache the test starts
+  'src/host/bmap.ts': ['bmaptool'], // the check the block map names (and the tests run)
 };
 
 interface Found {

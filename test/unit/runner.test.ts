@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,13 +22,18 @@ describe('build runner (test-only steps, no root needed)', () => {
 
   it('writes image, launch script and manifest on success, and nothing else', async () => {
     const r = await run('  - step: sparse-disk\n    size: 16M\n  - step: echo\n    message: hi ${root_password}\n');
-    assert.deepEqual((await readdir(join(dir.path, 'out'))).sort(), ['demo.img', 'demo.manifest.json', 'demo.sh']);
+    assert.deepEqual((await readdir(join(dir.path, 'out'))).sort(), ['demo.img', 'demo.img.bmap', 'demo.manifest.json', 'demo.sh']);
     const st = await stat(r.outputs.image);
     assert.equal(st.size, 16 * 2 ** 20);
     assert.ok(st.blocks * 512 < 1024 * 1024, 'image is sparse');
     const manifest = JSON.parse(await readFile(r.outputs.manifest, 'utf8'));
     assert.equal(manifest.image.apparent, 16 * 2 ** 20);
-    assert.match(manifest.image.sha256, /^[0-9a-f]{64}$/);
+    assert.deepEqual(manifest.image.bmap, {
+      file: 'demo.img.bmap',
+      sha256: createHash('sha256')
+        .update(await readFile(join(dir.path, 'out/demo.img.bmap')))
+        .digest('hex'),
+    });
     assert.equal(manifest.variables.root_password, '***');
     assert.deepEqual(
       manifest.steps.map((s: { step: string }) => s.step),
@@ -51,7 +57,7 @@ describe('build runner (test-only steps, no root needed)', () => {
     await writeFile(image, 'old good image');
     await rejection(run('  - step: sparse-disk\n    size: 32M\n  - step: fail\n'));
     assert.equal(await readFile(image, 'utf8'), 'old good image');
-    assert.deepEqual((await readdir(join(dir.path, 'out'))).sort(), ['demo.img', 'demo.manifest.json', 'demo.sh']);
+    assert.deepEqual((await readdir(join(dir.path, 'out'))).sort(), ['demo.img', 'demo.img.bmap', 'demo.manifest.json', 'demo.sh']);
   });
 
   it('--on-failure keep: the partial image stays, journaled and marked kept, its path printed with `umlbuild cleanup`; the error is the step failure', async () => {

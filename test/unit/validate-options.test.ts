@@ -22,6 +22,7 @@ const NOT_PLAN: Record<string, string> = {
   '--compress': 'the same',
   '--no-fast': 'how, not what',
   '--no-checksum': 'a manifest field',
+  '--checksum': 'a manifest field',
   '--on-failure': 'what happens after a step fails, not what is built',
   '--no-network': '--test',
 };

@@ -122,7 +122,7 @@ describe('variable values are validated by what they feed', function () {
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(secret));
     const files = await readdir(out);
-    assert.equal(files.length, 3);
+    assert.equal(files.length, 4, 'image, its block map, launch script, manifest');
     for (const f of files) {
       assert.doesNotMatch(f, new RegExp(secret));
       if (!f.endsWith('.img')) assert.doesNotMatch(await readFile(join(out, f), 'utf8'), new RegExp(secret));
