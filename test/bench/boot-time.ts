@@ -3,7 +3,7 @@
  * test` (default flags: the recipe's network device on a tap device in a
  * private namespace, no DHCP server), for
  *
- * - the tuned Debian image (recipes/bookworm-dirfirst.yml, `tune: uml`) and
+ * - the tuned Debian image (recipes/bookworm.yml, `tune: uml`) and
  *   recipes/busybox.yml as shipped, and
  * - baselines built in the same run: the same recipes without the fast-boot
  *   kernel arguments (`launch: { fast_boot: false }`), and for bookworm also
@@ -48,15 +48,15 @@ const dir = await tempDir('umlbuild-bench-boot-', '/var/tmp');
 try {
   const recipe = (name: string, body: string) => writeFile(join(dir.path, `${name}.yml`), `name: ${name}\noutput: ${name}\n${body}`).then(() => join(dir.path, `${name}.yml`));
   await exec('cp', ['-r', join(PROJECT, 'recipes/busybox'), dir.path]);
-  const dirfirst = join(PROJECT, 'recipes/bookworm-dirfirst.yml');
-  // bookworm-dirfirst's steps with tune-uml before pack, keeping the new tuning.
-  const steps = (parse(await readFile(dirfirst, 'utf8')) as { steps: Record<string, unknown>[] }).steps;
+  const dirfirst = join(PROJECT, 'recipes/bookworm.yml');
+  // bookworm's steps (from the include it extends) with tune-uml before pack, keeping the new tuning.
+  const steps = (parse(await readFile(join(PROJECT, 'recipes/include/debian.yml'), 'utf8')) as { steps: Record<string, unknown>[] }).steps;
   const pack = steps.findIndex((s) => s.step === 'pack');
   const oldTuned = [...steps.slice(0, pack), { step: 'tune-uml', keep: NEW_TUNING }, ...steps.slice(pack)];
   const images: [string, string][] = [
-    ['bookworm-dirfirst (tune: uml), as shipped', dirfirst],
-    ['bookworm-dirfirst, fast_boot: false', await recipe('bw-nofast', `extends: ${dirfirst}\nlaunch:\n  fast_boot: false\n`)],
-    ['bookworm-dirfirst, baseline: fast_boot: false, tuning before, no rw', await recipe('bw-base', `extends: ${dirfirst}\ntune: none\nlaunch:\n  fast_boot: false\n  args: []\nsteps: ${JSON.stringify(oldTuned)}\n`)],
+    ['bookworm (tune: uml), as shipped', dirfirst],
+    ['bookworm, fast_boot: false', await recipe('bw-nofast', `extends: ${dirfirst}\nlaunch:\n  fast_boot: false\n`)],
+    ['bookworm, baseline: fast_boot: false, tuning before, no rw', await recipe('bw-base', `extends: ${dirfirst}\ntune: none\nlaunch:\n  fast_boot: false\n  args: []\nsteps: ${JSON.stringify(oldTuned)}\n`)],
     ['busybox, as shipped', join(PROJECT, 'recipes/busybox.yml')],
     ['busybox, baseline: fast_boot: false', await recipe('bb-base', `extends: ${join(PROJECT, 'recipes/busybox.yml')}\nlaunch:\n  fast_boot: false\n`)],
   ];

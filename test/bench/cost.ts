@@ -9,7 +9,7 @@
  *   password change (a copy of the cached base plus debugfs edits), with and
  *   without the manifest's sha256. The image is sparse: neither time nor
  *   allocated bytes (st_blocks × 512, `du -B1`) should grow with the apparent size.
- * - 1, 10 and 50 COW variants of recipes/bookworm-dirfirst.yml over a warm
+ * - 1, 10 and 50 COW variants of recipes/bookworm.yml over a warm
  *   cache (a recipe with N variants written to a temporary directory; its
  *   variant_steps are templates, so each variant is written directly, with no
  *   UML boot): the whole build, the variants' own seconds (the first also
@@ -30,14 +30,14 @@ import { PROJECT, tempDir } from '../helpers.js';
 import { allocation, filesEnding, MiB, stats, timed, umlbuild } from './common.js';
 
 const busybox = join(PROJECT, 'recipes/busybox.yml');
-const dirfirst = join(PROJECT, 'recipes/bookworm-dirfirst.yml');
+const dirfirst = join(PROJECT, 'recipes/bookworm.yml');
 
 export interface CostOptions {
   /** Where the images go (removed by the caller). */
   dir: string;
   /** Warm builds per size. */
   runs: number;
-  /** The umlbuild cache: warm for bookworm-dirfirst with `dirfirstSets` (the caller filled it). */
+  /** The umlbuild cache: warm for bookworm with `dirfirstSets` (the caller filled it). */
   cache: string;
   /** `--set` arguments the cache was filled with (such as backend=mmdebstrap). */
   dirfirstSets?: string[];
@@ -92,7 +92,7 @@ export async function costTables(o: CostOptions): Promise<string[]> {
       const out = join(o.dir, `cost-variants-${n}`);
       const { seconds } = await timed(() => umlbuild([recipe, '--out', out, '--cache-dir', o.cache, '--renderer', 'silent', ...sets]));
       // Each variant's own seconds, unrounded, from the base's manifest (the first one also copies the base).
-      const [manifest] = await filesEnding(out, '.manifest.json').then((fs) => fs.filter((f) => f.endsWith(`cost-variants-${n}.manifest.json`) || f.endsWith('bookworm-dirfirst.manifest.json')));
+      const [manifest] = await filesEnding(out, '.manifest.json').then((fs) => fs.filter((f) => f.endsWith(`cost-variants-${n}.manifest.json`) || f.endsWith('bookworm.manifest.json')));
       const each = (JSON.parse(await readFile(manifest!, 'utf8')).variants as { seconds: number }[]).map((v) => v.seconds);
       const cows = await Promise.all((await filesEnding(out, '.cow')).map(allocation));
       const [img] = await filesEnding(out, '.img');
@@ -126,7 +126,7 @@ export async function costTables(o: CostOptions): Promise<string[]> {
     '  first: the base image at that size (tree, mkfs.ext4 -d, into the cache), --no-checksum; warm: --no-checksum;',
     "  +sha256: warm with default flags (the manifest's sha256, holes hashed as zeros).",
     '',
-    `COW variants (recipes/bookworm-dirfirst.yml extended with N variants, warm cache, ${o.runs} runs each, medians; written directly, no UML boot):`,
+    `COW variants (recipes/bookworm.yml extended with N variants, warm cache, ${o.runs} runs each, medians; written directly, no UML boot):`,
     '',
     `  ${'variants'.padStart(8)} ${'build s'.padStart(8)} ${'variants s'.padStart(10)} ${'first s'.padStart(8)} ${'each s'.padStart(8)} ${'target s'.padStart(9)} ${'.cow bytes'.padStart(12)} ${'per .cow'.padStart(12)} ${'base image'.padStart(11)}`,
     ...variantRows,
@@ -138,7 +138,7 @@ export async function costTables(o: CostOptions): Promise<string[]> {
   ];
 }
 
-/** Fill a umlbuild cache for bookworm-dirfirst (untimed): the base image and the bootstrap tree. */
+/** Fill a umlbuild cache for bookworm (untimed): the base image and the bootstrap tree. */
 export async function fillDirfirstCache(dir: string, cache: string, sets: string[]): Promise<void> {
   const out = join(dir, 'cost-fill-dirfirst');
   await umlbuild([dirfirst, '--out', out, '--cache-dir', cache, '--renderer', 'silent', '--no-checksum', ...sets.flatMap((s) => ['--set', s])]);
@@ -160,7 +160,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     await exec('npm', ['run', 'build'], { cwd: PROJECT });
     const cache = option('--cache-dir') ?? join(dir.path, 'cache');
     const sets = (await findTool('mmdebstrap')) ? ['backend=mmdebstrap'] : [];
-    console.log(`  (filling the umlbuild cache for bookworm-dirfirst${sets.length ? ' with mmdebstrap' : ''}, untimed)`);
+    console.log(`  (filling the umlbuild cache for bookworm${sets.length ? ' with mmdebstrap' : ''}, untimed)`);
     await fillDirfirstCache(dir.path, cache, sets);
     const lines = await costTables({ dir: dir.path, runs, cache, dirfirstSets: sets, sizes: list(option('--sizes')), variants: list(option('--variants')) });
     const { stdout: cpu } = await exec('sh', ['-c', "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]);
