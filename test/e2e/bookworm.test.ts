@@ -80,7 +80,7 @@ describe('bookworm recipe, built and booted for real', function () {
     assert.deepEqual(await umlbuildMounts(), []);
     const { stdout } = await exec('ls', ['-A', dir.path]);
     const variantFiles = [...VARIANTS, 'extra'].flatMap((v) => [`${v}.cow`, `${v}.manifest.json`, `${v}.sh`]);
-    assert.deepEqual(stdout.split('\n').sort(), ['bookworm.img', 'bookworm.manifest.json', 'bookworm.sh', 'recipe', ...variantFiles].sort());
+    assert.deepEqual(stdout.split('\n').sort(), ['bookworm.img', 'bookworm.img.bmap', 'bookworm.manifest.json', 'bookworm.sh', 'recipe', ...variantFiles].sort());
   });
 
   it('writes a sparse image whose filesystem is clean', async () => {

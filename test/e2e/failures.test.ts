@@ -61,7 +61,7 @@ describe('failing and interrupted builds leave nothing behind', function () {
     const bad = await exec(BIN, [await dir.write('bad.yml', recipe('exit 1')), '--out', out, '--renderer', 'silent'], { reject: false });
     assert.equal(bad.exitCode, 1);
     assert.equal(await readFile(join(out, 'tiny.img'), 'utf8'), 'older good image');
-    assert.deepEqual((await readdir(out)).sort(), ['tiny.img', 'tiny.manifest.json', 'tiny.sh']);
+    assert.deepEqual((await readdir(out)).sort(), ['tiny.img', 'tiny.img.bmap', 'tiny.manifest.json', 'tiny.sh']);
     await noLeftovers();
   });
 

@@ -217,7 +217,7 @@ describe('hostile output, artifact, cache and journal directories', function () 
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^removed \S+\/art\/\.tiny\.img\.xz\.partial-\S+ \(left by pid/m);
     assert.deepEqual(await readdir(art), []);
-    assert.deepEqual((await readdir(out)).sort(), ['tiny.img', 'tiny.manifest.json', 'tiny.sh'], 'the finished build stays, no lock');
+    assert.deepEqual((await readdir(out)).sort(), ['tiny.img', 'tiny.img.bmap', 'tiny.manifest.json', 'tiny.sh'], 'the finished build stays, no lock');
     assert.deepEqual(await readdir(journals), []);
   });
 
@@ -258,7 +258,7 @@ describe('hostile output, artifact, cache and journal directories', function () 
       [],
       'no probe, staging or mount-point tree',
     );
-    assert.deepEqual((await readdir(out)).sort(), ['tiny.img', 'tiny.manifest.json', 'tiny.sh']);
+    assert.deepEqual((await readdir(out)).sort(), ['tiny.img', 'tiny.img.bmap', 'tiny.manifest.json', 'tiny.sh']);
     assert.deepEqual(await readdir(journals), []);
   });
 });

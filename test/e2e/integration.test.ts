@@ -149,6 +149,6 @@ describe('integration: busybox, rootfs tarball and directory input, hooks, artif
     const ok = await umlbuildInPty(BIN, args, 3 * 60 * 1000, { env });
     assert.equal(ok.exitCode, 0, tail(ok.output, 60));
     assert.doesNotMatch(ok.output, /teardown: could not/);
-    assert.deepEqual((await readdir(out)).sort(), ['uml.img', 'uml.manifest.json', 'uml.sh']);
+    assert.deepEqual((await readdir(out)).sort(), ['uml.img', 'uml.img.bmap', 'uml.manifest.json', 'uml.sh']);
   });
 });

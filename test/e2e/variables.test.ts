@@ -34,7 +34,7 @@ describe('variables: --set values reach the boot test', function () {
       [],
     );
     const files = await readdir(out);
-    assert.deepEqual(files.sort(), ['busybox.img', 'busybox.manifest.json', 'busybox.sh']);
+    assert.deepEqual(files.sort(), ['busybox.img', 'busybox.img.bmap', 'busybox.manifest.json', 'busybox.sh']);
     for (const f of files) assert.equal((await readFile(join(out, f))).indexOf(secret), -1, `${f} holds the password`);
     assert.deepEqual(await loopsFor(out), []);
   });
