@@ -175,7 +175,7 @@ describe('proxies: cold builds through a real apt-cacher-ng', function () {
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const kept = (await readdir(join(cacheDir, 'debs'))).filter((f) => f.endsWith('.deb'));
     assert.ok(
-      kept.some((f) => f.startsWith('systemd_')),
+      kept.some((f) => f.startsWith('apt_')),
       `debootstrap keeps the .debs it downloaded in the cache (debs/, ${kept.length} found)`,
     );
     const req = await logged(c, from, (x) => x.some((p) => /\/hello_[^/]*\.deb$/.test(p)));
