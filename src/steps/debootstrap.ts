@@ -27,7 +27,8 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { lchown, lstat, readdir } from 'node:fs/promises';
+import { resolveInRoot } from '../host/rootfs-path.js';
 import { UserError } from '../errors.js';
 import { headThroughProxy, proxyFor, withoutCredentials } from '../host/proxy.js';
 import { z } from 'zod';
@@ -147,7 +148,10 @@ export const debootstrap: Step<Options> = {
     const argv = (o.backend === 'mmdebstrap' ? mmdebstrapArgs : debootstrapArgs)(options as BootstrapOptions, mirror, root);
     // Proxies reach the tool through its environment only (host/proxy): not its argv, not the tree, not the cache key.
     const env = { ...ctx.fetchEnv };
-    if (!ctx.cache) return void (await ctx.exec(o.backend, argv, { env }));
+    if (!ctx.cache) {
+      await ctx.exec(o.backend, argv, { env });
+      return aptDirsToRoot(root);
+    }
     // debootstrap keeps downloaded .debs in the cache too, so a cold bootstrap of another variant does not fetch them again.
     const extra = o.backend === 'debootstrap' ? [`--cache-dir=${await ctx.cache.debsDir()}`] : [];
     const bootstrap = () => ctx.exec(o.backend, [...extra, ...argv], { env }).then(() => undefined);
@@ -155,5 +159,22 @@ export const debootstrap: Step<Options> = {
     const { stdout: arch } = o.arch ? { stdout: o.arch } : await ctx.exec('dpkg', ['--print-architecture']);
     const { archived: _archived, ...fields } = options;
     await cachedBootstrap(ctx, { ...fields, tool: version.trim(), arch: arch.trim(), mirror }, root, bootstrap);
+    await aptDirsToRoot(root);
   },
 };
+
+/**
+ * apt's download directories owned by root, as the apt package ships them.
+ * apt run by mmdebstrap gives them to `_apt` only when that user can reach
+ * the tree (not below a 0700 directory), so a bootstrap, and the cache entry
+ * made from it, would depend on where it ran. apt in the guest takes them
+ * back when it next downloads.
+ */
+const APT_PARTIAL = ['/var/cache/apt/archives/partial', '/var/lib/apt/lists/partial'];
+export async function aptDirsToRoot(root: string): Promise<void> {
+  for (const path of APT_PARTIAL) {
+    const host = await resolveInRoot(root, path, false).catch(() => undefined);
+    const st = host ? await lstat(host).catch(() => undefined) : undefined;
+    if (host && st?.isDirectory() && (st.uid !== 0 || st.gid !== 0)) await lchown(host, 0, 0);
+  }
+}

@@ -143,7 +143,7 @@ const GETTY_LOGIN = '# umlbuild tune-uml: login prompts at once; agetty would sl
 
 /** What this step writes, for the base image's cache key: a changed tuning is a new base image. */
 const TUNING = createHash('sha256')
-  .update(JSON.stringify([MASKED, MASKED_GENERATORS, SYSV_GENERATOR, RC_LOCAL_GENERATOR, REMOUNT_FS_DROPIN, modulesLoadDropin(), GETTY_SIZE, GETTY_LOGIN, 2]))
+  .update(JSON.stringify([MASKED, MASKED_GENERATORS, SYSV_GENERATOR, RC_LOCAL_GENERATOR, REMOUNT_FS_DROPIN, modulesLoadDropin(), GETTY_SIZE, GETTY_LOGIN, 3]))
   .digest('hex');
 
 /** Lines of a file that are not blank or comments. */
@@ -209,7 +209,11 @@ export const tuneUml: Step<z.infer<typeof schema>> = {
     if (entries(modules).length) ctx.log('kept systemd-modules-load as it was: /etc/modules names modules');
     else if (!keep.has('systemd-modules-load.service')) await ctx.writeFile('/etc/systemd/system/systemd-modules-load.service.d/umlbuild-tune.conf', modulesLoadDropin());
     // A UML console reports no size; systemd would query the terminal (ESC[6n) and wait for an answer.
-    await ctx.writeFile('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf', keep.has('getty@.service') ? GETTY_SIZE : `${GETTY_SIZE}${GETTY_LOGIN}`);
+    // login prompts by itself from Debian 12 on; bullseye's (shadow 4.8) prints nothing when no agetty started it.
+    const debian = Number.parseInt(await readFile(await inRoot('/etc/debian_version'), 'utf8').catch(() => ''), 10);
+    const loginPrompts = !(debian < 12);
+    if (!loginPrompts && !keep.has('getty@.service')) ctx.log(`kept agetty on the console: login of Debian ${debian} does not prompt without it`);
+    await ctx.writeFile('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf', keep.has('getty@.service') || !loginPrompts ? GETTY_SIZE : `${GETTY_SIZE}${GETTY_LOGIN}`);
     await ctx.writeFile('/etc/systemd/journald.conf.d/umlbuild-tune.conf', '# umlbuild tune-uml: keep the journal in memory\n[Journal]\nStorage=volatile\n');
     // ConditionNeedsUpdate= is true while /usr is newer than these stamps.
     const usr = await stat(await resolveInRoot(root, '/usr'), { bigint: true });

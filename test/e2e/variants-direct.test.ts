@@ -65,7 +65,7 @@ describe('COW variants written directly, without a UML boot', function () {
     for (const v of VARIANTS) assert.match(build.output, new RegExp(`variant ${v}: \\S+${v}\\.cow \\([\\d.]+ MiB allocated, [\\d.]+ s\\), launch: \\S+${v}\\.sh\\r?$`, 'm'));
     assert.doesNotMatch(build.output, /applied by a UML boot/);
     const names = (await readdir(out)).sort();
-    assert.deepEqual(names, ['busybox.img', 'busybox.manifest.json', 'busybox.sh', ...VARIANTS.flatMap((v) => [`${v}.cow`, `${v}.manifest.json`, `${v}.sh`])].sort(), 'no copy of the base, undo file or partial left');
+    assert.deepEqual(names, ['busybox.img', 'busybox.img.bmap', 'busybox.manifest.json', 'busybox.sh', ...VARIANTS.flatMap((v) => [`${v}.cow`, `${v}.manifest.json`, `${v}.sh`])].sort(), 'no copy of the base, undo file or partial left');
     const manifest = JSON.parse(await readFile(join(out, 'busybox.manifest.json'), 'utf8'));
     assert.deepEqual(
       manifest.variants.map((v: { name: string }) => v.name),

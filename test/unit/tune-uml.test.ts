@@ -72,6 +72,13 @@ describe('tune-uml', () => {
     assert.equal(await t.text('/etc/systemd/system/systemd-modules-load.service.d/umlbuild-tune.conf'), undefined);
   });
 
+  it("keeps agetty on Debian 11 (bullseye's login prints no prompt when agetty did not start it), runs login from Debian 12 on", async () => {
+    const old = await tune('bullseye', { '/etc/debian_version': '11.11\n' });
+    assert.doesNotMatch((await old.text('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf'))!, /ExecStart/);
+    const current = await tune('bookworm', { '/etc/debian_version': '12.12\n' });
+    assert.match((await current.text('/etc/systemd/system/getty@.service.d/umlbuild-tune.conf'))!, /^ExecStart=-\/bin\/login -p$/m);
+  });
+
   it('refuses a keep entry that is neither a unit nor a generator', () => {
     for (const bad of ['../../etc/passwd', 'systemd-x-generator/../../y', 'foo']) assert.equal(tuneUml.schema.safeParse({ keep: [bad] }).success, false, bad);
   });
