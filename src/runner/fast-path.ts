@@ -86,9 +86,11 @@ export function keyedOptions(options: unknown, plan: Pick<Plan, 'vars' | 'secret
     .filter((v): v is string => typeof v === 'string' && v !== '')
     .sort((a, b) => b.length - a.length);
   if (!secrets.length) return options;
-  let text = JSON.stringify(options) ?? 'null';
-  for (const v of secrets) text = text.split(JSON.stringify(v).slice(1, -1)).join(`sha256:${createHash('sha256').update(v).digest('hex')}`);
-  return JSON.parse(text);
+  // Inside string values only: a short secret ("a", "true") must not reach into the structure around them.
+  const any = new RegExp(secrets.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  const hide = (text: string) => text.replace(any, (v) => `sha256:${createHash('sha256').update(v).digest('hex')}`);
+  const walk = (x: unknown): unknown => (typeof x === 'string' ? hide(x) : Array.isArray(x) ? x.map(walk) : x && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v)])) : x);
+  return walk(options);
 }
 
 export interface FastLookup {

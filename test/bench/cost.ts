@@ -7,7 +7,7 @@
  *   changing: the first build at a size (the base image is keyed by the size:
  *   tree, mkfs.ext4 -d, cache), then warm builds where the hostname and the
  *   password change (a copy of the cached base plus debugfs edits), with and
- *   without the manifest's sha256. The image is sparse: neither time nor
+ *   without and with the integrity record (the block map). The image is sparse: neither time nor
  *   allocated bytes (st_blocks × 512, `du -B1`) should grow with the apparent size.
  * - 1, 10 and 50 COW variants of recipes/bookworm.yml over a warm
  *   cache (a recipe with N variants written to a temporary directory; its
@@ -120,11 +120,11 @@ export async function costTables(o: CostOptions): Promise<string[]> {
   return [
     `image sizes (recipes/busybox.yml, --set size=...; warm: hostname and password changed; ${o.runs} warm runs each, medians; one first build):`,
     '',
-    `  ${'size'.padStart(6)} ${'apparent B'.padStart(12)} ${'first s'.padStart(8)} ${'allocated'.padStart(10)}  ${'warm s'.padStart(8)} ${'allocated'.padStart(10)}  ${'+sha256 s'.padStart(8)}`,
+    `  ${'size'.padStart(6)} ${'apparent B'.padStart(12)} ${'first s'.padStart(8)} ${'allocated'.padStart(10)}  ${'warm s'.padStart(8)} ${'allocated'.padStart(10)}  ${'default s'.padStart(9)}`,
     ...sizeRows,
     '',
     '  first: the base image at that size (tree, mkfs.ext4 -d, into the cache), --no-checksum; warm: --no-checksum;',
-    "  +sha256: warm with default flags (the manifest's sha256, holes hashed as zeros).",
+    '  default s: warm with default flags (the block map as the integrity record, only the ranges the edits wrote hashed again).',
     '',
     `COW variants (recipes/bookworm.yml extended with N variants, warm cache, ${o.runs} runs each, medians; written directly, no UML boot):`,
     '',

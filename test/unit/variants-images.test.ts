@@ -88,6 +88,11 @@ describe('variants, the base-image cache and the fast path: their pure parts', (
       const plan = { vars: { pw: 'hunter2', host: 'uml' }, secretVars: new Set(['pw']) };
       const sha = `sha256:${createHash('sha256').update('hunter2').digest('hex')}`;
       assert.deepEqual(keyedOptions({ command: 'echo root:hunter2 | chpasswd', host: 'uml' }, plan), { command: `echo root:${sha} | chpasswd`, host: 'uml' });
+      // A one-letter secret, or one that is a JSON word, stays inside the string values (it used to break the key's JSON).
+      const short = { vars: { pw: 'a', pw2: 'true' }, secretVars: new Set(['pw', 'pw2']) };
+      const ha = `sha256:${createHash('sha256').update('a').digest('hex')}`;
+      const ht = `sha256:${createHash('sha256').update('true').digest('hex')}`;
+      assert.deepEqual(keyedOptions({ hostfs: false, tmpfs: true, users: [{ user: 'root', password: 'a' }], command: 'say true' }, short), { hostfs: false, tmpfs: true, users: [{ user: 'root', password: ha }], command: `s${ha}y ${ht}` });
       const plain = { command: 'true' };
       assert.equal(keyedOptions(plain, { vars: {}, secretVars: new Set() }), plain);
     });
