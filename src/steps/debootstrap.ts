@@ -36,6 +36,7 @@ import { bootstrapSource, describe } from './bootstrap-source.js';
 import { cachedBootstrap } from './bootstrap-cache.js';
 import { type Backend, chooseBackend, debootstrapArgs, mmdebstrapArgs, unsupported, type BootstrapOptions } from './bootstrap-args.js';
 import { findToolSync } from '../host/tools.js';
+import { toolVersion } from '../cache/tool-version.js';
 import type { Step } from './types.js';
 
 export { debootstrapArgs, mmdebstrapArgs };
@@ -106,7 +107,7 @@ export const debootstrap: Step<Options> = {
     async cacheInputs(o, ctx) {
       const tool = backendOf(o);
       const src = await bootstrapSource(o);
-      return { mirror: src.mirror?.value, ...(src.keyring && !o.keyring ? { keyring: src.keyring.value } : {}), tool: (await ctx.exec(tool, ['--version'], { onLine: () => undefined })).stdout.trim() };
+      return { mirror: src.mirror?.value, ...(src.keyring && !o.keyring ? { keyring: src.keyring.value } : {}), tool: await toolVersion(tool, ctx.exec, ctx.digestMemo) };
     },
   },
   title: (o) => `${backendOf(o) === 'mmdebstrap' ? 'mmdebstrap' : 'Debootstrap'} ${o.suite}${o.variant ? ` (${o.variant})` : ''}`,

@@ -31,7 +31,8 @@ async function sources(dir: string): Promise<string[]> {
  */
 const DYNAMIC: Record<string, string[]> = {
   'src/runner/context.ts exec(cmd': [], // ctx.exec itself: its callers are scanned
-  'src/steps/debootstrap.ts exec(tool': ['debootstrap', 'mmdebstrap'],
+  'src/cache/tool-version.ts exec(tool': ['debootstrap', 'mmdebstrap'], // the bootstrap tool's --version, for cache keys
+  'src/cache/tool-version.ts findTool(tool': ['debootstrap', 'mmdebstrap'],
   'src/steps/file-edits.ts exec(cmd': [], // passes ctx.exec on (the EditContext)
   'src/runner/build.ts exec(cmd': [], // hooks: the user's script
   'src/steps/debootstrap.ts exec(o.backend': ['debootstrap', 'mmdebstrap'],
