@@ -22,7 +22,7 @@
  * warm cache): image sizes 1 to 64 GiB and 1 to 50 COW variants, time and
  * allocated bytes. `npm run bench:cost` runs that table alone.
  *
- *   sudo npm run bench [-- runs]
+ *   sudo npm run bench [-- runs] [--only warm]
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ import { DIST, stats } from './common.js';
 import { costTables } from './cost.js';
 
 const runs = Number(process.argv[2] ?? 3);
+/** `--only warm`: the warm rows and vmdb2's warm row only (about 2 minutes), for a quick re-measure. */
+const warmOnly = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'warm';
 const PACKAGES = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps';
 /** The README's recipe (directory-first, backend auto), built as a user runs it. */
 const readme = join(PROJECT, 'recipes/bookworm.yml');
@@ -71,13 +73,14 @@ try {
   const umlbuild = (args: string[], env: Record<string, string> = {}) => exec(BIN, args, { env: { ...DIST, ...env } }).then(() => undefined);
 
   // The hand-written way.
-  await measure(
-    'shell baseline (debootstrap, loop mount), cold',
-    async (i) => {
-      await exec('bash', [join(PROJECT, 'test/bench/baseline.sh'), join(dir.path, `shell-${i}.img`), mirror, PACKAGES]);
-    },
-    (i) => rm(join(dir.path, `shell-${i}.img`), { force: true }),
-  );
+  if (!warmOnly)
+    await measure(
+      'shell baseline (debootstrap, loop mount), cold',
+      async (i) => {
+        await exec('bash', [join(PROJECT, 'test/bench/baseline.sh'), join(dir.path, `shell-${i}.img`), mirror, PACKAGES]);
+      },
+      (i) => rm(join(dir.path, `shell-${i}.img`), { force: true }),
+    );
 
   // vmdb2, cold and warm.
   const vmdb2 = await findTool('vmdb2');
@@ -122,7 +125,7 @@ try {
         await exec('losetup', ['-d', loop.trim()]);
       }
     };
-    await measure('vmdb2, cold', (i) => runVmdb2(join(dir.path, 'cold.vmdb'), i, []));
+    if (!warmOnly) await measure('vmdb2, cold', (i) => runVmdb2(join(dir.path, 'cold.vmdb'), i, []));
     console.log("  (filling vmdb2's rootfs tarball, untimed)");
     await runVmdb2(join(dir.path, 'warm.vmdb'), 99, ['--rootfs-tarball', tarball]);
     await measure('vmdb2, warm (--rootfs-tarball)', (i) => runVmdb2(join(dir.path, 'warm.vmdb'), i, ['--rootfs-tarball', tarball]));
@@ -133,8 +136,10 @@ try {
   // umlbuild.
   // Cold: an empty cache directory each run (what a first build pays, filling the caches included), default flags.
   const cold = (tag: string, extra: string[]) => (i: number) => umlbuild([readme, '--out', join(dir.path, `${tag}-${i}`), '--cache-dir', join(dir.path, `${tag}-cache-${i}`), '--set', `root_password=pw-${tag}-${i}`, ...extra]);
-  await measure('umlbuild cold, default flags (mmdebstrap, auto)', cold('cold-def', []));
-  await measure('umlbuild cold, --set backend=debootstrap', cold('cold-deb', ['--set', 'backend=debootstrap']));
+  if (!warmOnly) {
+    await measure('umlbuild cold, default flags (mmdebstrap, auto)', cold('cold-def', []));
+    await measure('umlbuild cold, --set backend=debootstrap', cold('cold-deb', ['--set', 'backend=debootstrap']));
+  }
   const cache = join(dir.path, 'cache');
   console.log('  (filling the umlbuild cache, untimed)');
   await umlbuild([readme, '--out', join(dir.path, 'fill'), '--cache-dir', cache, '--renderer', 'silent', '--set', 'root_password=fill']);
@@ -161,7 +166,7 @@ try {
 
   // COW variants over the warm base.
   const variantRows: string[] = [];
-  for (const n of [1, 4, 10]) {
+  for (const n of warmOnly ? [] : [1, 4, 10]) {
     const recipe = join(dir.path, `variants-${n}.yml`);
     const names = Array.from({ length: n }, (_, i) => `v${i + 1}`);
     await writeFile(recipe, [`name: variants-${n}`, `extends: ${readme}`, 'variants:', ...names.map((v) => `  - name: ${v}\n    variables: { hostname: ${v} }`), ''].join('\n'));
@@ -202,10 +207,12 @@ try {
   for (const l of variantRows) console.log(`  ${l}`);
 
   // The second table: how cost grows with the image size and the number of variants.
-  console.log('\nhow cost grows (measuring) ...');
-  const cost = await costTables({ dir: dir.path, runs, cache });
-  console.log('\nhow cost grows:\n');
-  for (const l of cost) console.log(l);
+  if (!warmOnly) {
+    console.log('\nhow cost grows (measuring) ...');
+    const cost = await costTables({ dir: dir.path, runs, cache });
+    console.log('\nhow cost grows:\n');
+    for (const l of cost) console.log(l);
+  }
 } finally {
   await dir.remove();
 }
