@@ -54,6 +54,9 @@ async function measure(label: string, fn: (i: number) => Promise<void>, before?:
   rows.set(label, row);
   for (let i = 0; i < runs; i++) {
     await before?.(i);
+    // Each timed run starts with the previous runs' writes on the disk (untimed): a build's image is
+    // hundreds of MB, and writeback of the last one would otherwise slow the next.
+    await exec('sync', []);
     const t0 = process.hrtime.bigint();
     await fn(i);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
