@@ -117,25 +117,30 @@ export async function requireTools(tools: readonly string[], what: string): Prom
   if (missing.length) throw new HostError(missing.map((t) => `missing host tool ${t} (package ${packageFor(t)}), needed by ${what}`).join('\n'), [...new Set(missing.map(packageFor))]);
 }
 
+/** Where a tool may be: the path itself when it has a slash, else each directory of the clean PATH. */
+function candidates(name: string): string[] {
+  return name.includes('/')
+    ? [name]
+    : cleanEnv()
+        .PATH!.split(':')
+        .map((dir) => join(dir, name));
+}
+
 export async function findTool(name: string): Promise<string | undefined> {
-  if (name.includes('/')) return (await isExecutable(name)) ? name : undefined;
-  for (const dir of cleanEnv().PATH!.split(':')) {
-    const p = join(dir, name);
-    if (await isExecutable(p)) return p;
-  }
+  for (const p of candidates(name)) if (await isExecutable(p)) return p;
   return undefined;
 }
 
 /** findTool without waiting: for choices made while a plan is read (a step's title). */
 export function findToolSync(name: string): string | undefined {
-  for (const dir of cleanEnv().PATH!.split(':')) {
-    const p = join(dir, name);
+  return candidates(name).find((p) => {
     try {
       accessSync(p, constants.X_OK);
-      return p;
-    } catch {}
-  }
-  return undefined;
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function isExecutable(p: string): Promise<boolean> {
