@@ -32,6 +32,17 @@ function umlProcesses(part: string): number[] {
   return found;
 }
 
+/** SIGKILL each pid; one that exited since it was listed (UML's helper threads go with their parent) is not an error. */
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
+}
+
 async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 90000): Promise<T> {
   for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(200)) {
     const v = fn();
@@ -80,7 +91,7 @@ echo done >>$log
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
   });
   after(async () => {
-    for (const pid of umlProcesses(dir?.path ?? '/nonexistent')) process.kill(pid, 'SIGKILL');
+    killAll(umlProcesses(dir?.path ?? '/nonexistent'));
     await dir?.remove();
   });
 
@@ -227,7 +238,7 @@ echo done >>$log
       const pid = await waitFor('the UML process', () => umlProcesses(`${cows}/boot.cow`).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(umid)));
       const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
       const guest = Number((await exec('id', ['-u', 'umlbuild-guest'])).stdout);
-      for (const p of umlProcesses(`${cows}/boot.cow`)) process.kill(p, 'SIGKILL');
+      killAll(umlProcesses(`${cows}/boot.cow`));
       await child;
       assert.equal(uid, guest);
       await victimsUntouched();

@@ -45,7 +45,13 @@ describe('leftover processes in the chroot', function () {
   });
   after(async () => {
     // Whatever the outcome, nothing of this suite keeps running.
-    for (const p of processesWith('umlbuild-procs-marker')) process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+    for (const p of processesWith('umlbuild-procs-marker')) {
+      try {
+        process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+      } catch {
+        /* exited since it was listed */
+      }
+    }
     await dir?.remove();
   });
 
