@@ -44,6 +44,11 @@ export class BootstrapCache {
     this.dir = join(root, 'bootstrap');
   }
 
+  /** Memoized tool versions and tree digests (cache/tool-version, cache/tree-digest), shared with the image cache. */
+  get digests(): string {
+    return join(this.dir, '..', 'digests');
+  }
+
   /** Where debootstrap keeps downloaded .debs (shared by every entry). */
   async debsDir(): Promise<string> {
     return ensureCacheDir(join(this.dir, '..', 'debs'));

@@ -156,10 +156,11 @@ export const debootstrap: Step<Options> = {
     // debootstrap keeps downloaded .debs in the cache too, so a cold bootstrap of another variant does not fetch them again.
     const extra = o.backend === 'debootstrap' ? [`--cache-dir=${await ctx.cache.debsDir()}`] : [];
     const bootstrap = () => ctx.exec(o.backend, [...extra, ...argv], { env }).then(() => undefined);
-    const { stdout: version } = await ctx.exec(o.backend, ['--version']);
+    // Memoized like the fast path's key: a cold build asks the (Perl) tool once, not twice.
+    const version = await toolVersion(o.backend, ctx.exec, ctx.cache.digests);
     const { stdout: arch } = o.arch ? { stdout: o.arch } : await ctx.exec('dpkg', ['--print-architecture']);
     const { archived: _archived, ...fields } = options;
-    await cachedBootstrap(ctx, { ...fields, tool: version.trim(), arch: arch.trim(), mirror }, root, bootstrap);
+    await cachedBootstrap(ctx, { ...fields, tool: version, arch: arch.trim(), mirror }, root, bootstrap);
     await aptDirsToRoot(root);
   },
 };

@@ -24,6 +24,11 @@ describe('bootstrap cache', () => {
     assert.notEqual(a, cacheKey({ suite: 'bookworm', variant: 'minbase', include: ['a'], mirror: 'http://other.example.test/debian' }));
   });
 
+  it("keeps memoized tool versions in the same place as the image cache's digests (a cold build asks the bootstrap tool once)", () => {
+    assert.equal(new BootstrapCache('/c').digests, new ImageCache('/c').digests);
+    assert.equal(new BootstrapCache('/c').digests, '/c/digests');
+  });
+
   it('follows XDG_CACHE_HOME, else ~/.cache', () => {
     assert.equal(defaultCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' }), '/x/cache/umlbuild');
     assert.equal(defaultCacheDir({ HOME: '/home/u' }), '/home/u/.cache/umlbuild');
