@@ -22,7 +22,7 @@
  * warm cache): image sizes 1 to 64 GiB and 1 to 50 COW variants, time and
  * allocated bytes. `npm run bench:cost` runs that table alone.
  *
- *   sudo npm run bench [-- runs] [--only warm]
+ *   sudo npm run bench [-- runs] [--only warm|cold]
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,8 +34,13 @@ import { DIST, stats } from './common.js';
 import { costTables } from './cost.js';
 
 const runs = Number(process.argv[2] ?? 3);
-/** `--only warm`: the warm rows and vmdb2's warm row only (about 2 minutes), for a quick re-measure. */
-const warmOnly = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'warm';
+/**
+ * `--only warm`: the warm rows and vmdb2's warm row only (about 2 minutes); `--only cold`: the cold rows,
+ * vmdb2's cold row and the bootstrap tool alone (about 5 minutes); for a quick re-measure.
+ */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const warmOnly = only === 'warm';
+const coldOnly = only === 'cold';
 const PACKAGES = 'systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,netbase,procps';
 /** The README's recipe (directory-first, backend auto), built as a user runs it. */
 const readme = join(PROJECT, 'recipes/bookworm.yml');
@@ -76,7 +81,7 @@ try {
   const umlbuild = (args: string[], env: Record<string, string> = {}) => exec(BIN, args, { env: { ...DIST, ...env } }).then(() => undefined);
 
   // The hand-written way.
-  if (!warmOnly)
+  if (!warmOnly && !coldOnly)
     await measure(
       'shell baseline (debootstrap, loop mount), cold',
       async (i) => {
@@ -130,8 +135,10 @@ try {
     };
     if (!warmOnly) await measure('vmdb2, cold', (i) => runVmdb2(join(dir.path, 'cold.vmdb'), i, []));
     console.log("  (filling vmdb2's rootfs tarball, untimed)");
-    await runVmdb2(join(dir.path, 'warm.vmdb'), 99, ['--rootfs-tarball', tarball]);
-    await measure('vmdb2, warm (--rootfs-tarball)', (i) => runVmdb2(join(dir.path, 'warm.vmdb'), i, ['--rootfs-tarball', tarball]));
+    if (!coldOnly) {
+      await runVmdb2(join(dir.path, 'warm.vmdb'), 99, ['--rootfs-tarball', tarball]);
+      await measure('vmdb2, warm (--rootfs-tarball)', (i) => runVmdb2(join(dir.path, 'warm.vmdb'), i, ['--rootfs-tarball', tarball]));
+    }
   } else {
     console.log('vmdb2 is not installed (apt-get install vmdb2): its rows are skipped');
   }
@@ -142,42 +149,55 @@ try {
   if (!warmOnly) {
     await measure('umlbuild cold, default flags (mmdebstrap, auto)', cold('cold-def', []));
     await measure('umlbuild cold, --set backend=debootstrap', cold('cold-deb', ['--set', 'backend=debootstrap']));
+    // The floor of a cold build: the bootstrap tool alone, with the arguments the default build gives it, into tmpfs.
+    if (await findTool('mmdebstrap')) {
+      const tree = (i: number) => `/dev/shm/umlbuild-bench-mmdebstrap-${process.pid}-${i}`;
+      await measure(
+        'mmdebstrap alone (the same bootstrap, into tmpfs)',
+        (i) =>
+          exec('mmdebstrap', ['--mode=root', '--format=directory', '--skip=check/empty', '--variant=minbase', '--components=main', `--include=${PACKAGES}`, 'bookworm', tree(i), mirror], { onLine: () => undefined }).then(() => undefined),
+        (i) => rm(tree(i), { recursive: true, force: true }),
+      );
+      for (let i = 0; i < runs; i++) await rm(tree(i), { recursive: true, force: true });
+    }
   }
   const cache = join(dir.path, 'cache');
-  console.log('  (filling the umlbuild cache, untimed)');
-  await umlbuild([readme, '--out', join(dir.path, 'fill'), '--cache-dir', cache, '--renderer', 'silent', '--set', 'root_password=fill']);
-  const warm =
-    (tag: string, extra: string[], recipe = readme) =>
-    (i: number) =>
-      umlbuild([recipe, '--out', join(dir.path, `${tag}-${i}`), '--cache-dir', cache, '--renderer', 'silent', '--set', `hostname=${tag}-${i}`, '--set', `root_password=pw-${tag}-${i}`, ...extra]);
-  await measure('umlbuild warm, default flags', (i) => umlbuild([readme, '--out', join(dir.path, `warmplain-${i}`), '--cache-dir', cache, '--set', `hostname=warmplain-${i}`, '--set', `root_password=pw-warmplain-${i}`]));
-  await measure('umlbuild warm: base image + debugfs edits', warm('warm', ['--no-checksum']));
-  // Default flags: the block map in the manifest. Its cost inside the build, from the build's own event log (ndjson).
   const integrity: number[] = [];
   const integrityNotes: string[] = [];
-  await measure('umlbuild warm, default flags (block map in the manifest)', async (i) => {
-    const { stdout } = await exec(BIN, [readme, '--out', join(dir.path, `warmdef-${i}`), '--cache-dir', cache, '--log-format', 'ndjson', '--set', `hostname=warmdef-${i}`, '--set', `root_password=pw-warmdef-${i}`], { env: DIST });
-    const m = /"line":"integrity record: ([^"]*) in ([\d.]+) s"/.exec(stdout);
-    if (m) {
-      integrity.push(Number(m[2]));
-      integrityNotes.push(m[1]!);
-    }
-  });
-  await measure('umlbuild warm, --checksum sha256 (whole image)', warm('warmsum', ['--checksum', 'sha256']));
-  await measure('umlbuild warm, bootstrap cache only (--no-fast)', warm('nofast', ['--no-checksum', '--no-fast']));
-  await measure('bookworm-howto.yml (loop mount) warm, bootstrap cache', warm('howto', [], howto));
-
-  // COW variants over the warm base.
   const variantRows: string[] = [];
-  for (const n of warmOnly ? [] : [1, 4, 10]) {
-    const recipe = join(dir.path, `variants-${n}.yml`);
-    const names = Array.from({ length: n }, (_, i) => `v${i + 1}`);
-    await writeFile(recipe, [`name: variants-${n}`, `extends: ${readme}`, 'variants:', ...names.map((v) => `  - name: ${v}\n    variables: { hostname: ${v} }`), ''].join('\n'));
-    const t0 = process.hrtime.bigint();
-    const { stdout } = await exec(BIN, [recipe, '--out', join(dir.path, `variants-${n}`), '--cache-dir', cache, '--renderer', 'silent', '--no-checksum'], { env: DIST });
-    const total = Number(process.hrtime.bigint() - t0) / 1e9;
-    const each = [...stdout.matchAll(/^ {2}variant \S+: .* MiB allocated, ([\d.]+) s\)/gm)].map((m) => Number(m[1]));
-    variantRows.push(`${String(n).padStart(3)} variants: ${total.toFixed(1)} s in all, ${each.reduce((a, b) => a + b, 0).toFixed(1)} s for the variants (${stats(each).median.toFixed(1)} s each, median)`);
+  if (!coldOnly) {
+    console.log('  (filling the umlbuild cache, untimed)');
+    await umlbuild([readme, '--out', join(dir.path, 'fill'), '--cache-dir', cache, '--renderer', 'silent', '--set', 'root_password=fill']);
+    const warm =
+      (tag: string, extra: string[], recipe = readme) =>
+      (i: number) =>
+        umlbuild([recipe, '--out', join(dir.path, `${tag}-${i}`), '--cache-dir', cache, '--renderer', 'silent', '--set', `hostname=${tag}-${i}`, '--set', `root_password=pw-${tag}-${i}`, ...extra]);
+    await measure('umlbuild warm, default flags', (i) => umlbuild([readme, '--out', join(dir.path, `warmplain-${i}`), '--cache-dir', cache, '--set', `hostname=warmplain-${i}`, '--set', `root_password=pw-warmplain-${i}`]));
+    await measure('umlbuild warm: base image + debugfs edits', warm('warm', ['--no-checksum']));
+    // Default flags: the block map in the manifest. Its cost inside the build, from the build's own event log (ndjson).
+    await measure('umlbuild warm, default flags (block map in the manifest)', async (i) => {
+      const { stdout } = await exec(BIN, [readme, '--out', join(dir.path, `warmdef-${i}`), '--cache-dir', cache, '--log-format', 'ndjson', '--set', `hostname=warmdef-${i}`, '--set', `root_password=pw-warmdef-${i}`], { env: DIST });
+      const m = /"line":"integrity record: ([^"]*) in ([\d.]+) s"/.exec(stdout);
+      if (m) {
+        integrity.push(Number(m[2]));
+        integrityNotes.push(m[1]!);
+      }
+    });
+    await measure('umlbuild warm, --checksum sha256 (whole image)', warm('warmsum', ['--checksum', 'sha256']));
+    await measure('umlbuild warm, bootstrap cache only (--no-fast)', warm('nofast', ['--no-checksum', '--no-fast']));
+    await measure('bookworm-howto.yml (loop mount) warm, bootstrap cache', warm('howto', [], howto));
+
+    // COW variants over the warm base.
+    for (const n of warmOnly ? [] : [1, 4, 10]) {
+      const recipe = join(dir.path, `variants-${n}.yml`);
+      const names = Array.from({ length: n }, (_, i) => `v${i + 1}`);
+      await writeFile(recipe, [`name: variants-${n}`, `extends: ${readme}`, 'variants:', ...names.map((v) => `  - name: ${v}\n    variables: { hostname: ${v} }`), ''].join('\n'));
+      const t0 = process.hrtime.bigint();
+      const { stdout } = await exec(BIN, [recipe, '--out', join(dir.path, `variants-${n}`), '--cache-dir', cache, '--renderer', 'silent', '--no-checksum'], { env: DIST });
+      const total = Number(process.hrtime.bigint() - t0) / 1e9;
+      const each = [...stdout.matchAll(/^ {2}variant \S+: .* MiB allocated, ([\d.]+) s\)/gm)].map((m) => Number(m[1]));
+      variantRows.push(`${String(n).padStart(3)} variants: ${total.toFixed(1)} s in all, ${each.reduce((a, b) => a + b, 0).toFixed(1)} s for the variants (${stats(each).median.toFixed(1)} s each, median)`);
+    }
   }
 
   // Report.
@@ -196,6 +216,8 @@ try {
   ratio('umlbuild cold, default flags (mmdebstrap, auto)', 'vmdb2, cold', '<= 0.40');
   ratio('umlbuild cold, --set backend=debootstrap', 'vmdb2, cold');
   ratio('umlbuild cold, default flags (mmdebstrap, auto)', 'shell baseline (debootstrap, loop mount), cold');
+  ratio('mmdebstrap alone (the same bootstrap, into tmpfs)', 'vmdb2, cold');
+  ratio('umlbuild cold, default flags (mmdebstrap, auto)', 'mmdebstrap alone (the same bootstrap, into tmpfs)');
   ratio('umlbuild warm, default flags', 'vmdb2, warm (--rootfs-tarball)', '<= 0.30, and <= 1.0 s');
   ratio('umlbuild warm: base image + debugfs edits', 'vmdb2, warm (--rootfs-tarball)');
   ratio('umlbuild warm, default flags (block map in the manifest)', 'vmdb2, warm (--rootfs-tarball)', '<= 0.30');
@@ -210,7 +232,7 @@ try {
   for (const l of variantRows) console.log(`  ${l}`);
 
   // The second table: how cost grows with the image size and the number of variants.
-  if (!warmOnly) {
+  if (!warmOnly && !coldOnly) {
     console.log('\nhow cost grows (measuring) ...');
     const cost = await costTables({ dir: dir.path, runs, cache });
     console.log('\nhow cost grows:\n');
