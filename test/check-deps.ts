@@ -25,7 +25,8 @@ export const LAYERS: { layer: string; rank: number; paths: string[] }[] = [
   // output/: the manifest writer (a build output; its schema goes to model/ in item 3).
   // doctor.ts: `umlbuild doctor` (host checks plus the kernel modules step's needs).
   // plan-text.ts: `umlbuild plan` (renders a Plan with the manifest's public variables).
-  { layer: 'engine', rank: 8, paths: ['src/engine/', 'src/runner/', 'src/output/', 'src/doctor.ts', 'src/plan-text.ts'] },
+  // lab/: labs of machines (issue 16): the lab file and Netkit loaders, the runtime.
+  { layer: 'engine', rank: 8, paths: ['src/engine/', 'src/runner/', 'src/lab/', 'src/output/', 'src/doctor.ts', 'src/plan-text.ts'] },
   // schema.ts: the recipe JSON schema, from the recipe, launch and step schemas; steps-text.ts: `umlbuild steps`.
   { layer: 'recipe', rank: 7, paths: ['src/recipe/', 'src/schema.ts', 'src/steps-text.ts'] },
   { layer: 'steps', rank: 6, paths: ['src/steps/'] },
