@@ -5,33 +5,14 @@
  * script of commands; what to write is edits/image's business.
  */
 import { exec, type ExecOptions, type ExecResult } from './exec.js';
-import { findTool } from './tools.js';
-import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-
-let eatmydata: Promise<string | undefined> | undefined;
-
-/** eatmydata's library (package eatmydata), preloaded directly: its wrapper script runs readlink twice per call. */
-async function eatmydataLibrary(): Promise<string | undefined> {
-  if (!(await findTool('eatmydata'))) return undefined;
-  const dirs = ['/usr/lib', ...(await readdir('/usr/lib').catch(() => [] as string[])).filter((d) => d.endsWith('-linux-gnu')).map((d) => join('/usr/lib', d))];
-  return dirs.map((d) => join(d, 'libeatmydata.so.1')).find((f) => existsSync(f));
-}
+import { noSyncEnv } from './no-sync.js';
 
 /**
- * Run debugfs or e2fsck on an image. libext2fs fsyncs the image whenever it
- * opens one (unix_io, to clear old device errors), and the image of a warm
- * build is a fresh copy whose data is still in the page cache: that fsync
- * then waits until all of it (hundreds of MB) is on the disk, ~0.5 s, for a
- * file nobody asked to be durable (cp, mkfs -d and the rename leave it to
- * the kernel's writeback too). eatmydata's library, when installed, makes
- * fsync a no-op for the tool; without it the tools run as they are, only slower.
+ * Run debugfs or e2fsck on an image, without fsync when eatmydata is installed
+ * (host/no-sync.ts: the image of a warm build is a fresh copy still in the page cache).
  */
 export async function e2tool(tool: 'debugfs' | 'e2fsck', args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  eatmydata ??= eatmydataLibrary();
-  const lib = await eatmydata;
-  return exec(tool, args, lib ? { ...opts, env: { ...opts.env, LD_PRELOAD: lib } } : opts);
+  return exec(tool, args, { ...opts, env: { ...opts.env, ...(await noSyncEnv()) } });
 }
 
 export interface ImageStat {
