@@ -88,7 +88,7 @@ async function loadYamlLab(file: string): Promise<Lab> {
 
   const fallback = basename(file) === 'lab.yml' ? basename(dir) : basename(file).replace(/\.ya?ml$/, '');
   const name = data.name ?? fallback;
-  if (!LAB_NAME.test(name)) issue([], `the lab's name defaults to "${fallback}", which is not a name of ${LAB_NAME_RULE}: give name:`);
+  if (!LAB_NAME.test(name)) issue([], `the lab's name defaults to "${fallback}", which is not a valid name (${LAB_NAME_RULE}): give name:`);
 
   const segments: LabSegment[] = Array.isArray(data.segments)
     ? data.segments.map((s, i) => ({ name: s, where: where(source, ['segments', i]) }))
@@ -111,7 +111,7 @@ async function loadYamlLab(file: string): Promise<Lab> {
     const ifaces = Object.entries(spec.interfaces ?? {}).sort(([a], [b]) => Number(a.slice(3)) - Number(b.slice(3)));
     for (const [ifname, i] of ifaces) {
       const ip: KeyPath = [...at, 'interfaces', ifname];
-      if (!segmentNames.has(i.segment)) issue([...ip, 'segment'], `no segment "${i.segment}" in segments:${didYouMean(i.segment, segmentNames)} (segments: ${[...segmentNames].join(', ') || 'none'})`);
+      if (!segmentNames.has(i.segment)) issue([...ip, 'segment'], `no segment "${i.segment}" in the lab${didYouMean(i.segment, segmentNames)} (segments: ${[...segmentNames].join(', ') || 'none'})`);
       if (i.address !== undefined) {
         const p = cidrProblem(i.address);
         if (p) issue([...ip, 'address'], p);

@@ -113,7 +113,7 @@ export async function loadNetkitLab(dir: string, opts: NetkitOptions = {}): Prom
       if (k === 'machines') {
         if (listed) return fail(line, indent + 1, k, `machines= is given twice (first on line ${listed.line})`);
         const names = value.split(/\s+/).filter(Boolean);
-        for (const nm of names) if (!LAB_NAME.test(nm)) at(conf, line, valueCol, k, `"${nm}" is not a machine name of ${LAB_NAME_RULE}`);
+        for (const nm of names) if (!LAB_NAME.test(nm)) at(conf, line, valueCol, k, `"${nm}" is not a valid machine name (${LAB_NAME_RULE})`);
         listed = { names, line };
         return;
       }
@@ -125,7 +125,7 @@ export async function loadNetkitLab(dir: string, opts: NetkitOptions = {}): Prom
       return;
     }
     const [, name, option] = m as unknown as [string, string, string];
-    if (!LAB_NAME.test(name)) return fail(line, indent + 1, key, `"${name}" is not a machine name of ${LAB_NAME_RULE}`);
+    if (!LAB_NAME.test(name)) return fail(line, indent + 1, key, `"${name}" is not a valid machine name (${LAB_NAME_RULE})`);
     const spec: Spec = specs.get(name) ?? { name, line, interfaces: new Map(), sysctl: [], exec: [] };
     specs.set(name, spec);
     const optionCol = indent + name.length + 2;
@@ -135,7 +135,7 @@ export async function loadNetkitLab(dir: string, opts: NetkitOptions = {}): Prom
       const first = spec.interfaces.get(index);
       if (first) return fail(line, optionCol, key, `eth${index} of ${name} is already on ${first.segment} (line ${first.line})`);
       const [segment, mac, ...extra] = value.split('/') as [string, string | undefined];
-      if (!LAB_NAME.test(segment)) return fail(line, valueCol, key, `"${segment}" is not a collision domain name of ${LAB_NAME_RULE}`);
+      if (!LAB_NAME.test(segment)) return fail(line, valueCol, key, `"${segment}" is not a valid collision domain name (${LAB_NAME_RULE})`);
       if (extra.length) return fail(line, valueCol, key, `"${value}" is not DOMAIN or DOMAIN/MAC`);
       const macP = mac === undefined ? undefined : macProblem(mac);
       if (macP) return fail(line, valueCol, key, macP);
@@ -260,7 +260,7 @@ export async function loadNetkitLab(dir: string, opts: NetkitOptions = {}): Prom
     for (const m of machines) if (src) m.source = src;
   }
   const labName = meta.get('LAB_NAME');
-  if (labName && !LAB_NAME.test(labName.value)) at(conf, labName.line, 1, 'LAB_NAME', `"${labName.value}" is not a name of ${LAB_NAME_RULE}`);
+  if (labName && !LAB_NAME.test(labName.value)) at(conf, labName.line, 1, 'LAB_NAME', `"${labName.value}" is not a valid name (${LAB_NAME_RULE})`);
   if (issues.length) throw new RecipeError(byPosition(issues));
   const fallback =
     basename(dir)

@@ -12,13 +12,13 @@ import { VERSION } from '../version.js';
 
 /** Machine, segment and lab names: they become file names, umids and interface names, so a plain charset. */
 export const LAB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
-export const LAB_NAME_RULE = 'letters, digits, "-" and "_", starting with a letter or digit, at most 32';
+export const LAB_NAME_RULE = 'letters, digits, "-" and "_", starting with a letter or digit, at most 32 characters';
 /** A guest interface: eth0 ... eth63. */
 export const IFACE_NAME = /^eth([1-5]?[0-9]|6[0-3])$/;
 /** UML's mem=: a number of bytes with K, M or G. */
 export const MEMORY = /^[1-9][0-9]*[KMGkmg]?$/;
 
-const labName = z.string().regex(LAB_NAME, `a name of ${LAB_NAME_RULE}`);
+const labName = z.string().regex(LAB_NAME, `not a valid name (${LAB_NAME_RULE})`);
 const memory = z.union([z.string().regex(MEMORY, 'use a number with K, M or G (128M)'), z.number().int().positive()]);
 const setValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
@@ -59,7 +59,7 @@ export const labFileSchema = z.union([
 export const labMachineSchema = z.strictObject({
   ...sourceKeys,
   /** Guest device (eth0, eth1, ...) -> its segment and address. */
-  interfaces: z.record(z.string().regex(IFACE_NAME, 'an interface name eth0 ... eth63'), labInterfaceSchema).optional(),
+  interfaces: z.record(z.string().regex(IFACE_NAME, 'not an interface name (eth0 ... eth63)'), labInterfaceSchema).optional(),
   /** `DEST via GATEWAY`, DEST an ADDRESS/PREFIX or `default`. */
   routes: z.array(lineValue).optional(),
   /** Guest path -> host file (relative to the lab file, inside its directory). */

@@ -114,16 +114,11 @@ export const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isF
  * are reported through `report` (the key, the message).
  */
 export function machineSource(own: LabDefaultsYaml, defaults: LabDefaultsYaml, dir: string, report: (key: 'image' | 'recipe' | 'set' | '', message: string, inDefaults: boolean) => void): LabSource | undefined {
-  for (const [spec, inDefaults] of [
-    [own, false],
-    [defaults, true],
-  ] as const) {
-    if (spec.image !== undefined && spec.recipe !== undefined) {
-      report('recipe', 'give image or recipe, not both', inDefaults);
-      return undefined;
-    }
-  }
   const ownSource = own.image !== undefined || own.recipe !== undefined;
+  if ((ownSource ? own : defaults).image !== undefined && (ownSource ? own : defaults).recipe !== undefined) {
+    report('recipe', 'give image or recipe, not both', !ownSource);
+    return undefined;
+  }
   const spec = ownSource ? own : defaults;
   const set = ownSource ? { ...own.set } : { ...defaults.set, ...own.set };
   if (spec.image !== undefined) {
@@ -284,14 +279,19 @@ export function labZodIssues(source: RecipeSource, at: KeyPath, error: z.ZodErro
       continue;
     }
     const path = [...at, ...(i.path as (string | number)[])];
-    out.push(source.issue(path, `"${String(path[path.length - 1])}": not ${i.issues[0]?.message ?? 'a valid name'}`, { key: true }));
+    out.push(source.issue(path, `"${String(path[path.length - 1])}": ${i.issues[0]?.message ?? 'not a valid name'}`, { key: true }));
   }
   return [...out, ...zodIssues(source, at, { issues: rest } as z.ZodError, schema)];
 }
 
 /** Issues in file order. */
 export function byPosition(issues: RecipeIssue[]): RecipeIssue[] {
+  const seen = new Set<string>();
   return issues
+    .filter((i) => {
+      const key = JSON.stringify([i.file, i.line, i.col, i.path, i.message]);
+      return !seen.has(key) && Boolean(seen.add(key));
+    })
     .map((i, n) => ({ i, n }))
     .sort((a, b) => a.i.file.localeCompare(b.i.file) || (a.i.line ?? 0) - (b.i.line ?? 0) || (a.i.col ?? 0) - (b.i.col ?? 0) || a.n - b.n)
     .map(({ i }) => i);
