@@ -293,8 +293,10 @@ function applyDeps(file: string, text: string, machines: LabMachine[], issues: R
       return;
     }
     lineOf.set(name, lineOf.get(name) ?? line);
-    for (const dep of rest.split(/\s+/).filter(Boolean)) {
-      const depCol = col + trimmed.indexOf(dep, name.length + 1);
+    const start = trimmed.length - rest.length;
+    for (const token of rest.matchAll(/\S+/g)) {
+      const dep = token[0];
+      const depCol = col + start + token.index;
       if (dep === name) issues.push({ file, line, col: depCol, path: name, message: `machine ${name} cannot wait for itself` });
       else if (!byName.has(dep)) issues.push({ file, line, col: depCol, path: name, message: `no machine "${dep}" in lab.conf${didYouMean(dep, names)}` });
       else if (!machine.after.includes(dep)) machine.after.push(dep);
