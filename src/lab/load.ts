@@ -4,9 +4,11 @@
  * reported at once, as a RecipeError (exit 2) with FILE:LINE:COL key, like
  * recipes.
  *
- * `loadLab(PATH)`: PATH is a lab file, a directory holding lab.yml, or a
- * Netkit lab (a directory holding lab.conf, or that lab.conf). A directory
- * with both is refused: name the file.
+ * `loadLab(PATH, { image, recipe, set })`: PATH is a lab file, a directory
+ * holding lab.yml, or a Netkit lab (a directory holding lab.conf, or that
+ * lab.conf). A directory with both is refused: name the file. The options
+ * give a Netkit lab's machines their image (lab/netkit.ts); a lab file names
+ * its own and ignores them.
  *
  * The lab file (labs/lab.schema.json is its JSON Schema; unknown keys are errors):
  *

@@ -69,10 +69,10 @@ interface Spec {
   exec: string[];
 }
 
-/** A lab.conf value: quoted ("..." or '...', then only a comment) or the rest of the line. */
+/** A lab.conf value: quoted ("..." or '...', then only a comment) or the rest of the line up to a " #" comment. */
 function unquote(raw: string): { value: string } | { problem: string } {
   const q = raw[0];
-  if (q !== '"' && q !== "'") return { value: raw.trim() };
+  if (q !== '"' && q !== "'") return { value: raw.replace(/\s+#.*$/, '').trim() };
   const end = raw.indexOf(q, 1);
   if (end < 0) return { problem: `no closing ${q}` };
   const after = raw.slice(end + 1).trim();

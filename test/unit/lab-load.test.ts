@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -51,6 +51,13 @@ describe('lab files (lab/load.ts)', () => {
     );
     assert.deepEqual(lab.checks[2], { kind: 'tcp', name: 'a: tcp 4 MiB to b (10.0.2.2:5001)', machine: 'a', to: 'b', address: '10.0.2.2', port: 5001, mbytes: 4, where: `${lab.file}:33:5 tests[2]` });
     assert.equal(lab.machines[0]!.where, `${lab.file}:15:5 machines.a`);
+  });
+
+  it('every lab under labs/ loads (the umlbuild and Netkit formats both shipped)', async () => {
+    const labs = readdirSync(join(PROJECT, 'labs'), { withFileTypes: true }).filter((e) => e.isDirectory());
+    const formats = [];
+    for (const e of labs) formats.push((await loadLab(join(PROJECT, 'labs', e.name))).format);
+    assert.deepEqual([...new Set(formats)].sort(), ['netkit', 'umlbuild']);
   });
 
   it('the same lab by its file, by a directory holding lab.yml; a directory with neither or both lab files is refused', async () => {

@@ -65,7 +65,7 @@ describe('Netkit labs (lab/netkit.ts)', () => {
         'r1[sysctl]="net.ipv4.ip_forward=1"',
         'r1[exec]="echo up > /tmp/up"',
         '  r2[3] = "A"   # indented, spaced, commented',
-        'r2[mem]=1G',
+        'r2[mem]=1G # a comment',
         '',
       ].join('\n'),
     );
