@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { RecipeError } from '../../src/errors.js';
 import { loadLab } from '../../src/lab/load.js';
 import { labJsonSchema } from '../../src/lab/schema.js';
+import { cidrProblem, findCycle, guestPathProblem, inNetwork, macProblem, routeProblem } from '../../src/lab/validate.js';
 import { PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';
 
 /** The error's message with the temporary directory written DIR. */
@@ -295,5 +296,53 @@ describe('JSON Schema of the lab file (labs/lab.schema.json)', () => {
       {},
     ];
     for (const b of broken) assert.equal(validate(b), false, JSON.stringify(b));
+  });
+});
+
+describe('lab address, route and order checks (lab/validate.ts)', () => {
+  it('addresses with prefixes, routes through a gateway on one of the networks, MACs', () => {
+    assert.equal(cidrProblem('10.0.1.2/24'), undefined);
+    assert.equal(cidrProblem('fd00::1/64'), undefined);
+    assert.equal(cidrProblem('10.0.1.2'), '"10.0.1.2" is not ADDRESS/PREFIX (10.0.1.2/24)');
+    assert.equal(cidrProblem('fd00::1/129'), 'prefix /129 is longer than an IPv6 address');
+    assert.ok(inNetwork('10.0.1.1', '10.0.1.2/24'));
+    assert.ok(!inNetwork('10.0.2.1', '10.0.1.2/24'));
+    assert.ok(inNetwork('10.0.3.4', '10.0.0.1/14'));
+    assert.ok(inNetwork('fd00::ffff', 'fd00::1/64'));
+    assert.ok(!inNetwork('fd00:0:0:1::1', 'fd00::1/64'));
+    assert.ok(inNetwork('::ffff:10.0.1.1', '::ffff:10.0.1.9/120'));
+    assert.ok(!inNetwork('10.0.1.1', 'fd00::1/0'), 'not across IP versions');
+    assert.equal(routeProblem('default via 10.0.1.1', ['10.0.1.2/24']), undefined);
+    assert.equal(routeProblem('10.9.0.0/16 via 10.0.1.1', []), undefined, 'no address to check the gateway against');
+    assert.equal(routeProblem('default via 10.0.1.1 dev eth0', ['10.0.1.2/24'])?.startsWith('"default via 10.0.1.1 dev eth0" is not DEST via GATEWAY'), true);
+    assert.equal(routeProblem('default via fd00::1', ['10.0.1.2/24', 'fd00::2/64']), undefined);
+    assert.equal(macProblem('02:00:00:00:00:01'), undefined);
+    assert.equal(macProblem('00:00:00:00:00:00'), 'the all-zero MAC address');
+    assert.equal(macProblem('02:00:00:00:00'), '"02:00:00:00:00" is not a MAC address (02:00:00:00:00:01)');
+  });
+
+  it('guest paths and the order machines wait in', () => {
+    assert.equal(guestPathProblem('/etc/motd'), undefined);
+    for (const bad of ['/', '/etc/', '/etc//motd', '/etc/./motd', '/../etc/shadow', 'etc/motd', '/etc/mo\ntd']) assert.notEqual(guestPathProblem(bad), undefined, bad);
+    assert.equal(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+      undefined,
+    );
+    assert.deepEqual(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['b']],
+        ]),
+      ),
+      ['b', 'c', 'b'],
+    );
   });
 });
