@@ -29,7 +29,9 @@
  * caller gives (`{ image }` or `{ recipe, set }`: `umlbuild lab` options,
  * relative to the current directory), else umlbuild-tests.yml's defaults:,
  * else the shipped busybox recipe with network=none (startup scripts set
- * the addresses with ip or ifconfig, which busybox has).
+ * the addresses with ip or ifconfig, which busybox has). A `set` without an
+ * image or recipe sets the variables of the recipe that applies; defaults:
+ * memory applies to the machines with no [mem].
  *
  * Machine directories, startup scripts, lab.dep and umlbuild-tests.yml must
  * be inside the lab's directory once symbolic links are followed (a link out
@@ -38,7 +40,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { RecipeError, type RecipeIssue } from '../errors.js';
-import type { Lab, LabCheck, LabFile, LabMachine, LabSegment } from '../model/lab.js';
+import type { Lab, LabCheck, LabFile, LabMachine, LabSegment, LabSource } from '../model/lab.js';
 import { didYouMean } from '../model/names.js';
 import { LAB_NAME, LAB_NAME_RULE, type LabDefaultsYaml, netkitExtrasSchema } from './schema.js';
 import { byPosition, findCycle, labPath, labZodIssues, machineSource, macProblem, memoryValue, readChecks, readLabYaml } from './validate.js';
@@ -235,7 +237,8 @@ export async function loadNetkitLab(dir: string, opts: NetkitOptions = {}): Prom
 
   // umlbuild-tests.yml: the checks and the machines' defaults.
   let checks: LabCheck[] = [];
-  let fileDefaults: LabDefaultsYaml | undefined;
+  let fileDefaults: LabDefaultsYaml = {};
+  let reportDefaults = (_key: string, _message: string) => {};
   if (present.has(TESTS_FILE)) {
     const p = labPath(dir, TESTS_FILE, 'file');
     if ('problem' in p) issues.push({ file: join(dir, TESTS_FILE), path: '', message: p.problem });
@@ -244,20 +247,28 @@ export async function loadNetkitLab(dir: string, opts: NetkitOptions = {}): Prom
       const parsed = netkitExtrasSchema.safeParse(source.toJS());
       if (!parsed.success) issues.push(...labZodIssues(source, [], parsed.error, netkitExtrasSchema));
       else {
-        fileDefaults = parsed.data.defaults;
+        fileDefaults = parsed.data.defaults ?? {};
         checks = readChecks(source, ['tests'], parsed.data.tests ?? [], machines, issues);
-        if (fileDefaults) {
-          const src = machineSource({}, fileDefaults, dir, (key, message) => issues.push(source.issue(['defaults', ...(key ? [key] : [])], message)));
-          for (const m of machines) if (src) m.source = src;
-        }
+        reportDefaults = (key, message) => issues.push(source.issue(['defaults', ...(key ? [key] : [])], message));
       }
     }
   }
+  // The machines' image: the caller's, else the file's defaults:, else the shipped busybox recipe; set: merged in that order.
   const caller = opts.image !== undefined || opts.recipe !== undefined;
-  if (caller || !fileDefaults) {
-    const given: LabDefaultsYaml = caller ? { ...(opts.image !== undefined ? { image: opts.image } : {}), ...(opts.recipe !== undefined ? { recipe: opts.recipe } : {}), set: opts.set ?? {} } : NETKIT_DEFAULT;
-    const src = machineSource({}, given, process.cwd(), (key, message) => issues.push({ file: key === 'image' ? '--image' : '--recipe', path: '', message }));
-    for (const m of machines) if (src) m.source = src;
+  const fileSource = fileDefaults.image !== undefined || fileDefaults.recipe !== undefined;
+  let source: LabSource | undefined;
+  if (caller) {
+    const given = { ...(opts.image !== undefined ? { image: opts.image } : {}), ...(opts.recipe !== undefined ? { recipe: opts.recipe } : {}), set: opts.set ?? {} };
+    source = machineSource({}, given, process.cwd(), (key, message) => issues.push({ file: key === 'image' ? '--image' : '--recipe', path: '', message }));
+  } else if (fileSource) {
+    source = machineSource({}, { ...fileDefaults, set: { ...fileDefaults.set, ...opts.set } }, dir, reportDefaults);
+  } else {
+    source = machineSource({}, { ...NETKIT_DEFAULT, set: { ...NETKIT_DEFAULT.set, ...fileDefaults.set, ...opts.set } }, dir, reportDefaults);
+  }
+  const memory = memoryValue(fileDefaults.memory);
+  for (const m of machines) {
+    if (source) m.source = source;
+    if (memory && !m.memory) m.memory = memory;
   }
   const labName = meta.get('LAB_NAME');
   if (labName && !LAB_NAME.test(labName.value)) at(conf, labName.line, 1, 'LAB_NAME', `"${labName.value}" is not a valid name (${LAB_NAME_RULE})`);

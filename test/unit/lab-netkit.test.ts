@@ -94,6 +94,14 @@ describe('Netkit labs (lab/netkit.ts)', () => {
       withDefaults.checks.map((c) => c.name),
       ['r1: run true'],
     );
+    await dir.write('lab/umlbuild-tests.yml', 'defaults: { memory: 48M, set: { size: 96M } }\n');
+    const onlySet = await loadLab(join(dir.path, 'lab'), { set: { hostname: 'x' } });
+    assert.deepEqual(onlySet.machines[0]!.source, { kind: 'recipe', recipe: join(PROJECT, 'recipes/busybox.yml'), set: { network: 'none', size: '96M', hostname: 'x' } });
+    assert.deepEqual(
+      onlySet.machines.map((m) => m.memory),
+      ['48M', '1G', '48M'],
+      'defaults: memory for the machines with no [mem]',
+    );
     const given = await loadLab(join(dir.path, 'lab'), { recipe: 'busybox', set: { network: 'none' } });
     assert.deepEqual(given.machines[0]!.source, { kind: 'recipe', recipe: join(PROJECT, 'recipes/busybox.yml'), set: { network: 'none' } }, 'the caller wins');
   });
@@ -166,13 +174,13 @@ describe('Netkit labs (lab/netkit.ts)', () => {
   it('umlbuild-tests.yml: its problems with file:line:col; a ping needs an address (Netkit machines have none in lab.conf); a missing --image', async () => {
     await dir.write('lab/lab.conf', 'pc1[0]=A\npc2[0]=A\n');
     await dir.write('lab/umlbuild-tests.yml', 'defaults: { image: none.img }\ntests:\n  - { on: pc1, ping: pc2 }\n  - { on: pc3, run: ls }\n  - { on: pc1, tcp: { to: pc2 } }\n');
-    assert.deepEqual(await problems(dir, join(dir.path, 'lab'), { image: 'missing.img' }), [
-      `--image: no such image: ${join(process.cwd(), 'missing.img')}`,
-      'DIR/lab/umlbuild-tests.yml:1:20: defaults.image: no such image: DIR/lab/none.img',
+    const checks = [
       'DIR/lab/umlbuild-tests.yml:3:22: tests[0].ping: machine pc2 has no address to ping',
       'DIR/lab/umlbuild-tests.yml:4:11: tests[1].on: no machine "pc3" in the lab; did you mean "pc1"? (machines: pc1, pc2)',
       'DIR/lab/umlbuild-tests.yml:5:21: tests[2].tcp: machine pc2 has no address in the lab: give address:',
-    ]);
+    ];
+    assert.deepEqual(await problems(dir, join(dir.path, 'lab')), ['DIR/lab/umlbuild-tests.yml:1:20: defaults.image: no such image: DIR/lab/none.img', ...checks]);
+    assert.deepEqual(await problems(dir, join(dir.path, 'lab'), { image: 'missing.img' }), [`--image: no such image: ${join(process.cwd(), 'missing.img')}`, ...checks], "the caller's image replaces the defaults");
     await dir.write('lab/umlbuild-tests.yml', 'test:\n  - { on: pc1, run: ls }\n');
     assert.deepEqual(await problems(dir, join(dir.path, 'lab')), ['DIR/lab/umlbuild-tests.yml:1:1: test: unknown key "test"; did you mean "tests"?']);
   });
