@@ -1,12 +1,21 @@
 /**
- * The command line bundled: dist/bundle/umlbuild.js, one ES module entry for
- * src/cli.ts, with everything it loads (our modules and the packages from
- * node_modules) in it and in a few dozen chunks beside it, so that starting
- * `umlbuild` reads a few files instead of some 300 (issue 15: a warm build in
- * under a second, most of it start-up). What a command loads with `import()`
- * when it runs is a chunk of its own, loaded then: `--version` and `--help`
- * load the entry and commander only. The templates are copied to
+ * The command line bundled: dist/bundle/umlbuild.cjs, src/cli.ts and
+ * everything it loads (our modules and the packages from node_modules) in one
+ * file, with a V8 code cache of it beside it (umlbuild.cjs.cache), so that
+ * starting `umlbuild` reads two files instead of some 300 and compiles little
+ * (issue 15: a warm build in under a second, most of it start-up). The
+ * commands' `import()` of the library stays lazy inside it: esbuild runs a
+ * module's top level when it is first imported. The templates are copied to
  * dist/templates/.
+ *
+ * Why CommonJS, and not ES modules (of one entry and its chunks, which this
+ * was first): Node 20 has no compile cache for ES modules, and a script's can
+ * be given to it (node:vm, `cachedData`); bin/umlbuild runs the bundle so.
+ * Measured on validate (npm run bench:startup): ES module chunks 0.28 s of
+ * CPU, the CommonJS bundle 0.25 s, with its code cache 0.22 s (node -e 0:
+ * 0.07 s). The code cache is made here, by a run of `umlbuild recipes` that
+ * writes it (UMLBUILD_CODE_CACHE=write); a node whose V8 differs rejects it
+ * and compiles the bundle as if it were not there.
  *
  * `import.meta.url` in our modules is rewritten to the URL the module has in
  * tsc's dist/ (dist/recipe/shipped.js for src/recipe/shipped.ts), so the
@@ -20,10 +29,12 @@
  *
  *   tsx test/bundle.ts        (npm run build:cli; `npm run build` and `npm ci`'s prepare run it)
  */
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { exec } from '../src/host/exec.js';
 
 const PROJECT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(PROJECT, 'src');
@@ -47,12 +58,11 @@ const metaUrl: Plugin = {
       const text = await readFile(args.path, 'utf8');
       if (!text.includes('import.meta.url')) return undefined;
       const compiled = `../${relative(SRC, args.path).replace(/\.ts$/, '.js')}`;
-      return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(compiled)}, import.meta.url).href`), loader: 'ts' };
+      return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(compiled)}, __umlbuildUrl).href`), loader: 'ts' };
     });
   },
 };
 
-/** Bundle src/cli.ts into `dist`/bundle/ (with the stamp) and copy the templates to `dist`/templates/. */
 /**
  * zod's locales: its namespace `z` re-exports all ~60 (`z.locales`), so
  * bundling `z` would take every one; umlbuild's messages are English and it
@@ -66,27 +76,32 @@ const zodEnglishOnly: Plugin = {
   },
 };
 
+/**
+ * Bundle src/cli.ts into `dist`/bundle/ (with its code cache and the stamp)
+ * and copy the templates to `dist`/templates/; `dist`/../bin/umlbuild makes
+ * the code cache.
+ */
 export async function bundle(dist = DIST): Promise<void> {
   const newest = await newestSourceMtime();
   const out = join(dist, 'bundle');
   await rm(out, { recursive: true, force: true });
   await mkdir(join(dist, 'templates'), { recursive: true });
   await build({
-    entryPoints: { umlbuild: join(SRC, 'cli.ts') },
-    outdir: out,
-    splitting: true,
-    chunkNames: 'chunk-[hash]',
+    entryPoints: [join(SRC, 'cli.ts')],
+    outfile: join(out, 'umlbuild.cjs'),
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     logLevel: 'warning',
     legalComments: 'none',
     plugins: [metaUrl, zodEnglishOnly],
-    // The CommonJS packages (commander, ejs, ...) require node's modules: give the bundle a require.
-    banner: { js: "import { createRequire as __umlbuildRequire } from 'node:module';\nconst require = __umlbuildRequire(import.meta.url);" },
+    banner: { js: "const __umlbuildUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
   for (const f of await readdir(join(SRC, 'templates'))) if (f.endsWith('.ejs')) await copyFile(join(SRC, 'templates', f), join(dist, 'templates', f));
+  // The code cache of what `umlbuild recipes` compiles: the command line, the recipe loader, yaml and zod.
+  const r = await exec(join(dist, '..', 'bin', 'umlbuild'), ['recipes'], { reject: false, env: { UMLBUILD_DIST: '1', UMLBUILD_CODE_CACHE: 'write' } });
+  if (r.exitCode !== 0 || !existsSync(join(out, 'umlbuild.cjs.cache'))) throw new Error(`the bundle's first run (umlbuild recipes) failed, exit ${r.exitCode}:\n${r.stderr}`);
   await writeFile(join(out, 'stamp'), `${JSON.stringify(newest)}\n`);
 }
 

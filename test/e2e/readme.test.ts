@@ -86,7 +86,7 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
     for (const c of commands.filter((l) => /\b(apt-get|npm ci)\b/.test(l))) await sh(c, 10 * 60 * 1000);
     assert.ok(existsSync(join(copy, 'node_modules/listr2/package.json')), 'npm ci installed the dependencies');
     // npm ci's prepare bundled the command line, and bin/umlbuild runs that bundle: its stamp is src/'s newest mtime.
-    assert.ok(existsSync(join(copy, 'dist/bundle/umlbuild.js')), 'npm ci made dist/bundle/umlbuild.js');
+    assert.ok(existsSync(join(copy, 'dist/bundle/umlbuild.cjs')), 'npm ci made dist/bundle/umlbuild.cjs');
     assert.equal(Number(await readFile(join(copy, 'dist/bundle/stamp'), 'utf8')), await newestSourceMtime(join(copy, 'src')), 'the bundle is current: bin/umlbuild runs it');
   });
 

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { bundle, newestSourceMtime } from '../bundle.js';
@@ -30,7 +30,7 @@ describe('the bundled command line (dist/bundle/)', function () {
   });
   after(() => dir?.remove());
 
-  it("bundle(): an entry and its chunks, the templates and the stamp (src/'s newest mtime); a clone's bin/umlbuild runs it, loading no module of src/ or node_modules", async () => {
+  it("bundle(): one CommonJS file, its code cache (accepted), the templates and the stamp (src/'s newest mtime); a clone's bin/umlbuild runs it, loading no module of src/ or node_modules", async () => {
     // A clone whose src/, recipes and packages are this checkout's, and whose dist/ is its own.
     const clone = join(dir.path, 'clone');
     await mkdir(join(clone, 'bin'), { recursive: true });
@@ -38,16 +38,16 @@ describe('the bundled command line (dist/bundle/)', function () {
     for (const f of ['src', 'recipes', 'overlays', 'node_modules', 'package.json']) await symlink(join(PROJECT, f), join(clone, f));
     await bundle(join(clone, 'dist'));
 
-    const files = await readdir(join(clone, 'dist', 'bundle'));
-    assert.ok(files.includes('umlbuild.js'), files.join(' '));
-    assert.ok(
-      files.some((f) => /^chunk-\w+\.js$/.test(f)),
-      'the lazily loaded parts are chunks of their own',
-    );
+    assert.deepEqual((await readdir(join(clone, 'dist', 'bundle'))).sort(), ['stamp', 'umlbuild.cjs', 'umlbuild.cjs.cache']);
     const templates = (await readdir(join(PROJECT, 'src', 'templates'))).filter((f) => f.endsWith('.ejs'));
     assert.ok(templates.length > 0);
     assert.deepEqual((await readdir(join(clone, 'dist', 'templates'))).sort(), templates.sort());
     assert.equal(Number(await readFile(join(clone, 'dist', 'bundle', 'stamp'), 'utf8')), await newestSourceMtime(join(PROJECT, 'src')));
+    // The code cache is this V8's of this bundle: a run that would write a rejected one leaves it as it is.
+    const cache = join(clone, 'dist', 'bundle', 'umlbuild.cjs.cache');
+    const made = (await stat(cache)).mtimeMs;
+    assert.equal((await exec(join(clone, 'bin', 'umlbuild'), ['--version'], { env: { UMLBUILD_CODE_CACHE: 'write' } })).exitCode, 0);
+    assert.equal((await stat(cache)).mtimeMs, made, 'the code cache was accepted, not written again');
 
     const rec = await moduleRecorder(dir.path);
     const run = (args: string[]) => exec(join(clone, 'bin', 'umlbuild'), args, { cwd: dir.path, reject: false, env: { NODE_OPTIONS: `--import=${rec.hook}` } });
@@ -59,16 +59,19 @@ describe('the bundled command line (dist/bundle/)', function () {
     assert.equal(recipes.exitCode, 0, recipes.stderr);
     assert.match(recipes.stdout, /^bookworm {2}Debian 12 \(bookworm\)/m);
     assert.ok(recipes.stdout.includes(`in ${join(clone, 'recipes')}/;`), recipes.stdout.slice(-300));
-    const loaded = await rec.loaded();
-    assert.ok(loaded.includes(`file://${join(clone, 'dist', 'bundle', 'umlbuild.js')}`), loaded.join('\n'));
+    // The modules node loads as ES modules: bin/umlbuild only (the bundle is CommonJS; no src/, no tsx, no package).
     assert.deepEqual(
-      loaded.filter((u) => !u.startsWith(`file://${join(clone, 'dist', 'bundle')}/`) && u !== `file://${join(clone, 'bin', 'umlbuild')}` && u !== `file://${rec.hook}`),
+      (await rec.loaded()).filter((u) => u !== `file://${join(clone, 'bin', 'umlbuild')}` && u !== `file://${rec.hook}`),
       [],
     );
+    // What ran is the bundle: the stack trace of -v names it.
+    const failed = await run(['-v', 'validate', join(dir.path, 'no-such-recipe.yml')]);
+    assert.equal(failed.exitCode, 2, failed.stderr);
+    assert.match(failed.stderr, new RegExp(`at loadRecipe \\(${join(clone, 'dist', 'bundle', 'umlbuild.cjs')}:\\d+:\\d+\\)`));
   });
 
   describe('bin/umlbuild in a clone chooses', () => {
-    // A stand-in clone: src/cli.ts and dist/bundle/umlbuild.js that each say which they are.
+    // A stand-in clone: src/cli.ts and dist/bundle/umlbuild.cjs that each say which they are.
     let clone: string;
     const past = new Date('2024-01-01T00:00:00Z');
     const which = async (env: Record<string, string> = {}) => {
@@ -89,7 +92,7 @@ describe('the bundled command line (dist/bundle/)', function () {
       await writeFile(join(clone, 'package.json'), '{ "type": "module" }\n');
       await writeFile(join(clone, 'src', 'cli.ts'), "export async function main(): Promise<number> {\n  process.stdout.write('src\\n');\n  return 0;\n}\n");
       await writeFile(join(clone, 'src', 'sub', 'x.ts'), 'export const x = 1;\n');
-      await writeFile(join(clone, 'dist', 'bundle', 'umlbuild.js'), "export async function main() {\n  process.stdout.write('bundle\\n');\n  return 0;\n}\n");
+      await writeFile(join(clone, 'dist', 'bundle', 'umlbuild.cjs'), "exports.main = async () => {\n  process.stdout.write('bundle\\n');\n  return 0;\n};\n");
       await age();
     });
 
