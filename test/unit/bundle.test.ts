@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { bundle, newestSourceMtime } from '../bundle.js';
@@ -67,7 +67,19 @@ describe('the bundled command line (dist/bundle/)', function () {
     // What ran is the bundle: the stack trace of -v names it.
     const failed = await run(['-v', 'validate', join(dir.path, 'no-such-recipe.yml')]);
     assert.equal(failed.exitCode, 2, failed.stderr);
-    assert.match(failed.stderr, new RegExp(`at loadRecipe \\(${join(clone, 'dist', 'bundle', 'umlbuild.cjs')}:\\d+:\\d+\\)`));
+    assert.match(failed.stderr, /at loadRecipe \(umlbuild\/dist\/bundle\/umlbuild\.cjs:\d+:\d+\)/);
+  });
+
+  it('moved elsewhere (the packed bundle, installed), the bundle and its code cache still run, and stack traces name neither place', async () => {
+    const moved = join(dir.path, 'moved');
+    await rename(join(dir.path, 'clone'), moved);
+    const cache = join(moved, 'dist', 'bundle', 'umlbuild.cjs.cache');
+    const made = (await stat(cache)).mtimeMs;
+    const failed = await exec(join(moved, 'bin', 'umlbuild'), ['-v', 'validate', join(dir.path, 'no-such-recipe.yml')], { cwd: dir.path, reject: false, env: { UMLBUILD_CODE_CACHE: 'write' } });
+    assert.equal(failed.exitCode, 2, failed.stderr);
+    assert.match(failed.stderr, /at loadRecipe \(umlbuild\/dist\/bundle\/umlbuild\.cjs:\d+:\d+\)/);
+    assert.doesNotMatch(failed.stderr, new RegExp(`${dir.path}/(clone|moved)/dist`));
+    assert.equal((await stat(cache)).mtimeMs, made, 'the code cache was accepted where it moved');
   });
 
   describe('bin/umlbuild in a clone chooses', () => {
