@@ -8,6 +8,7 @@
  * is written into the image, and a proxy URL with credentials is a secret
  * (redacted in logs, the plan and the manifest).
  */
+import { request } from 'node:http';
 import { proxyUrlProblem } from '../model/values.js';
 import { REDACTED, registerSecret } from './secrets.js';
 
@@ -96,9 +97,7 @@ export function proxyFor(url: string, env: Record<string, string | undefined>): 
  * HEAD `url` (http) through the HTTP proxy `proxy`: its status code. A
  * failure rejects with the reason, never with the proxy's credentials.
  */
-export async function headThroughProxy(url: string, proxy: string, timeoutMs = 15000): Promise<number> {
-  // node:http loads here, not at start-up: only the mirror check of a bootstrap behind a proxy asks (issue 15).
-  const { request } = await import('node:http');
+export function headThroughProxy(url: string, proxy: string, timeoutMs = 15000): Promise<number> {
   const p = new URL(proxy);
   const headers: Record<string, string> = { Host: new URL(url).host };
   if (p.username || p.password) headers['Proxy-Authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64')}`;
