@@ -98,6 +98,9 @@ export async function bundle(dist = DIST): Promise<void> {
     plugins: [metaUrl, zodEnglishOnly],
     banner: { js: "const __umlbuildUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
+  // An import() esbuild leaves (of a node: module) would fail in the bundle: node:vm runs import() only without a code cache.
+  const left = (await readFile(join(out, 'umlbuild.cjs'), 'utf8')).match(/\bimport\s*\(\s*["'`][^"'`]*["'`]\s*\)/g);
+  if (left) throw new Error(`the bundle would run import() of ${left.join(', ')}: import it statically (node: modules load fast) or from a module esbuild bundles`);
   for (const f of await readdir(join(SRC, 'templates'))) if (f.endsWith('.ejs')) await copyFile(join(SRC, 'templates', f), join(dist, 'templates', f));
   // The code cache of what `umlbuild recipes` compiles: the command line, the recipe loader, yaml and zod.
   const r = await exec(join(dist, '..', 'bin', 'umlbuild'), ['recipes'], { reject: false, env: { UMLBUILD_DIST: '1', UMLBUILD_CODE_CACHE: 'write' } });
