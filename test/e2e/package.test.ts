@@ -48,7 +48,19 @@ describe('the npm package: packed, installed into a prefix, run outside the chec
       files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))),
       [],
     );
-    for (const f of ['bin/umlbuild', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'recipes/busybox.yml', 'recipes/bookworm.yml', 'recipes/include/debian.yml', 'recipes/busybox/shadow.ejs', 'README.md'])
+    for (const f of [
+      'bin/umlbuild',
+      'dist/bundle/umlbuild.cjs',
+      'dist/bundle/umlbuild.cjs.cache',
+      'dist/cli.js',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'recipes/busybox.yml',
+      'recipes/bookworm.yml',
+      'recipes/include/debian.yml',
+      'recipes/busybox/shadow.ejs',
+      'README.md',
+    ])
       assert.ok(files.includes(f), `${f} in the tarball`);
     assert.ok(
       files.some((f) => f.startsWith('overlays/busybox/')),
@@ -84,7 +96,7 @@ describe('the npm package: packed, installed into a prefix, run outside the chec
     );
   });
 
-  it('`umlbuild --version` and `umlbuild recipes` from an empty directory; every module they load is compiled JavaScript of dist/', async () => {
+  it('`umlbuild --version` and `umlbuild recipes` from an empty directory; every module they load is of dist/: the bundle', async () => {
     const v = await run(['--version']);
     assert.equal(v.exitCode, 0, v.stderr);
     assert.equal(v.stdout.trim(), await version());
@@ -104,10 +116,15 @@ describe('the npm package: packed, installed into a prefix, run outside the chec
     assert.match(validate.stderr, new RegExp(`^umlbuild: busybox: the recipe that comes with umlbuild, ${join(pkg.root, 'recipes/busybox.yml')} \\(no file busybox here\\)$`, 'm'));
     const loaded = [...new Set((await readFile(log, 'utf8')).split('\n').filter((u) => u.startsWith('file:')))];
     const ours = loaded.filter((u) => u.includes('/node_modules/umlbuild/') && !u.includes('/node_modules/umlbuild/node_modules/'));
-    assert.ok(
-      ours.some((u) => u.endsWith('/dist/recipe/load.js')),
-      'the recipe loader ran from dist/',
+    // The bundle (test/bundle.ts) is CommonJS with the dependencies in it: node loads no ES module of a package, and the
+    // stack trace of -v names the bundle.
+    assert.deepEqual(
+      loaded.filter((u) => u.includes('/node_modules/umlbuild/node_modules/')),
+      [],
     );
+    const failed = await run(['-v', 'validate', join(dir.path, 'no-such-recipe.yml')]);
+    assert.equal(failed.exitCode, 2, failed.stderr);
+    assert.match(failed.stderr, /at loadRecipe \(umlbuild\/dist\/bundle\/umlbuild\.cjs:\d+:\d+\)/);
     assert.deepEqual(
       ours.filter((u) => !/\/node_modules\/umlbuild\/(dist\/.*\.js|package\.json|bin\/umlbuild)$/.test(u)),
       [],

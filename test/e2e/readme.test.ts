@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
+import { newestSourceMtime } from '../bundle.js';
 import { PROJECT, tempDir, type TempDir } from '../helpers.js';
 import { loopsFor, requireRootWith } from './host-state.js';
 import { ptyRun, runInPty, tail, type PtyRun } from './pty.js';
@@ -59,8 +60,11 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
     await dir?.remove();
   });
 
+  // The environment of a user's shell: bin/umlbuild decides between the bundle and src/ as it does for them (not told to
+  // take src/ because the tests measure coverage).
+  const userEnv = { NODE_V8_COVERAGE: undefined, UMLBUILD_SRC: undefined, UMLBUILD_DIST: undefined };
   const sh = async (line: string, timeoutMs: number) => {
-    const r = await ptyRun('sh', ['-c', line], timeoutMs, { cwd: copy });
+    const r = await ptyRun('sh', ['-c', line], timeoutMs, { cwd: copy, env: userEnv });
     assert.equal(r.exitCode, 0, `${line}\n${tail(r.output, 40)}`);
     return r.output;
   };
@@ -81,6 +85,9 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
   it('set-up: the install line (npm ci in the fresh copy)', async () => {
     for (const c of commands.filter((l) => /\b(apt-get|npm ci)\b/.test(l))) await sh(c, 10 * 60 * 1000);
     assert.ok(existsSync(join(copy, 'node_modules/listr2/package.json')), 'npm ci installed the dependencies');
+    // npm ci's prepare bundled the command line, and bin/umlbuild runs that bundle: its stamp is src/'s newest mtime.
+    assert.ok(existsSync(join(copy, 'dist/bundle/umlbuild.cjs')), 'npm ci made dist/bundle/umlbuild.cjs');
+    assert.equal(Number(await readFile(join(copy, 'dist/bundle/stamp'), 'utf8')), await newestSourceMtime(join(copy, 'src')), 'the bundle is current: bin/umlbuild runs it');
   });
 
   it('first build: the README line, with the default renderer, writes image, script and manifest', async () => {
@@ -93,7 +100,7 @@ describe('README: set-up, first build, boot and login, verbatim in a terminal', 
 
   // Log in on the console as root with the README's password, run a command, power off.
   const bootAndLogIn = async (line: string) => {
-    const r = runInPty('sh', ['-c', line], { cwd: copy });
+    const r = runInPty('sh', ['-c', line], { cwd: copy, env: userEnv });
     runs.push(r);
     try {
       await r.waitFor(/login: *$/m, 5 * 60 * 1000);
