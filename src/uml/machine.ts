@@ -18,13 +18,14 @@
  * kill after a timeout.
  */
 import { join } from 'node:path';
+import { UserError } from '../errors.js';
 import { exec, spawn, type Spawned } from '../host/exec.js';
 import type { Journal } from '../host/journal.js';
 import { processIdentity } from '../host/process-id.js';
 import { Teardown } from '../host/teardown.js';
 import { launchArgs } from '../launch/line.js';
 import { NO_HOSTFS } from '../launch/schema.js';
-import { privilegeNeeds, type Network } from '../launch/transports.js';
+import { networkSchema, privilegeNeeds, type Network } from '../launch/transports.js';
 import { UmlConsole } from './console.js';
 import { GuestFiles, giveToGuest, guestTempDir } from './guest-files.js';
 import { asGuest, guestUser, type GuestCap, type RunAs } from './guest.js';
@@ -77,8 +78,25 @@ export function capsFor(networks: readonly Network[]): GuestCap[] {
   return [...new Set(networks.map((n) => privilegeNeeds(n).cap).filter((c): c is 'net_raw' => c === 'net_raw'))];
 }
 
+/** A umid: it names a directory (uml_dir/UMID) and this machine's private directory, so no path separator and no leading dot. */
+const UMID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * The networks checked again with the launch schema: an option value with a
+ * comma or a space would add options to the vecN argument (`dst=b,bpfflash=1`).
+ */
+function checkedNetworks(umid: string, networks: readonly Network[]): Network[] {
+  return networks.map((n, i) => {
+    const r = networkSchema.safeParse(n);
+    if (!r.success) throw new UserError(`machine ${umid}: network ${i + 1} (${String(n.device)}): ${r.error.issues.map((x) => `${x.path.join('.') || 'device'}: ${x.message}`).join('; ')}`);
+    return r.data;
+  });
+}
+
 export async function startMachine(o: MachineOptions): Promise<Machine> {
-  if (o.image.hostfsRoot) throw new Error(`startMachine boots an image on a COW layer, not a hostfs root (${o.image.hostfsRoot})`);
+  if (o.image.hostfsRoot) throw new UserError(`machine ${o.umid}: a machine boots an image on a COW layer, not a hostfs root (${o.image.hostfsRoot})`);
+  if (!UMID.test(o.umid)) throw new UserError(`machine umid ${JSON.stringify(o.umid)}: use 1-64 letters, digits, _ . - (not starting with . or -)`);
+  const networks = checkedNetworks(o.umid, o.networks);
   const teardown = new Teardown(undefined, o.journal);
   try {
     const who = o.who ?? (await guestUser());
@@ -94,8 +112,8 @@ export async function startMachine(o: MachineOptions): Promise<Machine> {
     }
     // Extra disks are not part of a machine (yet): only the root disk, hostfs confined.
     const cfg = { ...o.image.launch, mem: o.mem ?? o.image.launch.mem, disks: [], hostfs: o.image.launch.hostfs ?? NO_HOSTFS };
-    const args = launchArgs(cfg, { image: backing, cow, umid: o.umid, umlDir: tmp.path, consoles: CONSOLES, networks: [...o.networks], extraArgs: o.args });
-    const caps = capsFor(o.networks);
+    const args = launchArgs(cfg, { image: backing, cow, umid: o.umid, umlDir: tmp.path, consoles: CONSOLES, networks, extraArgs: o.args });
+    const caps = capsFor(networks);
     const linux = asGuest(['linux', ...args], who, caps);
     const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...linux] : linux;
     const startedAt = Date.now();

@@ -6,15 +6,17 @@
  * and a machine is given only the capabilities its transports need.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { loadRecipe } from '../../src/index.js';
 import { launchSchema } from '../../src/launch/schema.js';
 import { networkArg } from '../../src/launch/transports.js';
 import { renderLaunchScript } from '../../src/templates/launch-script.js';
-import { capsFor } from '../../src/uml/machine.js';
-import { BIN, PROJECT, tempDir, type TempDir } from '../helpers.js';
+import { UserError } from '../../src/errors.js';
+import { capsFor, startMachine } from '../../src/uml/machine.js';
+import { BIN, PROJECT, rejection, tempDir, type TempDir } from '../helpers.js';
 
 const DOC = join(PROJECT, 'docs/labs-across-hosts.md');
 
@@ -101,5 +103,43 @@ describe('docs/labs-across-hosts.md: a segment across two hosts', function () {
       ['net_raw'],
     );
     assert.deepEqual(capsFor([{ device: 'vec0', transport: 'tap', ifname: 'tap0' }]), []);
+  });
+});
+
+describe('startMachine: bad and hostile input is refused before anything is made', () => {
+  let dir: TempDir;
+  const launch = launchSchema.parse({});
+  const leftovers = async (umid: string) => (await Promise.all([tmpdir(), '/tmp'].map((d) => readdir(d)))).flat().filter((n) => n.startsWith(`umlbuild-machine-${umid}-`));
+  beforeEach(async () => {
+    dir = await tempDir('umlbuild-labx-machine-');
+  });
+  afterEach(() => dir.remove());
+
+  it('a umid that would climb out of its directory (stand-in victim untouched)', async () => {
+    const victim = await dir.write('victim/keep', 'precious');
+    const e = await rejection<UserError>(startMachine({ image: { image: join(dir.path, 'x.img'), launch }, umid: `../../..${dir.path}/victim`, networks: [] }));
+    assert.ok(e instanceof UserError, String(e));
+    assert.match(e.message, /machine umid "\.\.\/.*": use 1-64 letters/);
+    assert.deepEqual(await readdir(join(dir.path, 'victim')), ['keep']);
+    assert.equal(await readFile(victim, 'utf8'), 'precious');
+  });
+
+  it('a network option value that would add options to the vecN argument', async () => {
+    const net = { device: 'vec0', transport: 'l2tpv3' as const, udp: 1, dst: '192.0.2.2,bpfflash=1', rx_session: 1, tx_session: 2 };
+    const e = await rejection<UserError>(startMachine({ image: { image: join(dir.path, 'x.img'), launch }, umid: 'labx-hostile', networks: [net] }));
+    assert.ok(e instanceof UserError, String(e));
+    assert.match(e.message, /^machine labx-hostile: network 1 \(vec0\): dst: not an address$/);
+    assert.deepEqual(await leftovers('labx-hostile'), []);
+  });
+
+  it('an image that is a symbolic link is refused, and its private directory removed', async () => {
+    const victim = await dir.write('victim.img', 'not an image');
+    const link = join(dir.path, 'link.img');
+    await symlink(victim, link);
+    const e = await rejection<UserError>(startMachine({ image: { image: link, launch }, umid: 'labx-link', networks: [] }));
+    assert.ok(e instanceof UserError, String(e));
+    assert.match(e.message, /link\.img: cannot open it \(it is a symbolic link\)/);
+    assert.deepEqual(await leftovers('labx-link'), []);
+    assert.equal(await readFile(victim, 'utf8'), 'not an image');
   });
 });
