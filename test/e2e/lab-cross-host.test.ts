@@ -19,11 +19,12 @@
  *
  * Namespaces, UML processes and COW files are removed in after hooks even on
  * failure. Costs two busybox builds (the second mostly from the cache) and
- * six boots (~25 s).
+ * six boots (~35 s here).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec, spawn } from '../../src/host/exec.js';
 import { killTree } from '../../src/host/process-id.js';
@@ -118,6 +119,9 @@ describe('a segment across two hosts (two namespaces, UML vector transports)', f
     const ps = (await exec('ps', ['-eo', 'args'])).stdout;
     assert.doesNotMatch(ps, new RegExp(`umid=labx-[ab]-${tag}`), 'no UML process of this test left');
     for (const d of guestDirs) assert.ok(!existsSync(d), `${d} removed`);
+    // The machines' private directories (COW layer, uml_dir), wherever guestTempDir put them.
+    const mine = (await Promise.all([tmpdir(), '/tmp'].map((d) => readdir(d)))).flat().filter((n) => HOSTS.some((h) => n.startsWith(`umlbuild-machine-${h.ns}-`)));
+    assert.deepEqual(mine, [], 'no machine directory left');
   });
 
   /**
