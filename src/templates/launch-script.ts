@@ -22,8 +22,10 @@ export interface ScriptInput {
 
 export async function renderLaunchScript(input: ScriptInput): Promise<string> {
   const l = input.launch;
-  const needs = l.networks.map((n) => {
+  // Only devices that need something of the host get a check (an empty `then ... fi` is a shell syntax error: l2tpv3 over UDP needs nothing).
+  const needs = l.networks.flatMap((n) => {
     const need = privilegeNeeds(n);
+    if (!need.cap && !need.ifname) return [];
     return {
       ...need,
       device: n.device,

@@ -52,6 +52,7 @@ const DYNAMIC: Record<string, string[]> = {
   'src/uml/boot.ts exec(cmd!': ['setpriv', 'test'], // asGuest(['test', ...])
   'src/uml/mconsole.ts exec(cmd!': ['ip', 'uml_mconsole'],
   'src/uml/boot-test.ts spawn(argv[0]!': ['ip', 'setpriv', 'linux'], // netns wrap, asGuest, the launch argv
+  'src/uml/machine.ts spawn(argv[0]!': ['ip', 'setpriv', 'linux'], // netns wrap, asGuest, the launch argv
   'src/uml/probe.ts exec(argv[0]!': ['ip', 'setpriv', 'linux'],
   'src/host/debugfs.ts exec(tool': ['debugfs', 'e2fsck'], // e2tool (with eatmydata's library preloaded when installed)
 };
