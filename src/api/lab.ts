@@ -32,10 +32,14 @@ export function readLab(path: string): Promise<Lab> {
   return loadLab(path);
 }
 
+/** A command-line argument that names a lab that is up (not a file or directory here), or undefined. */
+export async function upLabName(arg: string): Promise<string | undefined> {
+  return !existsSync(arg) && LAB_NAME.test(arg) && (await labIsUp(arg)) ? arg : undefined;
+}
+
 /** The lab a command-line argument means: a lab file or directory, else (for a lab that is up) its name. */
 export async function labNameOf(arg: string): Promise<string> {
-  if (!existsSync(arg) && LAB_NAME.test(arg) && (await labIsUp(arg))) return arg;
-  return (await loadLab(arg)).name;
+  return (await upLabName(arg)) ?? (await loadLab(arg)).name;
 }
 
 /** Bring a lab up (see lab/run.ts); resolves once every machine is logged in and its startup done. */
@@ -48,6 +52,17 @@ export interface LabTestResult {
   ok: boolean;
   /** The lab was not up: it was brought up for the checks and taken down after. */
   transient: boolean;
+}
+
+/** The checks of a lab that is up, by name (as it was brought up). */
+export async function upLabChecks(name: string): Promise<Lab['checks']> {
+  return (await labStatus(name)).state.checks ?? [];
+}
+
+/** Run the checks of a lab that is up, known by name only. */
+export async function testUpLab(name: string, o: { signal?: AbortSignal; onResult?: (r: CheckResult) => void } = {}): Promise<LabTestResult> {
+  const results = await runChecks(await upLabChecks(name), (machine, command, timeoutS) => labExec(name, machine, command, { timeoutS, signal: o.signal }), o.onResult, o.signal);
+  return { results, ok: results.every((r) => r.ok), transient: false };
 }
 
 /** Run a lab's checks: on the lab that is up, or else up, checks, down in one go (the CI path). */

@@ -26,7 +26,7 @@ import { EXIT, UserError } from '../errors.js';
 import { exec, spawnDetached } from '../host/exec.js';
 import { Journal } from '../host/journal.js';
 import { acquireLock } from '../host/lock-file.js';
-import { processIdentity, runsWith, sameProcess } from '../host/process-id.js';
+import { killTree, type ProcessIdentity, processIdentity, runsWith, sameProcess } from '../host/process-id.js';
 import { removeTree } from '../host/remove-tree.js';
 import { RUN_ID } from '../host/run-id.js';
 import { Teardown, type TeardownEntry } from '../host/teardown.js';
@@ -163,7 +163,7 @@ export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
     const segIndex = new Map(lab.segments.map((s, i) => [s.name, i]));
     for (const [mi, m] of lab.machines.entries()) for (const [j, iface] of m.interfaces.entries()) await addTap(ns, tapName(mi, j), bridgeName(segIndex.get(iface.segment)!), who);
     log(`network: namespace ${ns.name}, ${lab.segments.length} segment(s), ${lab.machines.reduce((n, m) => n + m.interfaces.length, 0)} interface(s)`);
-    const state: LabState = { lab: lab.name, file: lab.file, netns: ns.name, guestDir, uid: who?.uid ?? process.getuid?.() ?? 0, started: Date.now(), machines: [] };
+    const state: LabState = { lab: lab.name, file: lab.file, netns: ns.name, guestDir, uid: who?.uid ?? process.getuid?.() ?? 0, started: Date.now(), machines: [], checks: lab.checks };
 
     const bootOne = async (mi: number, m: LabMachine): Promise<void> => {
       const { img, login } = images.get(sourceKey(m))!;
@@ -193,8 +193,9 @@ export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
       held.push(teardown.defer(`stop ${m.name}`, () => stopDetached(id, umid, { socket, netns: ns.name }), { resource: { kind: 'process', ...id, umid } }));
       const t0 = Date.now();
       const pts = await waitForPts(logFile, () => sameProcess(id), o.timeoutS ?? 120, o.signal);
-      await holdConsole(pts, who, m.name, log);
-      const ms: MachineState = { name: m.name, ...id, umid, socket, pts, cow, log: join(final, `${m.name}.log`), image: img.cow ?? img.image, started: t0 };
+      const holder = await holdConsole(pts, who, m.name, log);
+      teardown.defer(`stop ${m.name}'s console holder`, () => stopHolder(holder));
+      const ms: MachineState = { name: m.name, ...id, umid, socket, pts, cow, log: join(final, `${m.name}.log`), image: img.cow ?? img.image, started: t0, holder };
       const session = await openPts(pts, who);
       consoles.add(session.con);
       try {
@@ -257,7 +258,7 @@ export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
  * pts as its controlling terminal) keeps the login for `exec`. It ends by itself when UML does: the pts hangs up
  * and its session leader gets SIGHUP.
  */
-async function holdConsole(pts: string, who: RunAs | undefined, machine: string, log: (l: string) => void): Promise<void> {
+async function holdConsole(pts: string, who: RunAs | undefined, machine: string, log: (l: string) => void): Promise<ProcessIdentity> {
   const devNull = openSync('/dev/null', constants.O_WRONLY);
   let pid: number;
   try {
@@ -269,10 +270,16 @@ async function holdConsole(pts: string, who: RunAs | undefined, machine: string,
   }
   for (let i = 0; i < 100; i++) {
     const fd0 = await readlink(`/proc/${pid}/fd/0`).catch(() => undefined);
-    if (fd0 === pts) return;
+    const id = processIdentity(pid);
+    if (fd0 === pts && id) return id;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new UserError(`${machine}: could not hold its console ${pts} open`);
+}
+
+/** Stop a console holder (it ends by itself when its UML does; this is for when UML did not answer). */
+function stopHolder(id: ProcessIdentity | undefined): void {
+  if (id && sameProcess(id) && runsWith(id.pid, /^sleep$/, 'infinity')) killTree(id.pid);
 }
 
 /** Interfaces, addresses, routes, hostname, files, tree and startup commands, over the logged-in console. */
@@ -383,6 +390,7 @@ export async function labDown(labName: string, log: (line: string) => void = NOT
       state.machines.map(async (m) => {
         if (!running(m)) return;
         await stopDetached(m, m.umid, { socket: m.socket, netns: state.netns });
+        stopHolder(m.holder);
         stopped.push(m.name);
         log(`stopped ${m.name} (pid ${m.pid})`);
       }),

@@ -13,6 +13,7 @@ import { lstat, mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { journalDir } from '../host/state-dirs.js';
+import type { LabCheck } from '../model/lab.js';
 import { partialPath, writeReplacing } from '../host/safe-write.js';
 
 export const LAB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -34,6 +35,8 @@ export interface MachineState {
   image: string;
   /** Unix time (ms) it was started. */
   started: number;
+  /** The process that holds the console's pts open between commands (see lab/run.ts holdConsole). */
+  holder?: { pid: number; start: string; boot: string };
 }
 
 export interface LabState {
@@ -46,6 +49,8 @@ export interface LabState {
   uid: number;
   started: number;
   machines: MachineState[];
+  /** The lab's checks as it was brought up: `lab test NAME` runs these. */
+  checks: LabCheck[];
 }
 
 export function labsDir(): string {
