@@ -300,14 +300,15 @@ async function configure(con: UmlConsole, lab: Lab, m: LabMachine, scratch: stri
   for (const f of m.files) {
     const data = await readFile(f.host);
     const mode = f.mode ?? (await lstat(f.host)).mode & 0o7777;
-    await send(con, `mkdir -p ${shQuote(dirname(f.guest))} && base64 -d > ${shQuote(f.guest)}`, data);
+    await must(`mkdir -p ${shQuote(dirname(f.guest))}`);
+    await send(con, `cat > ${shQuote(f.guest)}`, data);
     await must(`chmod ${mode.toString(8)} ${shQuote(f.guest)}`);
   }
   if (m.tree) {
     const tarFile = join(scratch, `${m.name}.tree.tar`);
     await exec('tar', ['-C', m.tree, '--owner=0', '--group=0', '--numeric-owner', '-cf', tarFile, '.']);
     try {
-      await send(con, 'base64 -d | tar -xf - -C /', await readFile(tarFile));
+      await send(con, 'tar -xf - -C /', await readFile(tarFile));
     } finally {
       await rm(tarFile, { force: true });
     }
@@ -319,14 +320,21 @@ async function configure(con: UmlConsole, lab: Lab, m: LabMachine, scratch: stri
   void lab;
 }
 
-/** Run `command` with `data` on its stdin, as base64 lines of a here-document typed on the console. */
+/**
+ * Run `command` with `data` on its stdin. The data crosses the console as base64 in lines short enough for
+ * busybox's line editor (1024 bytes), each a command of its own: the next is typed once the last finished, so
+ * nothing overruns the guest's terminal buffer (a here-document typed at once loses bytes).
+ */
 async function send(con: UmlConsole, command: string, data: Buffer): Promise<void> {
   const b64 = data.toString('base64');
-  const p = con.run(`${command} <<'UMLBUILD_EOF'`, 60 + data.length / 20000);
-  for (let i = 0; i < b64.length; i += 76) con.send(b64.slice(i, i + 76));
-  con.send('UMLBUILD_EOF');
-  const r = await p;
-  if (r.status !== 0) throw new UserError(`\`${command}\` failed (exit status ${r.status})`);
+  const tmp = '/tmp/.umlbuild-input';
+  const step = async (cmd: string) => {
+    const r = await con.run(cmd, 60);
+    if (r.status !== 0) throw new UserError(`\`${cmd.slice(0, 200)}\` failed (exit status ${r.status}): ${r.output.slice(0, 2000)}`);
+  };
+  await step(`rm -f ${tmp} && : > ${tmp}`);
+  for (let i = 0; i < b64.length; i += 800) await step(`printf %s '${b64.slice(i, i + 800)}' >> ${tmp}`);
+  await step(`base64 -d ${tmp} | ${command}; s=$?; rm -f ${tmp}; [ $s -eq 0 ]`);
 }
 
 // ---- a lab that is up: state, consoles, down ----

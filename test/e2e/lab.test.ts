@@ -103,7 +103,19 @@ describe('labs: machines wired into networks (issue 16)', function () {
       { kind: 'run', name: 'b ran its startup', machine: 'b', command: 'cat /tmp/startup-b', status: 0, expect: '^started$', where: W },
     ];
     const lines: string[] = [];
-    const state = await upLab(twoMachines('two', checks), { log: (l) => lines.push(l) });
+    const lab = twoMachines('two', checks);
+    // Files and a tree (a Netkit machine directory) copied in before the startup; b boots after a is up.
+    const motd = await dir.write('motd', 'welcome to the lab\n');
+    await mkdir(join(dir.path, 'tree-a', 'etc', 'lab'), { recursive: true });
+    await writeFile(join(dir.path, 'tree-a', 'etc', 'lab', 'role'), 'router\n');
+    lab.machines[0]!.files = [{ guest: '/etc/motd.lab', host: motd, mode: 0o640 }];
+    lab.machines[0]!.tree = join(dir.path, 'tree-a');
+    lab.machines[0]!.startup.push('cat /etc/lab/role > /tmp/role-at-startup');
+    lab.machines[1]!.after = ['a'];
+    const state = await upLab(lab, { log: (l) => lines.push(l) });
+    assert.ok(lines.findIndex((l) => /^a: up/.test(l)) < lines.findIndex((l) => /^b: \$ .* linux /.test(l)), `b started after a was up:\n${lines.join('\n')}`);
+    const files = await execLab('two', 'a', 'cat /etc/motd.lab /tmp/role-at-startup; stat -c %a /etc/motd.lab');
+    assert.deepEqual(files, { output: 'welcome to the lab\nrouter\n640', status: 0 });
     assert.deepEqual(
       state.machines.map((m) => m.name),
       ['a', 'b'],
