@@ -25,6 +25,8 @@ export interface LabOptions {
   /** Seconds to wait for each machine's login prompt. */
   timeoutS?: number;
   cacheDir?: string | false;
+  /** How many machines boot at the same time (default: all). */
+  parallel?: number;
 }
 
 /** Read a lab file or Netkit lab directory. */
@@ -44,7 +46,7 @@ export async function labNameOf(arg: string): Promise<string> {
 
 /** Bring a lab up (see lab/run.ts); resolves once every machine is logged in and its startup done. */
 export function upLab(lab: Lab, o: LabOptions = {}): Promise<LabState> {
-  return labUp(lab, { log: o.log, signal: o.signal, timeoutS: o.timeoutS, cacheDir: o.cacheDir, login: (img, built) => resolveLogin(img, undefined, process.env, built, o.asker ?? NO_TERMINAL) });
+  return labUp(lab, { log: o.log, signal: o.signal, timeoutS: o.timeoutS, cacheDir: o.cacheDir, parallel: o.parallel, login: (img, built) => resolveLogin(img, undefined, process.env, built, o.asker ?? NO_TERMINAL) });
 }
 
 export interface LabTestResult {

@@ -62,6 +62,8 @@ export interface UpOptions {
   /** Where recipes of `kind: recipe` machines are built (default: `labs/` in the bootstrap cache directory). */
   buildDir?: string;
   cacheDir?: string | false;
+  /** How many machines boot at the same time (default: all of them). */
+  parallel?: number;
 }
 
 interface Prepared {
@@ -217,16 +219,32 @@ export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
       state.machines.push(ms);
     };
 
-    // Every machine at once, each as soon as the machines it is after are up.
+    // Every machine at once (or `parallel` at a time), each as soon as the machines it is after are up.
+    let free = o.parallel ?? lab.machines.length;
+    const queue: (() => void)[] = [];
+    const slot = async (): Promise<() => void> => {
+      if (free > 0) free--;
+      else await new Promise<void>((r) => queue.push(r));
+      return () => {
+        const next = queue.shift();
+        if (next) next();
+        else free++;
+      };
+    };
     const started = new Map<string, Promise<void>>();
     const start = (mi: number): Promise<void> => {
       const m = lab.machines[mi]!;
       let p = started.get(m.name);
       if (!p) {
         const deps = m.after.map((a) => start(lab.machines.findIndex((x) => x.name === a)));
-        p = Promise.all(deps).then(() => {
+        p = Promise.all(deps).then(async () => {
           o.signal?.throwIfAborted();
-          return bootOne(mi, m);
+          const release = await slot();
+          try {
+            return await bootOne(mi, m);
+          } finally {
+            release();
+          }
         });
         started.set(m.name, p);
       }
