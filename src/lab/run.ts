@@ -196,7 +196,7 @@ export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
       const t0 = Date.now();
       const pts = await waitForPts(logFile, () => sameProcess(id), o.timeoutS ?? 120, o.signal);
       const holder = await holdConsole(pts, who, m.name, log);
-      teardown.defer(`stop ${m.name}'s console holder`, () => stopHolder(holder));
+      held.push(teardown.defer(`stop ${m.name}'s console holder`, () => stopHolder(holder)));
       const ms: MachineState = { name: m.name, ...id, umid, socket, pts, cow, log: join(final, `${m.name}.log`), image: img.cow ?? img.image, started: t0, holder };
       const session = await openPts(pts, who);
       consoles.add(session.con);

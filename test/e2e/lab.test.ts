@@ -114,6 +114,12 @@ describe('labs: machines wired into networks (issue 16)', function () {
     lab.machines[1]!.after = ['a'];
     const state = await upLab(lab, { log: (l) => lines.push(l) });
     assert.ok(lines.findIndex((l) => /^a: up/.test(l)) < lines.findIndex((l) => /^b: \$ .* linux /.test(l)), `b started after a was up:\n${lines.join('\n')}`);
+    // The shell `lab up` logged in stays: the same one answers every exec (its pid).
+    // Each console is held open between commands (a pts whose last user closes it hangs up the line).
+    const holders = (await exec('pgrep', ['-a', '-u', 'umlbuild-guest', '-x', 'sleep'], { reject: false })).stdout.split('\n').filter((l) => l.includes('infinity'));
+    assert.equal(holders.length, 2, `one console holder per machine: ${holders.join('; ')}`);
+    const shell = (await execLab('two', 'a', 'echo $$')).output;
+    assert.match(shell, /^\d+$/);
     const files = await execLab('two', 'a', 'cat /etc/motd.lab /tmp/role-at-startup; stat -c %a /etc/motd.lab');
     assert.deepEqual(files, { output: 'welcome to the lab\nrouter\n640', status: 0 });
     assert.deepEqual(
@@ -147,6 +153,7 @@ describe('labs: machines wired into networks (issue 16)', function () {
     assert.equal(await con.exited(20000), 0, con.text());
     // The shell stays logged in for the next user.
     assert.equal((await execLab('two', 'b', 'echo still here')).output, 'still here');
+    assert.equal((await execLab('two', 'a', 'echo $$')).output, shell, "a's login shell is the one `lab up` started");
 
     const t = await umlbuild(['lab', 'test', 'two']);
     assert.equal(t.exitCode, 0, `${t.stdout}\n${t.stderr}`);
