@@ -122,7 +122,7 @@ export function labCli(p: Command): void {
   withDetails(execCmd, { examples: [['umlbuild lab exec labs/routed.yml a -- ip route', "a's routing table"]] });
   const consoleCmd = lab
     .command('console')
-    .description("attach this terminal to a machine's console (raw); detach with Ctrl-]")
+    .description("attach this terminal to a machine's console (raw); detach with Ctrl-] (typing exit logs the shell out that exec uses)")
     .argument(...LAB_ARG)
     .argument('<machine>', 'the machine')
     .action(consoleCommand);

@@ -402,7 +402,19 @@ export async function withMachine<T>(labName: string, machine: string, fn: (con:
 
 /** Run a shell command on a machine as root; its output and exit status. */
 export function labExec(labName: string, machine: string, command: string, o: { timeoutS?: number; signal?: AbortSignal } = {}): Promise<{ output: string; status: number }> {
-  return withMachine(labName, machine, (con) => con.run(command, o.timeoutS ?? 3600), o.signal);
+  return withMachine(
+    labName,
+    machine,
+    async (con) => {
+      // A shell answers at once; a console that shows a login prompt instead (someone typed `exit` on it) never will.
+      await con.run('true', 15).catch((e: Error) => {
+        if (o.signal?.aborted) throw e;
+        throw new UserError(`${machine}'s console does not answer as a logged-in shell (was \`exit\` typed on it?); \`umlbuild lab down\` and up again:\n${e.message}`);
+      });
+      return con.run(command, o.timeoutS ?? 3600);
+    },
+    o.signal,
+  );
 }
 
 /** Stop every machine (mconsole: sysrq s, u, halt; a kill after a timeout), delete the namespace, remove the COW files and the state. */
