@@ -129,6 +129,8 @@ describe('labs: machines wired into networks (issue 16)', function () {
     // One shared base, one COW file per machine (no copy of the image).
     const cows = (await readdir(state.guestDir)).filter((f) => f.endsWith('.cow'));
     assert.deepEqual(cows.sort(), ['a.cow', 'b.cow']);
+    // Up twice: refused, naming the way out; the lab that is up is untouched.
+    await assert.rejects(upLab(lab), /the lab two is up already .*umlbuild lab down/);
     const s = await statusLab('two');
     assert.ok(s.machines.every((m) => m.running));
 
