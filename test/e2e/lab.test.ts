@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downLab, execLab, statusLab, testLab, upLab } from '../../src/api/lab.js';
 import { exec } from '../../src/host/exec.js';
@@ -88,7 +88,7 @@ describe('labs: machines wired into networks (issue 16)', function () {
     await chmod(dir.path, 0o755);
   });
   after(async () => {
-    for (const name of ['two', 'fails', 'killed', 'interrupted', 'hostile']) await downLab(name).catch(() => undefined);
+    for (const name of ['two', 'fails', 'killed', 'interrupted', 'refused']) await downLab(name).catch(() => undefined);
     process.env.UMLBUILD_JOURNAL_DIR = saved.journal;
     process.env.UMLBUILD_TEST_PASSWORD = saved.password;
     if (saved.journal === undefined) delete process.env.UMLBUILD_JOURNAL_DIR;
@@ -199,6 +199,20 @@ describe('labs: machines wired into networks (issue 16)', function () {
     assert.deepEqual(await leftovers('fails'), []);
   });
 
+  it('a machine that cannot log in: `lab up` fails naming it and its log, and releases everything', async () => {
+    process.env.UMLBUILD_TEST_PASSWORD = 'wrong';
+    try {
+      await assert.rejects(upLab(twoMachines('refused')), (e: Error) => {
+        assert.match(e.message, /^(a|b): .*login as root was refused \(wrong password\?\)/);
+        assert.match(e.message, /last lines of its log:/);
+        return true;
+      });
+    } finally {
+      process.env.UMLBUILD_TEST_PASSWORD = 'root';
+    }
+    assert.deepEqual(await leftovers('refused'), []);
+  });
+
   const upInChild = (lab: Lab) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT, 'test/e2e/lab-up.ts'), JSON.stringify(lab)], { cwd: PROJECT, env: { ...process.env, ...env() } });
     let output = '';
@@ -243,6 +257,7 @@ describe('labs: machines wired into networks (issue 16)', function () {
     const victim = join(dir.path, 'victim');
     await mkdir(victim, { mode: 0o700 });
     await writeFile(join(victim, 'keep.txt'), 'original\n');
+    await mkdir(join(journals, 'labs'), { recursive: true, mode: 0o700 });
     await symlink(victim, join(journals, 'labs', 'hostile'));
     const e = await upLab(twoMachines('hostile')).then(
       () => undefined,
@@ -265,5 +280,13 @@ describe('labs: machines wired into networks (issue 16)', function () {
       (await leftovers('hostile')).filter((l) => !l.endsWith('/labs/hostile')),
       [],
     );
+    // A directory someone else owns is no lab state either.
+    const foreign = join(journals, 'labs', 'foreign');
+    await mkdir(foreign, { mode: 0o700 });
+    await chown(foreign, 65534, 65534);
+    await assert.rejects(upLab(twoMachines('foreign')), /refusing to use the lab state directory .*foreign: it is owned by uid 65534/);
+    const r = await umlbuild(['lab', 'down', 'foreign']);
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.ok(existsSync(foreign), 'lab down left the foreign directory alone');
   });
 });
