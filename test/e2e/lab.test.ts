@@ -88,7 +88,7 @@ describe('labs: machines wired into networks (issue 16)', function () {
     await chmod(dir.path, 0o755);
   });
   after(async () => {
-    for (const name of ['two', 'fails', 'killed', 'interrupted', 'refused']) await downLab(name).catch(() => undefined);
+    for (const name of ['two', 'fails', 'recipe', 'killed', 'interrupted', 'refused']) await downLab(name).catch(() => undefined);
     process.env.UMLBUILD_JOURNAL_DIR = saved.journal;
     process.env.UMLBUILD_TEST_PASSWORD = saved.password;
     if (saved.journal === undefined) delete process.env.UMLBUILD_JOURNAL_DIR;
@@ -197,6 +197,17 @@ describe('labs: machines wired into networks (issue 16)', function () {
     assert.match(t.stdout, /^FAIL: 2 of 3 checks failed: a pings nobody, wrong output$/m);
     assert.equal((await umlbuild(['lab', 'down', 'fails'])).exitCode, 0);
     assert.deepEqual(await leftovers('fails'), []);
+  });
+
+  it('machines from a recipe: built once (warm, from the cache) into the cache, one base for both, and booted', async () => {
+    const lab = twoMachines('recipe', [{ kind: 'ping', name: 'a pings b', machine: 'a', address: '10.0.0.2', count: 1, where: W }]);
+    for (const m of lab.machines) m.source = { kind: 'recipe', recipe: join(PROJECT, 'recipes/busybox.yml'), set: { root_password: 'root', network: 'none' } };
+    const lines: string[] = [];
+    const r = await testLab(lab, { cacheDir: join(dir.path, 'cache'), log: (l) => lines.push(l) });
+    assert.ok(r.ok, JSON.stringify(r.results));
+    assert.equal(lines.filter((l) => /^building .*busybox\.yml for a into .*\/cache\/labs\/busybox-[0-9a-f]{12}$/.test(l)).length, 1, lines.join('\n'));
+    assert.ok(!lines.some((l) => /^building .* for b /.test(l)), 'b shares the image built for a');
+    assert.deepEqual(await leftovers('recipe'), []);
   });
 
   it('a machine that cannot log in: `lab up` fails naming it and its log, and releases everything', async () => {
