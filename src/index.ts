@@ -16,6 +16,7 @@ import { verifyPlan } from './runner/verify.js';
 
 export type { Plan, LoadOptions, BuildOptions, BuildResult };
 export { test, type TestOptions, type BootTestResult } from './api/test.js';
+export { upLab, testLab, downLab, statusLab, execLab, readLab, type Lab, type LabOptions, type LabState, type LabTestResult, type CheckResult } from './api/lab.js';
 export type { BuildEvent, EventListener } from './runner/events.js';
 export type { OnFailure } from './runner/on-failure.js';
 export { eventsJsonSchema } from './api/events.js';

@@ -57,6 +57,28 @@ export function spawn(cmd: string, args: readonly string[], opts: Pick<ExecOptio
   return { child, exited };
 }
 
+/**
+ * Start a command that outlives this process (a lab's UML machines): its own session, stdin from /dev/null,
+ * stdout and stderr to `logFd`, `fds` as its fd 3, 4, ... Returns its pid; nothing waits for it.
+ */
+export function spawnDetached(cmd: string, args: readonly string[], opts: Pick<ExecOptions, 'env' | 'cwd' | 'onCommand' | 'fds'> & { logFd: number }): number {
+  opts.onCommand?.(commandLine(cmd, args));
+  const child = execa(cmd, args, {
+    cwd: opts.cwd,
+    env: cleanEnv(opts.env),
+    extendEnv: false,
+    reject: false,
+    buffer: false,
+    detached: true,
+    cleanup: false,
+    stdio: ['ignore', opts.logFd, opts.logFd, ...(opts.fds ?? [])] as unknown as ExecaOptions['stdio'],
+  });
+  child.catch(() => undefined);
+  child.unref();
+  if (child.pid === undefined) throw new CommandError(commandLine(cmd, args), undefined, undefined, [], 'it could not be started');
+  return child.pid;
+}
+
 export interface ExecResult {
   stdout: string;
   stderr: string;

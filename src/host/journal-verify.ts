@@ -11,7 +11,7 @@
  * - mounts: of such paths or below them; loop devices: only while they still
  *   back such a file (checked at release);
  * - locks: `*.lock` files naming that process, which is gone;
- * - network namespaces: `umlbuild-<pid>-<hex>` of that process.
+ * - network namespaces: `umlbuild-<pid>-<hex>` (or a lab's `umlbuild-lab-<lab>-<pid>-<hex>`) of that process.
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -80,5 +80,5 @@ export async function untrustedResourcePath(path: unknown, owner: JournalOwner, 
 
 /** Whether a network namespace name is one the journal's process made. */
 export function ownNetns(name: unknown, owner: JournalOwner): boolean {
-  return typeof name === 'string' && new RegExp(`^umlbuild-${owner.pid}-[0-9a-f]{6}$`).test(name);
+  return typeof name === 'string' && new RegExp(`^umlbuild-(lab-[A-Za-z0-9_.]{1,24}-)?${owner.pid}-[0-9a-f]{6}$`).test(name);
 }

@@ -115,7 +115,8 @@ export class UmlConsole {
   /** Called when the login prompt appears (for timing). */
   onPrompt?: () => void;
 
-  private seq = 0;
+  /** The last marker number used: a console reopened by another process (a lab's pseudo-terminal) starts elsewhere. */
+  seq = 0;
 
   /**
    * Run a shell command and return its output and exit status. The markers

@@ -1,6 +1,6 @@
 /** The UML management console: sysrq, halt, version, through uml_mconsole. */
 import { exec, type Spawned } from '../host/exec.js';
-import { killTree } from '../host/process-id.js';
+import { killTree, type ProcessIdentity, runsWith, sameProcess } from '../host/process-id.js';
 
 export interface McontrolTarget {
   /** Path of the mconsole socket (uml_dir/umid/mconsole). */
@@ -42,4 +42,22 @@ export async function stopUml(uml: Spawned, t: McontrolTarget): Promise<void> {
   const timer = setTimeout(() => (pid ? killTree(pid) : uml.child.kill('SIGKILL')), halted ? 10000 : 1000);
   await uml.exited;
   clearTimeout(timer);
+}
+
+/**
+ * Stop a UML instance that runs detached (a lab machine, maybe started by another umlbuild process), known by
+ * its identity: the same clean halt, then SIGKILL to it and its processes after `timeoutS` (1 s when the console
+ * did not answer). Nothing happens unless the pid is still that process, running `linux` with its umid.
+ */
+export async function stopDetached(id: ProcessIdentity, umid: string, t: McontrolTarget, timeoutS = 10): Promise<void> {
+  const ours = () => sameProcess(id) && runsWith(id.pid, /^linux(\.uml)?$/, `umid=${umid}`);
+  if (!ours()) return;
+  const halted = await haltCleanly(t).then(
+    () => true,
+    () => false,
+  );
+  const until = Date.now() + (halted ? timeoutS : 1) * 1000;
+  while (sameProcess(id) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  if (ours()) killTree(id.pid);
+  for (let i = 0; i < 50 && sameProcess(id); i++) await new Promise((r) => setTimeout(r, 100));
 }
