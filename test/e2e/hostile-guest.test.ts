@@ -32,15 +32,25 @@ function umlProcesses(part: string): number[] {
   return found;
 }
 
-/** SIGKILL each pid; one that exited since it was listed (UML's helper threads go with their parent) is not an error. */
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+/**
+ * SIGKILL every UML process whose command line holds `part`, until none is left: UML forks
+ * the processes it runs the guest's programs in, so one may appear after a listing (it was left
+ * behind, stopped, once), and one listed may have exited before its signal (not an error).
+ */
+async function killAll(part: string): Promise<void> {
+  for (let round = 0; round < 50; round++) {
+    const pids = umlProcesses(part);
+    if (!pids.length) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
     }
+    await sleep(100);
   }
+  throw new Error(`UML processes with ${part} survive SIGKILL: ${umlProcesses(part).join(' ')}`);
 }
 
 async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 90000): Promise<T> {
@@ -91,7 +101,7 @@ echo done >>$log
     assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
   });
   after(async () => {
-    killAll(umlProcesses(dir?.path ?? '/nonexistent'));
+    await killAll(dir?.path ?? '/nonexistent');
     await dir?.remove();
   });
 
@@ -238,7 +248,7 @@ echo done >>$log
       const pid = await waitFor('the UML process', () => umlProcesses(`${cows}/boot.cow`).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(umid)));
       const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
       const guest = Number((await exec('id', ['-u', 'umlbuild-guest'])).stdout);
-      killAll(umlProcesses(`${cows}/boot.cow`));
+      await killAll(`${cows}/boot.cow`);
       await child;
       assert.equal(uid, guest);
       await victimsUntouched();
