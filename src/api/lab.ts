@@ -29,9 +29,9 @@ export interface LabOptions {
   parallel?: number;
 }
 
-/** Read a lab file or Netkit lab directory. */
-export function readLab(path: string): Promise<Lab> {
-  return loadLab(path);
+/** Read a lab file or Netkit lab directory (for a Netkit lab, `opts` names the image or recipe its machines boot). */
+export function readLab(path: string, opts: { image?: string; recipe?: string } = {}): Promise<Lab> {
+  return loadLab(path, opts);
 }
 
 /** A command-line argument that names a lab that is up (not a file or directory here), or undefined. */

@@ -72,11 +72,20 @@ export async function loadLab(path: string, opts: LabLoadOptions = {}): Promise<
     const yml = isFile(join(abs, 'lab.yml'));
     if (conf && yml) throw new RecipeError([{ file: abs, path: '', message: 'holds both lab.conf (a Netkit lab) and lab.yml: name the one to load' }]);
     if (conf) return loadNetkitLab(abs, opts);
-    if (yml) return loadYamlLab(join(abs, 'lab.yml'));
+    if (yml) {
+      yamlOnly(join(abs, 'lab.yml'), opts);
+      return loadYamlLab(join(abs, 'lab.yml'));
+    }
     throw new RecipeError([{ file: abs, path: '', message: 'not a lab: no lab.yml (an umlbuild lab) or lab.conf (a Netkit lab) in it' }]);
   }
   if (basename(abs) === 'lab.conf') return loadNetkitLab(dirname(abs), opts);
+  yamlOnly(abs, opts);
   return loadYamlLab(abs);
+}
+
+/** A lab file names its machines' images itself: an image or recipe from outside is for Netkit labs only. */
+function yamlOnly(file: string, opts: LabLoadOptions): void {
+  if (opts.image || opts.recipe) throw new RecipeError([{ file, path: '', message: 'an image or recipe given for every machine (--image, --recipe) is for Netkit labs: a lab file names them (defaults: or each machine)' }]);
 }
 
 async function loadYamlLab(file: string): Promise<Lab> {

@@ -26,6 +26,14 @@ describe('lab files (lab/load.ts)', () => {
   });
   afterEach(() => dir.remove());
 
+  it('an image or recipe for every machine (--image, --recipe) is refused for a lab file, naming it (it is for Netkit labs)', async () => {
+    for (const path of [join(PROJECT, 'labs/routed'), join(PROJECT, 'labs/routed/lab.yml')]) {
+      const e = await rejection(loadLab(path, { image: '/nonexistent.img' }));
+      assert.ok(e instanceof RecipeError, String(e));
+      assert.match(e.message, /labs\/routed\/lab\.yml.*is for Netkit labs/s);
+    }
+  });
+
   it('loads labs/routed: machines on the busybox recipe, segments, routes, files and checks with default names', async () => {
     const lab = await loadLab(join(PROJECT, 'labs/routed'));
     assert.equal(lab.name, 'routed');
