@@ -1,11 +1,10 @@
 /**
  * Labs (issue 16): two busybox machines on one segment come up in a private network namespace, ping each
  * other, move 4 MB over TCP, answer `lab exec` and `lab status` (bin/umlbuild, and `lab console` in a
- * pseudo-terminal); a failing check makes `lab test` exit 1 naming it; SIGKILL + `umlbuild cleanup` and Ctrl-C
- * during `lab up` leave nothing of the lab; a link planted at the lab's state directory is refused.
+ * pseudo-terminal); a failing check makes `lab test` exit 1 naming it; SIGKILL + `umlbuild cleanup`, Ctrl-C and
+ * SIGTERM during `umlbuild lab up` leave nothing of the lab; a link planted at the lab's state directory is refused.
  *
- * Until the lab file loader is merged, the labs are Lab objects made here (the API takes them) and the command
- * line names a lab that is up.
+ * Most labs are Lab objects made here (the API takes them); the signal tests run `umlbuild lab up` on a lab file.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -88,7 +87,7 @@ describe('labs: machines wired into networks (issue 16)', function () {
     await chmod(dir.path, 0o755);
   });
   after(async () => {
-    for (const name of ['two', 'fails', 'recipe', 'killed', 'interrupted', 'refused']) await downLab(name).catch(() => undefined);
+    for (const name of ['two', 'fails', 'recipe', 'killed', 'int-sigint', 'int-sigterm', 'refused', 'variant']) await downLab(name).catch(() => undefined);
     process.env.UMLBUILD_JOURNAL_DIR = saved.journal;
     process.env.UMLBUILD_TEST_PASSWORD = saved.password;
     if (saved.journal === undefined) delete process.env.UMLBUILD_JOURNAL_DIR;
@@ -224,8 +223,56 @@ describe('labs: machines wired into networks (issue 16)', function () {
     assert.deepEqual(await leftovers('refused'), []);
   });
 
-  const upInChild = (lab: Lab) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT, 'test/e2e/lab-up.ts'), JSON.stringify(lab)], { cwd: PROJECT, env: { ...process.env, ...env() } });
+  it("machines from a COW variant: each boots its own copy of the variant's layer over the shared base; the variant is unchanged", async () => {
+    // A busybox variant (hostname v1 in /etc/hostname), written directly beside its base.
+    const vdir = join(dir.path, 'variant');
+    await mkdir(vdir);
+    await exec('cp', ['-r', join(PROJECT, 'recipes/busybox'), join(vdir, 'busybox')]);
+    await writeFile(join(vdir, 'v.yml'), `name: bbv\nextends: ${join(PROJECT, 'recipes/busybox.yml')}\nvariant_steps:\n  - { step: template, template: hostname }\nvariants:\n  - { name: v1, variables: { hostname: v1 } }\n`);
+    const b = await exec(BIN, [join(vdir, 'v.yml'), '--out', join(vdir, 'out'), '--cache-dir', join(dir.path, 'cache'), '--renderer', 'simple', '--set', 'root_password=root', '--set', 'network=none'], { reject: false });
+    assert.equal(b.exitCode, 0, `${b.stdout.slice(-3000)}\n${b.stderr}`);
+    const cow = join(vdir, 'out/v1.cow');
+    const before = await exec('sha256sum', [cow]);
+    await writeFile(
+      join(vdir, 'lab.yml'),
+      [
+        'name: variant',
+        'defaults: { image: out/v1.cow, memory: 64M }',
+        'segments: [lan]',
+        'machines:',
+        '  m1: { interfaces: { eth0: { segment: lan, address: 10.0.9.1/24 } }, startup: ["echo m1 > /etc/role"] }',
+        '  m2: { interfaces: { eth0: { segment: lan, address: 10.0.9.2/24 } } }',
+        'tests:',
+        '  - { on: m1, run: cat /etc/hostname, expect: "^v1$" }',
+        '  - { on: m2, run: cat /etc/hostname, expect: "^v1$" }',
+        '  - { on: m2, run: cat /etc/role, status: 1 }',
+        '  - { on: m1, ping: m2 }',
+        '',
+      ].join('\n'),
+    );
+    const r = await umlbuild(['lab', 'test', join(vdir, 'lab.yml')]);
+    assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
+    assert.match(r.stdout, /PASS: 4 of 4 checks passed/);
+    assert.equal((await exec('sha256sum', [cow])).stdout, before.stdout, "the variant's COW file is only read");
+    assert.deepEqual(await leftovers('variant'), []);
+  });
+
+  /** `bin/umlbuild lab up FILE` for a two-machine lab file whose machines then run a long startup (`sleep 60`). */
+  const upInChild = async (name: string) => {
+    const file = join(dir.path, `${name}.yml`);
+    await writeFile(
+      file,
+      [
+        `name: ${name}`,
+        `defaults: { image: ${image}, memory: 64M }`,
+        'segments: [lan]',
+        'machines:',
+        '  a: { interfaces: { eth0: { segment: lan, address: 10.0.0.1/24 } }, startup: ["sleep 60"] }',
+        '  b: { interfaces: { eth0: { segment: lan, address: 10.0.0.2/24 } }, startup: ["sleep 60"] }',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(BIN, ['lab', 'up', file], { cwd: PROJECT, env: { ...process.env, ...env() } });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -239,9 +286,9 @@ describe('labs: machines wired into networks (issue 16)', function () {
     return { child, exited, waitFor, output: () => output };
   };
 
-  it('SIGKILL of `lab up`, then `umlbuild cleanup`: no namespace, tap, COW file, state directory or UML process is left', async () => {
+  it('SIGKILL of `umlbuild lab up`, then `umlbuild cleanup`: no namespace, tap, COW file, state directory or UML process is left', async () => {
     // Killed while the machines run their startup (a long one): UML runs, the namespace and the COW files exist.
-    const run = upInChild(twoMachines('killed', [], ['sleep 60']));
+    const run = await upInChild('killed');
     await run.waitFor(/a: logged in/, 60000);
     await run.waitFor(/b: logged in/, 60000);
     run.child.kill('SIGKILL');
@@ -254,15 +301,22 @@ describe('labs: machines wired into networks (issue 16)', function () {
     assert.deepEqual(await leftovers('killed'), []);
   });
 
-  it('Ctrl-C (SIGINT) while `lab up` runs releases everything it made', async () => {
-    const run = upInChild(twoMachines('interrupted', [], ['sleep 60']));
-    await run.waitFor(/a: logged in/, 60000);
-    await run.waitFor(/b: logged in/, 60000);
-    run.child.kill('SIGINT');
-    assert.equal(await run.exited, 130, run.output());
-    assert.deepEqual(await leftovers('interrupted'), []);
-    assert.deepEqual(await readdir(journals).then((f) => f.filter((n) => n.endsWith('.json'))), [], 'no journal left');
-  });
+  for (const [signal, code, what] of [
+    ['SIGINT', 130, 'Ctrl-C'],
+    ['SIGTERM', 143, 'SIGTERM'],
+  ] as const) {
+    it(`${what} (${signal}) while \`umlbuild lab up\` runs releases everything it made, exit ${code}`, async () => {
+      const name = `int-${signal.toLowerCase()}`;
+      const run = await upInChild(name);
+      await run.waitFor(/a: logged in/, 60000);
+      await run.waitFor(/b: logged in/, 60000);
+      run.child.kill(signal);
+      assert.equal(await run.exited, code, run.output());
+      assert.doesNotMatch(run.output(), /^\s+at /m, 'no stack trace');
+      assert.deepEqual(await leftovers(name), []);
+      assert.deepEqual(await readdir(journals).then((f) => f.filter((n) => n.endsWith('.json'))), [], 'no journal left');
+    });
+  }
 
   it('hostile: a link planted at the lab state directory is refused; its target is untouched', async () => {
     const victim = join(dir.path, 'victim');

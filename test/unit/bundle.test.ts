@@ -22,6 +22,15 @@ async function moduleRecorder(dir: string): Promise<{ hook: string; loaded: () =
   return { hook, loaded: async () => [...new Set((await readFile(log, 'utf8')).split('\n').filter((u) => u.startsWith('file:')))] };
 }
 
+/**
+ * Run a bin/umlbuild as a user's shell does. Under c8, node hands NODE_V8_COVERAGE to every child process
+ * whatever its environment says, and bin/umlbuild then runs src/ (so that coverage is of src/): `env -u`
+ * removes it for the child. A test that sets it itself (`env.NODE_V8_COVERAGE`) keeps it.
+ */
+function runBin(bin: string, args: string[], opts: Parameters<typeof exec>[2] = {}) {
+  return opts.env?.NODE_V8_COVERAGE ? exec(bin, args, opts) : exec('env', ['-u', 'NODE_V8_COVERAGE', bin, ...args], opts);
+}
+
 describe('the bundled command line (dist/bundle/)', function () {
   this.timeout(120_000);
   let dir: TempDir;
@@ -46,11 +55,11 @@ describe('the bundled command line (dist/bundle/)', function () {
     // The code cache is this V8's of this bundle: a run that would write a rejected one leaves it as it is.
     const cache = join(clone, 'dist', 'bundle', 'umlbuild.cjs.cache');
     const made = (await stat(cache)).mtimeMs;
-    assert.equal((await exec(join(clone, 'bin', 'umlbuild'), ['--version'], { env: { UMLBUILD_CODE_CACHE: 'write' } })).exitCode, 0);
+    assert.equal((await runBin(join(clone, 'bin', 'umlbuild'), ['--version'], { env: { UMLBUILD_CODE_CACHE: 'write' } })).exitCode, 0);
     assert.equal((await stat(cache)).mtimeMs, made, 'the code cache was accepted, not written again');
 
     const rec = await moduleRecorder(dir.path);
-    const run = (args: string[]) => exec(join(clone, 'bin', 'umlbuild'), args, { cwd: dir.path, reject: false, env: { NODE_OPTIONS: `--import=${rec.hook}` } });
+    const run = (args: string[]) => runBin(join(clone, 'bin', 'umlbuild'), args, { cwd: dir.path, reject: false, env: { NODE_OPTIONS: `--import=${rec.hook}` } });
     const version = await run(['--version']);
     assert.equal(version.exitCode, 0, version.stderr);
     assert.equal(version.stdout.trim(), (JSON.parse(await readFile(join(PROJECT, 'package.json'), 'utf8')) as { version: string }).version);
@@ -75,7 +84,7 @@ describe('the bundled command line (dist/bundle/)', function () {
     await rename(join(dir.path, 'clone'), moved);
     const cache = join(moved, 'dist', 'bundle', 'umlbuild.cjs.cache');
     const made = (await stat(cache)).mtimeMs;
-    const failed = await exec(join(moved, 'bin', 'umlbuild'), ['-v', 'validate', join(dir.path, 'no-such-recipe.yml')], { cwd: dir.path, reject: false, env: { UMLBUILD_CODE_CACHE: 'write' } });
+    const failed = await runBin(join(moved, 'bin', 'umlbuild'), ['-v', 'validate', join(dir.path, 'no-such-recipe.yml')], { cwd: dir.path, reject: false, env: { UMLBUILD_CODE_CACHE: 'write' } });
     assert.equal(failed.exitCode, 2, failed.stderr);
     assert.match(failed.stderr, /at loadRecipe \(umlbuild\/dist\/bundle\/umlbuild\.cjs:\d+:\d+\)/);
     assert.doesNotMatch(failed.stderr, new RegExp(`${dir.path}/(clone|moved)/dist`));
@@ -87,7 +96,7 @@ describe('the bundled command line (dist/bundle/)', function () {
     let clone: string;
     const past = new Date('2024-01-01T00:00:00Z');
     const which = async (env: Record<string, string> = {}) => {
-      const r = await exec(join(clone, 'bin', 'umlbuild'), [], { cwd: clone, reject: false, env });
+      const r = await runBin(join(clone, 'bin', 'umlbuild'), [], { cwd: clone, reject: false, env });
       assert.equal(r.exitCode, 0, r.stderr);
       return r.stdout.trim();
     };
