@@ -19,6 +19,8 @@ export const labTerminalAsker: Asker = TERMINAL;
 
 export interface LabOptions {
   log?: (line: string) => void;
+  /** Let segments that declare an uplink join their host bridge (off: such a lab is refused). */
+  allowUplink?: boolean;
   signal?: AbortSignal;
   /** Asks for a password nothing else gives (default: nobody; then the error says how to give it). */
   asker?: Asker;
@@ -46,7 +48,15 @@ export async function labNameOf(arg: string): Promise<string> {
 
 /** Bring a lab up (see lab/run.ts); resolves once every machine is logged in and its startup done. */
 export function upLab(lab: Lab, o: LabOptions = {}): Promise<LabState> {
-  return labUp(lab, { log: o.log, signal: o.signal, timeoutS: o.timeoutS, cacheDir: o.cacheDir, parallel: o.parallel, login: (img, built) => resolveLogin(img, undefined, process.env, built, o.asker ?? NO_TERMINAL) });
+  return labUp(lab, {
+    log: o.log,
+    allowUplink: o.allowUplink,
+    signal: o.signal,
+    timeoutS: o.timeoutS,
+    cacheDir: o.cacheDir,
+    parallel: o.parallel,
+    login: (img, built) => resolveLogin(img, undefined, process.env, built, o.asker ?? NO_TERMINAL),
+  });
 }
 
 export interface LabTestResult {

@@ -7,6 +7,7 @@ import { interrupts, out, withInterrupts } from './options.js';
 const LAB_ARG = ['<lab>', 'a lab file (YAML) or a Netkit lab directory (lab.conf); for a lab that is up, also its name'] as const;
 const imageOption = () => new Option('--image <image>', 'a Netkit lab: the image (built by umlbuild) its machines boot');
 const recipeOption = () => new Option('--recipe <recipe>', 'a Netkit lab: the recipe (shipped name or file) its machines boot (default: busybox)');
+const uplinkOption = () => new Option('--allow-uplink', "let segments that declare an uplink join that host bridge (the lab's machines then reach this host's network)");
 const timeoutOption = () => new Option('--timeout <seconds>', "how long to wait for each machine's login prompt").default('120', '120');
 
 function seconds(value: string, option: string): number {
@@ -16,23 +17,25 @@ function seconds(value: string, option: string): number {
 }
 
 /** Bring the lab up; interrupts release everything it made. */
-async function up(path: string, o: { timeout: string; image?: string; recipe?: string }): Promise<void> {
+async function up(path: string, o: { timeout: string; image?: string; recipe?: string; allowUplink?: boolean }): Promise<void> {
   const api = await import('../api/lab.js');
   const lab = await api.readLab(path, { image: o.image, recipe: o.recipe });
   const timeoutS = seconds(o.timeout, '--timeout');
   const t0 = Date.now();
-  await withInterrupts((signal) => api.upLab(lab, { log: (l) => out(`  ${redact(l)}`), signal, asker: api.labTerminalAsker, timeoutS }));
+  await withInterrupts((signal) => api.upLab(lab, { log: (l) => out(`  ${redact(l)}`), signal, asker: api.labTerminalAsker, timeoutS, allowUplink: o.allowUplink }));
   out(`lab ${lab.name} is up: ${lab.machines.length} machine(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s (umlbuild lab status ${lab.name}; umlbuild lab down ${lab.name})`);
 }
 
-async function test(path: string, o: { timeout: string; image?: string; recipe?: string }): Promise<void> {
+async function test(path: string, o: { timeout: string; image?: string; recipe?: string; allowUplink?: boolean }): Promise<void> {
   const api = await import('../api/lab.js');
   const timeoutS = seconds(o.timeout, '--timeout');
   const onResult = (c: { ok: boolean; name: string; detail: string; seconds: number }) => out(redact(api.checkLine(c)));
   // A lab that is up, named: its checks as it was brought up. Else the lab file's (brought up for them when it is not up).
   const named = await api.upLabName(path);
   const r = await withInterrupts(async (signal) =>
-    named ? api.testUpLab(named, { signal, onResult }) : api.testLab(await api.readLab(path, { image: o.image, recipe: o.recipe }), { log: (l) => out(`  ${redact(l)}`), signal, asker: api.labTerminalAsker, timeoutS, onResult }),
+    named
+      ? api.testUpLab(named, { signal, onResult })
+      : api.testLab(await api.readLab(path, { image: o.image, recipe: o.recipe }), { log: (l) => out(`  ${redact(l)}`), signal, asker: api.labTerminalAsker, timeoutS, onResult, allowUplink: o.allowUplink }),
   );
   const failed = r.results.filter((c) => !c.ok).map((c) => c.name);
   out(failed.length ? `FAIL: ${failed.length} of ${r.results.length} checks failed: ${failed.join(', ')}` : `PASS: ${r.results.length} of ${r.results.length} checks passed`);
@@ -96,6 +99,7 @@ export function labCli(p: Command): void {
     .addOption(timeoutOption())
     .addOption(imageOption())
     .addOption(recipeOption())
+    .addOption(uplinkOption())
     .action(up);
   withDetails(upCmd, { examples: [['umlbuild lab up labs/routed', 'Ctrl-C while it comes up releases everything']], env: [ENV.testPassword, ENV.journal] });
   const testCmd = lab
@@ -105,6 +109,7 @@ export function labCli(p: Command): void {
     .addOption(timeoutOption())
     .addOption(imageOption())
     .addOption(recipeOption())
+    .addOption(uplinkOption())
     .action(test);
   withDetails(testCmd, { examples: [['umlbuild lab test labs/routed', 'exit code 0 only when every check passed, else 1 naming the failed ones']], env: [ENV.testPassword, ENV.journal] });
   const downCmd = lab

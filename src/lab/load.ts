@@ -20,7 +20,7 @@
  *     # image: ../out/busybox.img  (or an image umlbuild built; not both)
  *     memory: 64M                #   UML's mem= (a number: MiB)
  *   segments: [lan1, lan2]       # collision domains: a private bridge each; or a map:
- *                                #   { lan1: null, wan: { uplink: eth0 } } (uplink: a host interface)
+ *                                #   { lan1: null, wan: { uplink: br0 } } (uplink: a host bridge; up/test need --allow-uplink)
  *   machines:                    # names: letters, digits, - and _ (at most 32)
  *     a:
  *       interfaces:              # eth0 ... eth63

@@ -40,7 +40,7 @@ import { build } from '../runner/build.js';
 import type { UmlConsole } from '../uml/console.js';
 import { asGuest, guestUser, openForGuest, type RunAs } from '../uml/guest.js';
 import { giveToGuest, guestTempDir } from '../uml/guest-files.js';
-import { addBridge, addTap, bridgeName, createLabNetns, deleteNetns, labNetnsName, tapName } from '../uml/lab-net.js';
+import { addBridge, addTap, addUplink, bridgeName, createLabNetns, deleteNetns, labNetnsName, tapName, uplinkProblem } from '../uml/lab-net.js';
 import { stopDetached } from '../uml/mconsole.js';
 import { openPts, openPtsStreams, waitForPts } from '../uml/pts.js';
 import { findBuiltImage, type BuiltImage } from '../uml/target.js';
@@ -54,6 +54,8 @@ export interface Login {
 
 export interface UpOptions {
   log?: (line: string) => void;
+  /** Segments may declare an uplink (a host bridge): the lab's machines then reach this host's network. */
+  allowUplink?: boolean;
   signal?: AbortSignal;
   /** Who to log in as on machines booted from `img` (the API layer resolves it: environment, recipe, terminal). */
   login(img: BuiltImage, built?: { password?: string }): Promise<Login>;
@@ -74,11 +76,13 @@ interface Prepared {
 const sourceKey = (m: LabMachine) => (m.source.kind === 'image' ? `image:${m.source.image}` : `recipe:${m.source.recipe}:${JSON.stringify(Object.entries(m.source.set).sort())}`);
 
 /** What the model must hold for the runtime (a loader checks more, with file positions). */
-export function checkLab(lab: Lab): void {
+export function checkLab(lab: Lab, allowUplink = false): void {
   checkLabName(lab.name, lab.file);
   const names = new Set<string>();
   const segments = new Set(lab.segments.map((s) => s.name));
-  for (const s of lab.segments) if (s.uplink !== undefined) throw new UserError(`${s.where}: segment ${s.name}: uplink: not supported yet (a lab's segments reach nothing outside it)`, EXIT.invalid);
+  // A lab file from elsewhere may not wire its machines into the host's network by itself.
+  for (const s of lab.segments)
+    if (s.uplink !== undefined && !allowUplink) throw new UserError(`${s.where}: segment ${s.name}: uplink ${s.uplink} would connect the lab's machines to this host's network: allow it with --allow-uplink`, EXIT.invalid);
   for (const m of lab.machines) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(m.name)) throw new UserError(`${m.where}: machine name ${JSON.stringify(m.name)}: use letters, digits, _ . -`, EXIT.invalid);
     if (names.has(m.name)) throw new UserError(`${m.where}: a second machine named ${m.name}`, EXIT.invalid);
@@ -138,8 +142,12 @@ const NOTHING = () => undefined;
 
 /** Bring the lab up; resolves with its state once every machine is logged in and its startup done. */
 export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
-  checkLab(lab);
+  checkLab(lab, o.allowUplink);
   await requireTools(['ip', 'linux', 'uml_mconsole', 'tar'], 'a lab of UML machines');
+  for (const s of lab.segments) {
+    const problem = s.uplink === undefined ? undefined : await uplinkProblem(s.uplink);
+    if (problem) throw new UserError(`${s.where}: segment ${s.name}: uplink ${s.uplink}: ${problem}`, EXIT.invalid);
+  }
   const log = o.log ?? NOTHING;
   const images = await prepareImages(lab, o);
   const journal = new Journal();
@@ -161,7 +169,10 @@ export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
     held.push(teardown.defer(`remove ${guestDir}`, () => tmp.cleanup(), { resource: { kind: 'tree', path: guestDir } }));
     const { ns, entry } = await createLabNetns(labNetnsName(lab.name), teardown);
     held.push(entry);
-    for (const i of lab.segments.keys()) await addBridge(ns, bridgeName(i));
+    for (const [i, s] of lab.segments.entries()) {
+      await addBridge(ns, bridgeName(i));
+      if (s.uplink !== undefined) log(`segment ${s.name}: uplink to the host bridge ${s.uplink} (${await addUplink(ns, i, bridgeName(i), s.uplink)})`);
+    }
     const segIndex = new Map(lab.segments.map((s, i) => [s.name, i]));
     for (const [mi, m] of lab.machines.entries()) for (const [j, iface] of m.interfaces.entries()) await addTap(ns, tapName(mi, j), bridgeName(segIndex.get(iface.segment)!), who);
     log(`network: namespace ${ns.name}, ${lab.segments.length} segment(s), ${lab.machines.reduce((n, m) => n + m.interfaces.length, 0)} interface(s)`);

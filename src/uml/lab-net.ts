@@ -4,8 +4,12 @@
  * per machine interface, owned by the user UML runs as and enslaved to its
  * segment's bridge. UML joins a tap with the vector transport
  * (`vecN:transport=tap,ifname=TAP`). Nothing in the namespace reaches the
- * host's own network: no segment has an uplink (refused for now).
+ * host's own network, except a segment that declares an uplink (and only when
+ * the caller allows it): a veth pair joins its bridge to a bridge of the host
+ * (the network namespace umlbuild runs in). A physical interface is never
+ * enslaved: that would take the host's own address off it.
  */
+import { createHash } from 'node:crypto';
 import { exec } from '../host/exec.js';
 import { RUN_ID } from '../host/run-id.js';
 import type { Teardown, TeardownEntry } from '../host/teardown.js';
@@ -58,6 +62,31 @@ export async function addTap(ns: Netns, tap: string, bridge: string, who: RunAs 
   await ip('-n', ns.name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap', ...(who ? ['user', String(who.uid), 'group', String(who.gid)] : []));
   await ip('-n', ns.name, 'link', 'set', tap, 'master', bridge);
   await ip('-n', ns.name, 'link', 'set', tap, 'up');
+}
+
+/** Why `ifname` in umlbuild's own network namespace cannot be an uplink, or undefined when it is a bridge. */
+export async function uplinkProblem(ifname: string): Promise<string | undefined> {
+  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(ifname)) return 'not an interface name';
+  const r = await exec('ip', ['-d', '-j', 'link', 'show', 'dev', ifname], { reject: false });
+  if (r.exitCode !== 0) return 'no such interface on this host';
+  const kind = (JSON.parse(r.stdout) as { linkinfo?: { info_kind?: string } }[])[0]?.linkinfo?.info_kind;
+  return kind === 'bridge' ? undefined : `${kind ?? 'a physical interface'}, not a bridge (a lab segment joins a host bridge through a veth pair; umlbuild never enslaves an interface the host uses)`;
+}
+
+/**
+ * Join segment bridge `bridge` in `ns` to the host bridge `uplink` with a veth pair: its host end (named from
+ * the namespace and segment, at most 15 characters) on `uplink`, its other end on `bridge`. Deleting the
+ * namespace deletes the pair.
+ */
+export async function addUplink(ns: Netns, segment: number, bridge: string, uplink: string): Promise<string> {
+  const host = `lu${createHash('sha256').update(`${ns.name}/${segment}`).digest('hex').slice(0, 8)}`;
+  const inner = `lup${segment}`;
+  await ip('link', 'add', host, 'type', 'veth', 'peer', 'name', inner, 'netns', ns.name);
+  await ip('link', 'set', host, 'master', uplink);
+  await ip('link', 'set', host, 'up');
+  await ip('-n', ns.name, 'link', 'set', inner, 'master', bridge);
+  await ip('-n', ns.name, 'link', 'set', inner, 'up');
+  return host;
 }
 
 /** Whether a network namespace of this name exists. */

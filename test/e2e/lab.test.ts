@@ -87,7 +87,7 @@ describe('labs: machines wired into networks (issue 16)', function () {
     await chmod(dir.path, 0o755);
   });
   after(async () => {
-    for (const name of ['two', 'fails', 'recipe', 'killed', 'int-sigint', 'int-sigterm', 'refused', 'variant']) await downLab(name).catch(() => undefined);
+    for (const name of ['two', 'fails', 'recipe', 'killed', 'int-sigint', 'int-sigterm', 'refused', 'variant', 'uplink']) await downLab(name).catch(() => undefined);
     process.env.UMLBUILD_JOURNAL_DIR = saved.journal;
     process.env.UMLBUILD_TEST_PASSWORD = saved.password;
     if (saved.journal === undefined) delete process.env.UMLBUILD_JOURNAL_DIR;
@@ -255,6 +255,63 @@ describe('labs: machines wired into networks (issue 16)', function () {
     assert.match(r.stdout, /PASS: 4 of 4 checks passed/);
     assert.equal((await exec('sha256sum', [cow])).stdout, before.stdout, "the variant's COW file is only read");
     assert.deepEqual(await leftovers('variant'), []);
+  });
+
+  describe('a segment with an uplink, from a namespace standing in for the host', () => {
+    // The "host" is a network namespace made here, with a bridge holding 10.66.0.254/24 and a veth pair;
+    // umlbuild runs in it (nsenter --net: only the network namespace changes). No traffic leaves it.
+    const host = `umlbuild-uplinkhost-${process.pid}`;
+    const inHost = (args: string[]) => exec('nsenter', [`--net=/run/netns/${host}`, BIN, ...args], { reject: false, env: env() });
+    const labFile = (uplink: string) => join(dir.path, `uplink-${uplink}.yml`);
+    before(async () => {
+      await exec('ip', ['netns', 'add', host]);
+      for (const args of [
+        ['link', 'set', 'lo', 'up'],
+        ['link', 'add', 'ulbr0', 'type', 'bridge'],
+        ['addr', 'add', '10.66.0.254/24', 'dev', 'ulbr0'],
+        ['link', 'set', 'ulbr0', 'up'],
+        ['link', 'add', 'ulve0', 'type', 'veth', 'peer', 'name', 'ulve1'],
+      ])
+        await exec('ip', ['-n', host, ...args]);
+      for (const uplink of ['ulbr0', 'ulve0'])
+        await writeFile(
+          labFile(uplink),
+          [
+            'name: uplink',
+            `defaults: { image: ${image}, memory: 64M }`,
+            `segments: { wan: { uplink: ${uplink} } }`,
+            'machines:',
+            '  m1: { interfaces: { eth0: { segment: wan, address: 10.66.0.1/24 } } }',
+            'tests:',
+            '  - { on: m1, ping: 10.66.0.254 }',
+            '',
+          ].join('\n'),
+        );
+    });
+    after(async () => {
+      await exec('ip', ['netns', 'delete', host], { reject: false });
+    });
+
+    it('refused without --allow-uplink (exit 2, naming the segment), and when the uplink is no bridge; nothing made', async () => {
+      const r = await inHost(['lab', 'test', labFile('ulbr0')]);
+      assert.equal(r.exitCode, 2, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stderr, /uplink-ulbr0\.yml:\d+:\d+ segments\.wan: segment wan: uplink ulbr0 would connect the lab's machines to this host's network: allow it with --allow-uplink/);
+      const d = await inHost(['lab', 'test', '--allow-uplink', labFile('ulve0')]);
+      assert.equal(d.exitCode, 2, `${d.stdout}\n${d.stderr}`);
+      assert.match(d.stderr, /segment wan: uplink ulve0: veth, not a bridge/);
+      assert.doesNotMatch(r.stderr + d.stderr, /^\s+at /m);
+      assert.deepEqual(await leftovers('uplink'), []);
+    });
+
+    it('with --allow-uplink: the machine reaches the host bridge; down removes the veth pair', async () => {
+      const r = await inHost(['lab', 'test', '--allow-uplink', labFile('ulbr0')]);
+      assert.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
+      assert.match(r.stdout, /ok {3}m1: ping 10\.66\.0\.254/);
+      assert.match(r.stdout, /segment wan: uplink to the host bridge ulbr0 \(lu[0-9a-f]{8}\)/);
+      const links = (await exec('ip', ['-n', host, '-o', 'link', 'show'])).stdout;
+      assert.doesNotMatch(links, /\blu[0-9a-f]{8}\b/, 'the veth pair went with the lab');
+      assert.deepEqual(await leftovers('uplink'), []);
+    });
   });
 
   /** `bin/umlbuild lab up FILE` for a two-machine lab file whose machines then run a long startup (`sleep 60`). */

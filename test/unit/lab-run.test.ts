@@ -38,7 +38,7 @@ describe('lab runtime: pure parts', () => {
         (l) => {
           l.segments[0]!.uplink = 'eth0';
         },
-        /lab\.yml:1:1: segment lan: uplink: not supported yet/,
+        /lab\.yml:1:1: segment lan: uplink eth0 would connect the lab.s machines to this host.s network: allow it with --allow-uplink/,
       ],
       [
         'an unknown segment',
