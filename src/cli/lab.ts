@@ -8,6 +8,10 @@ const LAB_ARG = ['<lab>', 'a lab file (YAML) or a Netkit lab directory (lab.conf
 const imageOption = () => new Option('--image <image>', 'a Netkit lab: the image (built by umlbuild) its machines boot');
 const recipeOption = () => new Option('--recipe <recipe>', 'a Netkit lab: the recipe (shipped name or file) its machines boot (default: busybox)');
 const uplinkOption = () => new Option('--allow-uplink', "let segments that declare an uplink join that host bridge (the lab's machines then reach this host's network)");
+/** The options of the commands that may bring a lab up (up, test). */
+function bringUpOptions(cmd: Command): void {
+  for (const o of [timeoutOption(), imageOption(), recipeOption(), uplinkOption()]) cmd.addOption(o);
+}
 const timeoutOption = () => new Option('--timeout <seconds>', "how long to wait for each machine's login prompt").default('120', '120');
 
 function seconds(value: string, option: string): number {
@@ -96,21 +100,15 @@ export function labCli(p: Command): void {
     .command('up')
     .description("boot the lab's machines in a private network namespace, log in, configure them, run their startup")
     .argument(...LAB_ARG)
-    .addOption(timeoutOption())
-    .addOption(imageOption())
-    .addOption(recipeOption())
-    .addOption(uplinkOption())
     .action(up);
+  bringUpOptions(upCmd);
   withDetails(upCmd, { examples: [['umlbuild lab up labs/routed', 'Ctrl-C while it comes up releases everything']], env: [ENV.testPassword, ENV.journal] });
   const testCmd = lab
     .command('test')
     .description("run the lab's checks, one line each; a lab that is not up is brought up for them and taken down after")
     .argument(...LAB_ARG)
-    .addOption(timeoutOption())
-    .addOption(imageOption())
-    .addOption(recipeOption())
-    .addOption(uplinkOption())
     .action(test);
+  bringUpOptions(testCmd);
   withDetails(testCmd, { examples: [['umlbuild lab test labs/routed', 'exit code 0 only when every check passed, else 1 naming the failed ones']], env: [ENV.testPassword, ENV.journal] });
   const downCmd = lab
     .command('down')

@@ -40,16 +40,24 @@ export interface Spawned {
   exited: Promise<{ exitCode?: number; signal?: string }>;
 }
 
-export function spawn(cmd: string, args: readonly string[], opts: Pick<ExecOptions, 'env' | 'cwd' | 'onCommand' | 'fds'> & { inherit?: boolean } = {}): Spawned {
+type SpawnOptions = Pick<ExecOptions, 'env' | 'cwd' | 'onCommand' | 'fds'>;
+
+/** Start `cmd` through execa in the clean environment, unbuffered, its stdio `std` then `fds` as fd 3, 4, ... */
+function start(cmd: string, args: readonly string[], opts: SpawnOptions, std: unknown[], extra: ExecaOptions = {}) {
   opts.onCommand?.(commandLine(cmd, args));
-  const child = execa(cmd, args, {
+  return execa(cmd, args, {
     cwd: opts.cwd,
     env: cleanEnv(opts.env),
     extendEnv: false,
     reject: false,
     buffer: false,
-    stdio: [...(opts.inherit ? ['inherit', 'inherit', 'inherit'] : ['pipe', 'pipe', 'pipe']), ...(opts.fds ?? [])] as unknown as ExecaOptions['stdio'],
+    stdio: [...std, ...(opts.fds ?? [])] as unknown as ExecaOptions['stdio'],
+    ...extra,
   });
+}
+
+export function spawn(cmd: string, args: readonly string[], opts: SpawnOptions & { inherit?: boolean } = {}): Spawned {
+  const child = start(cmd, args, opts, opts.inherit ? ['inherit', 'inherit', 'inherit'] : ['pipe', 'pipe', 'pipe']);
   const exited = child.then(
     (r) => ({ exitCode: r.exitCode, signal: r.signal }),
     () => ({}),
@@ -61,18 +69,8 @@ export function spawn(cmd: string, args: readonly string[], opts: Pick<ExecOptio
  * Start a command that outlives this process (a lab's UML machines): its own session, stdin from /dev/null,
  * stdout and stderr to `logFd`, `fds` as its fd 3, 4, ... Returns its pid; nothing waits for it.
  */
-export function spawnDetached(cmd: string, args: readonly string[], opts: Pick<ExecOptions, 'env' | 'cwd' | 'onCommand' | 'fds'> & { logFd: number }): number {
-  opts.onCommand?.(commandLine(cmd, args));
-  const child = execa(cmd, args, {
-    cwd: opts.cwd,
-    env: cleanEnv(opts.env),
-    extendEnv: false,
-    reject: false,
-    buffer: false,
-    detached: true,
-    cleanup: false,
-    stdio: ['ignore', opts.logFd, opts.logFd, ...(opts.fds ?? [])] as unknown as ExecaOptions['stdio'],
-  });
+export function spawnDetached(cmd: string, args: readonly string[], opts: SpawnOptions & { logFd: number }): number {
+  const child = start(cmd, args, opts, ['ignore', opts.logFd, opts.logFd], { detached: true, cleanup: false });
   child.catch(() => undefined);
   child.unref();
   if (child.pid === undefined) throw new CommandError(commandLine(cmd, args), undefined, undefined, [], 'it could not be started');

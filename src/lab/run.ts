@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { openSync, closeSync, constants } from 'node:fs';
 import { lstat, readFile, readlink, rm } from 'node:fs/promises';
+import { fileKind, openRegularFile } from '../host/pinned-file.js';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
 import { exec, spawnDetached } from '../host/exec.js';
@@ -327,13 +328,17 @@ async function configure(con: UmlConsole, lab: Lab, m: LabMachine, scratch: stri
   }
   for (const r of m.routes) await must(`ip route add ${r.split(/\s+/).filter(Boolean).map(shQuote).join(' ')}`);
   for (const f of m.files) {
-    const data = await readFile(f.host);
-    const mode = f.mode ?? (await lstat(f.host)).mode & 0o7777;
+    // Read as the loader saw it: a regular file, never through a link or from a FIFO swapped in since.
+    const file = await openRegularFile(f.host, `${m.where}: file`);
+    const data = await file.fh.readFile().finally(() => file.close());
+    const mode = f.mode ?? file.stat.mode & 0o7777;
     await must(`mkdir -p ${shQuote(dirname(f.guest))}`);
     await send(con, `cat > ${shQuote(f.guest)}`, data);
     await must(`chmod ${mode.toString(8)} ${shQuote(f.guest)}`);
   }
   if (m.tree) {
+    const st = await lstat(m.tree).catch(() => undefined);
+    if (!st?.isDirectory()) throw new UserError(`${m.where}: tree ${m.tree} is ${st ? fileKind(st) : 'gone'}, not a directory: refused`, EXIT.invalid);
     const tarFile = join(scratch, `${m.name}.tree.tar`);
     await exec('tar', ['-C', m.tree, '--owner=0', '--group=0', '--numeric-owner', '-cf', tarFile, '.']);
     try {

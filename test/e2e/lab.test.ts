@@ -87,7 +87,7 @@ describe('labs: machines wired into networks (issue 16)', function () {
     await chmod(dir.path, 0o755);
   });
   after(async () => {
-    for (const name of ['two', 'fails', 'recipe', 'killed', 'int-sigint', 'int-sigterm', 'refused', 'variant', 'uplink']) await downLab(name).catch(() => undefined);
+    for (const name of ['two', 'fails', 'recipe', 'killed', 'int-sigint', 'int-sigterm', 'refused', 'variant', 'uplink', 'swapped']) await downLab(name).catch(() => undefined);
     process.env.UMLBUILD_JOURNAL_DIR = saved.journal;
     process.env.UMLBUILD_TEST_PASSWORD = saved.password;
     if (saved.journal === undefined) delete process.env.UMLBUILD_JOURNAL_DIR;
@@ -374,6 +374,25 @@ describe('labs: machines wired into networks (issue 16)', function () {
       assert.deepEqual(await readdir(journals).then((f) => f.filter((n) => n.endsWith('.json'))), [], 'no journal left');
     });
   }
+
+  it('hostile: a machine file swapped for a link to a stand-in victim, or for a FIFO, after loading: refused naming it, the victim never sent, nothing left', async () => {
+    const victim = await writeFile(join(dir.path, 'victim-secret'), 'victim secret\n').then(() => join(dir.path, 'victim-secret'));
+    const link = join(dir.path, 'swapped-file');
+    await symlink(victim, link);
+    const fifo = join(dir.path, 'swapped-fifo');
+    await exec('mkfifo', [fifo]);
+    for (const host of [link, fifo]) {
+      const lab = twoMachines('swapped');
+      lab.machines[0]!.files = [{ guest: '/etc/leak', host }];
+      const e = await upLab(lab).then(
+        () => undefined,
+        (x: Error) => x,
+      );
+      assert.match(String(e?.message), new RegExp(`file ${host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is (a symbolic link|a FIFO), not a regular file: refused`));
+      assert.deepEqual(await leftovers('swapped'), []);
+    }
+    assert.equal(await readFile(victim, 'utf8'), 'victim secret\n');
+  });
 
   it('hostile: a link planted at the lab state directory is refused; its target is untouched', async () => {
     const victim = join(dir.path, 'victim');
