@@ -9,6 +9,7 @@ import { checkImageSizes } from '../runner/size-limit.js';
 import { verifyPlan } from '../runner/verify.js';
 import { stepsText } from '../steps-text.js';
 import { bootInteractive } from '../uml/boot.js';
+import { kernelOption } from '../uml/kernel-file.js';
 import { mergeCow, verifyCows } from '../uml/cow-tools.js';
 import { findBuiltImage } from '../uml/target.js';
 
@@ -67,8 +68,8 @@ export function merge(cow: string, newBase: string | undefined, o: { inPlace?: b
 }
 
 /** Start a built image interactively, the way its launch script does; UML's exit code. */
-export async function boot(target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean }): Promise<number> {
-  return bootInteractive(await findBuiltImage(target), extra, o);
+export async function boot(target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean; kernel?: string; log?: (l: string) => void }): Promise<number> {
+  return bootInteractive(await findBuiltImage(target), extra, { ...o, kernel: o.kernel === undefined ? undefined : kernelOption(o.kernel) });
 }
 
 /** The host's tools and privileges, and the Debian packages to install. */

@@ -8,6 +8,7 @@ import { RecipeError } from '../errors.js';
 import { bootTest, type BootTestResult } from '../uml/boot-test.js';
 import { type Asker, NO_TERMINAL, TERMINAL } from '../uml/credentials.js';
 import { findBuiltImage } from '../uml/target.js';
+import { kernelOption } from '../uml/kernel-file.js';
 import { resolveLogin } from './login.js';
 
 export type { Asker, BootTestResult };
@@ -29,6 +30,8 @@ export interface TestOptions {
   builtPassword?: string;
   /** Who asks for a password nothing else gives; by default nobody (a library call never reads the terminal). */
   asker?: Asker;
+  /** Boot with this UML kernel file instead of the image's own (or `linux` from PATH); its config is checked when one is beside it (PATH.config, or the .config of its build tree). */
+  kernel?: string;
   /** Called once the image and login are known, just before booting (it may throw to stop): what is booted. */
   onBoot?: (img: { image: string; cow?: string; hostfsRoot?: string }) => void;
 }
@@ -42,5 +45,5 @@ export async function test(target: string, o: TestOptions = {}): Promise<BootTes
   o.onBoot?.(img);
   const timeoutS = o.timeoutS ?? 120;
   if (!(timeoutS > 0)) throw new RecipeError([{ file: 'timeoutS', path: String(timeoutS), message: 'must be a positive number of seconds' }]);
-  return bootTest(img, { user, password, hostname: o.hostname, expect: o.expect ?? [], timeoutS, isolateNetwork: o.network ?? true, log: o.log, signal: o.signal });
+  return bootTest(img, { user, password, hostname: o.hostname, expect: o.expect ?? [], timeoutS, isolateNetwork: o.network ?? true, log: o.log, signal: o.signal, kernel: o.kernel === undefined ? undefined : kernelOption(o.kernel) });
 }

@@ -11,7 +11,8 @@ export function bootCli(p: Command): void {
     .option('--cow <file>', 'boot on this COW file over the image (created if missing)')
     .option('--user <user>', 'run UML as this user when started as root (default: the system user umlbuild-guest)')
     .option('--allow-root', 'run UML as root')
-    .action(async (target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean }) => {
+    .option('--kernel <path>', "boot with this UML kernel instead of the image's own (or linux from PATH); a config beside it (PATH.config, or the .config of its build tree) is checked first")
+    .action(async (target: string, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean; kernel?: string }) => {
       const { boot } = await import('../api/commands.js');
       process.exitCode = await boot(target, extra, o);
     });
@@ -19,6 +20,7 @@ export function bootCli(p: Command): void {
     examples: [
       ['umlbuild boot out/', 'boot the image in out/ with this terminal as its console'],
       ['umlbuild boot out/bookworm.img --cow /tmp/scratch.cow -- single', 'on a COW layer, with an extra kernel argument'],
+      ['umlbuild boot out/ --kernel ~/linux/linux', "with a kernel from a build tree instead of the image's own"],
     ],
     env: [
       ['UML_USER, UML_ALLOW_ROOT', 'as --user and --allow-root'],

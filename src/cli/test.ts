@@ -10,6 +10,7 @@ export interface TestFlags {
   timeout: string;
   hostname?: string;
   network: boolean;
+  kernel?: string;
 }
 
 /** Boot, log in, run the checks, print them; exit code 1 when one failed. `builtPassword`: from the build that just ran (`build --test`). */
@@ -28,6 +29,7 @@ export async function testCommand(target: string, o: TestFlags, builtPassword?: 
       expect: o.expect ?? [],
       timeoutS: Number(o.timeout),
       network: o.network,
+      kernel: o.kernel,
       signal: interrupted.signal,
       log: (l) => print(`  ${redact(l)}`),
       onBoot: (img) => {
@@ -56,11 +58,13 @@ export function testCli(p: Command): void {
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the login prompt').default('120', '120'))
     .option('--hostname <name>', 'expect this hostname instead of the recipe one')
     .option('--no-network', 'do not create the interfaces the launch line binds to (in a private network namespace)')
+    .option('--kernel <path>', "boot with this UML kernel instead of the image's own (or linux from PATH); a config beside it (PATH.config, or the .config of its build tree) is checked against what the launch needs")
     .action((target: string, o: TestFlags) => testCommand(target, o));
   withDetails(c, {
     examples: [
       ['umlbuild test out/', 'asks for the password on a terminal when nothing else gives it'],
       ['umlbuild test out/ --login root:change-me --expect "uname -r=^6\\."', 'log in with this password and check one more command'],
+      ['umlbuild test out/ --kernel ~/linux/linux', 'try the image with a kernel from a build tree (its .config is checked first)'],
     ],
     env: [ENV.testPassword, ['UMLBUILD_VAR_<NAME>', "a secret variable the recipe's test password uses (--set or generated at build time)"]],
   });

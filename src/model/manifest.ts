@@ -31,6 +31,37 @@ const launchRecord = z.object({ script: fileName, script_sha256: sha256Hex.optio
 const writtenLaunch = z.object({ script: z.string(), script_sha256: sha256Hex.optional() }).loose();
 const sizes = { apparent: z.number(), allocated: z.number() };
 
+/**
+ * The image's kernel: the modules' version installed in it, and, when the
+ * recipe built its own kernel, its files beside the manifest (`<name>.linux`,
+ * `<name>.linux.config`, `<name>.System.map`) with their checksums.
+ */
+const writtenKernel = z.object({
+  modules: z.string().optional(),
+  file: z.string().optional(),
+  release: z.string().optional(),
+  sha256: sha256Hex.optional(),
+  config: z.string().optional(),
+  config_sha256: sha256Hex.optional(),
+  system_map: z.string().optional(),
+});
+/** A kernel release as `uname -r` shows it. */
+export const kernelRelease = z.string().regex(/^[\w.+~-]{1,64}$/, 'not a kernel release');
+/** The kernel record read back: files are plain names beside the manifest, each with its sha256. */
+export const kernelRecord = z
+  .object({
+    modules: z.string().optional(),
+    file: fileName.optional(),
+    release: kernelRelease.optional(),
+    sha256: sha256Hex.optional(),
+    config: fileName.optional(),
+    config_sha256: sha256Hex.optional(),
+    system_map: fileName.optional(),
+  })
+  .loose()
+  .refine((k) => k.file === undefined || k.sha256 !== undefined, { message: 'kernel.file needs kernel.sha256', path: ['sha256'] })
+  .refine((k) => k.config === undefined || k.config_sha256 !== undefined, { message: 'kernel.config needs kernel.config_sha256', path: ['config_sha256'] });
+
 /** A COW variant as the base image's manifest lists it. */
 export const variantRecord = z.object({ name: z.string(), cow: z.string(), script: z.string(), allocated: z.number(), seconds: z.number() });
 
@@ -49,7 +80,7 @@ export const imageManifestSchema = z.object({
   launch: writtenLaunch,
   test: z.record(z.string(), z.unknown()),
   bootstrap: z.object({ suite: z.string(), mirror: z.string().optional() }).optional(),
-  kernel: z.object({ modules: z.string().optional() }),
+  kernel: writtenKernel,
   packages: z.array(z.object({ name: z.string(), version: z.string() })),
   steps: z.array(z.object({ step: z.string(), title: z.string(), seconds: z.number() })),
   variants: z.array(variantRecord).optional(),
@@ -66,6 +97,8 @@ export const cowVariantManifestSchema = z.object({
   passwords: passwordsRecord.optional(),
   launch: writtenLaunch,
   test: z.record(z.string(), z.unknown()),
+  /** The base image's own kernel, which the variant boots too. */
+  kernel: writtenKernel.optional(),
 });
 
 export type ImageManifest = z.input<typeof imageManifestSchema>;
@@ -104,6 +137,7 @@ export const manifestSchema = z
     passwords: passwordsRecord.default({}),
     launch: launchRecord,
     test: testSchema.default(testSchema.parse({})),
+    kernel: kernelRecord.optional(),
   })
   .loose();
 

@@ -50,6 +50,23 @@ export interface ManifestInput {
   version: string;
   /** The image's integrity record (imageIntegrity): its block map's name and sha256, or the sha256 of the whole image. */
   integrity?: { sha256?: string; bmap?: { file: string; sha256: string } };
+  /** The recipe's own kernel, staged beside the image (runner/outputs stageKernelFiles). */
+  kernel?: KernelFiles;
+}
+
+/** The kernel files beside the image as the manifest names them. */
+export interface KernelFiles {
+  file: string;
+  sha256: string;
+  config: string;
+  configSha256: string;
+  systemMap?: string;
+}
+
+/** The manifest's `kernel` record: the modules' version, and the recipe's own kernel's files when it built one. */
+export function kernelRecord(modules: string | undefined, k: KernelFiles | undefined, release: string | undefined): ImageManifest['kernel'] {
+  if (!k) return { modules };
+  return { modules, file: k.file, release, sha256: k.sha256, config: k.config, config_sha256: k.configSha256, system_map: k.systemMap };
 }
 
 /** How the manifest records the image: a block map (default), the sha256 of the whole image, or nothing. */
@@ -92,7 +109,7 @@ export async function buildManifest(m: ManifestInput): Promise<string> {
     launch: { script: m.scriptName, script_sha256: m.scriptSha256, ...m.plan.launch },
     test: { ...m.plan.test, password: undefined },
     bootstrap: m.facts.suite ? { suite: m.facts.suite, mirror: m.facts.mirror } : undefined,
-    kernel: { modules: m.facts.kernelVersion },
+    kernel: kernelRecord(m.facts.kernelVersion, m.kernel, m.facts.kernel?.release),
     packages: m.facts.packages ?? [],
     steps: m.timings,
   };

@@ -2,7 +2,8 @@
  * `--artifacts DIR`: what a CI job publishes, under stable names: the image
  * (`<output>.img.zst` by default, or `.img.xz`, a sparse-aware `.img.tar`, or
  * the sparse `.img` itself), the launch script, the manifest, the image's
- * block map when it has one, and SHA256SUMS over them (`sha256sum -c
+ * block map when it has one, the image's own kernel with its config and
+ * System.map when the recipe built one, and SHA256SUMS over them (`sha256sum -c
  * SHA256SUMS` checks a download).
  *
  * DIR may hold anything, links planted by someone else included: every file is
@@ -11,14 +12,14 @@
  * which replaces a link instead of writing through it.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { lstat, mkdir, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { exec } from '../host/exec.js';
 import { removeTree } from '../host/remove-tree.js';
 import { copyReplacing, makePrivateDir, partialPath, writeNew } from '../host/safe-write.js';
 import { sha256File } from '../host/hashing.js';
 import { Journal } from '../host/journal.js';
-import type { OutputPaths } from './outputs.js';
+import { copyKernelFile, type OutputPaths } from './outputs.js';
 import { Teardown } from '../host/teardown.js';
 
 export const COMPRESSIONS = ['zst', 'xz', 'tar', 'none'] as const;
@@ -48,6 +49,16 @@ export async function writeArtifacts(outputs: OutputPaths, dir: string, compress
     if (existsSync(outputs.bmap)) {
       names.push(basename(outputs.bmap));
       await copyReplacing(outputs.bmap, at(basename(outputs.bmap)));
+    }
+    // The image's own kernel, its config and System.map, when the build made them (never through a link).
+    for (const [file, mode] of [
+      [outputs.kernel, 0o755],
+      [outputs.kernelConfig, 0o644],
+      [outputs.systemMap, 0o644],
+    ] as const) {
+      if (!(await lstat(file).catch(() => undefined))) continue;
+      names.push(basename(file));
+      await copyKernelFile(file, at(basename(file)), mode, 'kernel file');
     }
     const sums = await Promise.all(names.map(async (f) => `${await sha256File(at(f))}  ${f}\n`));
     await writeNew(at('SHA256SUMS'), sums.join(''));

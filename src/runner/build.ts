@@ -5,7 +5,8 @@
 import { Listr } from 'listr2';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { EXIT, InterruptedError, StepError, UserError } from '../errors.js';
+import { EXIT, InterruptedError, RecipeError, StepError, UserError } from '../errors.js';
+import { checkBuiltKernel } from './kernel-check.js';
 import { cowChildren } from '../uml/cow.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
 import { ImageCache } from '../cache/images.js';
@@ -18,7 +19,7 @@ import { buildManifest, type Checksum, imageIntegrity, type StepTiming } from '.
 import { sha256Text } from '../host/hashing.js';
 import type { Plan } from '../recipe/load.js';
 import { createContext } from './context.js';
-import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removePartials, type OutputPaths } from './outputs.js';
+import { commitOutputs, outputPaths, partialPaths, prepareOutputDir, removePartials, stageKernelFiles, type KernelOutput, type OutputPaths } from './outputs.js';
 import { rendererOptions, type RendererName } from './renderer.js';
 import { TaskLogs } from './task-log.js';
 import { Teardown, type TeardownFailure } from '../host/teardown.js';
@@ -71,6 +72,13 @@ function imageExtension(plan: Plan): string {
 }
 
 type Emit = (e: BuildEvent) => void;
+
+/** A kernel's config that lacks what the launch configuration needs: reported as the recipe error it is, not as the step's failure. */
+class KernelMismatch extends Error {
+  constructor(readonly error: RecipeError) {
+    super(error.message);
+  }
+}
 
 /**
  * Build a plan. With `onEvent`, every outcome is an event and the last one is
@@ -175,6 +183,7 @@ async function buildLocked(
   const logs = new TaskLogs((line) => emit(line.startsWith('$ ') ? { type: 'command', index: 0, command: line.slice(2) } : { type: 'output', index: 0, line }));
   ctx.log = logs.log;
   let failedStep: string | undefined;
+  const checkedKernels = new Set<string>();
   const tasks = new Listr(
     list.map((bt, position) => ({
       title: `[${position + 1}/${list.length}] ${bt.title}`,
@@ -191,9 +200,13 @@ async function buildLocked(
         const t0 = Date.now();
         try {
           await bt.run();
+          // The kernel a step built (or a cached base image recorded), checked against what the launch configuration needs of it.
+          await checkBuiltKernel(plan, ctx.facts.kernel, checkedKernels, bt.where ?? bt.title, warn).catch((e) => {
+            throw e instanceof RecipeError ? new KernelMismatch(e) : e;
+          });
           emit({ type: 'step-finished', index, kind: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000 });
         } catch (e) {
-          const err = signal.aborted ? signal.reason : new StepError(bt.where ?? bt.title, e, await noSpaceHint(e, plan, partial.image, ctx.rootfs, Boolean(ctx.mounted)));
+          const err = signal.aborted ? signal.reason : e instanceof KernelMismatch ? e.error : new StepError(bt.where ?? bt.title, e, await noSpaceHint(e, plan, partial.image, ctx.rootfs, Boolean(ctx.mounted)));
           emit({ type: 'step-failed', index, kind: bt.kind, title: bt.title, seconds: (Date.now() - t0) / 1000, error: err instanceof Error ? err.message : String(err) });
           failedStep = `step ${index}/${list.length} (${bt.title}) failed`;
           throw err;
@@ -230,6 +243,7 @@ async function buildLocked(
   if (!error && failures.length && !opts.keepGoingOnTeardown) {
     error = new UserError(`the build finished but ${failures.length} teardown action(s) failed (see above); --keep-going-on-teardown accepts that`);
   }
+  let kernel: KernelOutput | undefined;
   if (!error) {
     try {
       const hostfs = plan.rootfs === 'hostfs';
@@ -239,7 +253,9 @@ async function buildLocked(
         // Everything in the tree then belongs to the user who runs UML, and looks owned by that uid inside.
         await ctx.exec('chown', ['-R', '--no-dereference', plan.owner.includes(':') ? plan.owner : `${plan.owner}:`, partial.root]);
       }
-      const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch, hostfsRoot: hostfs ? final.root : undefined });
+      // The recipe's own kernel travels with the image: copied from its cache entry beside it, renamed with the rest.
+      kernel = ctx.facts.kernel ? await stageKernelFiles(ctx.facts.kernel, partial, final) : undefined;
+      const script = await renderLaunchScript({ name: plan.name, image: final.image, umid: plan.umid, launch: plan.launch, hostfsRoot: hostfs ? final.root : undefined, kernel: kernel?.file });
       const t0 = Date.now();
       const integrity = hostfs ? {} : await imageIntegrity(partial.image, opts.checksum, typeof split === 'string' ? undefined : fastBmap, basename(final.image));
       if (integrity.note) logs.log(`integrity record: ${integrity.note} in ${((Date.now() - t0) / 1000).toFixed(3)} s`);
@@ -253,8 +269,9 @@ async function buildLocked(
         timings,
         version: VERSION,
         integrity: { sha256: integrity.sha256, bmap: integrity.bmap && { file: basename(final.bmap), sha256: integrity.bmap.sha256 } },
+        kernel,
       });
-      await commitOutputs(partial, final, script, manifest, hostfs, integrity.bmap?.text);
+      await commitOutputs(partial, final, script, manifest, hostfs, integrity.bmap?.text, kernel);
     } catch (e) {
       error = e;
     }
@@ -277,7 +294,7 @@ async function buildLocked(
           emit({ type: 'variant-started', name: v.name, index: i + 1, total: plan.variants.length });
           const t0 = Date.now();
           try {
-            const made = await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal, onTeardown, direct);
+            const made = await buildVariant(plan, v, final.image, dirname(final.image), taskLog.log, signal, onTeardown, direct, kernel && { files: kernel, release: ctx.facts.kernel?.release });
             variants.push(made);
             emit({ type: 'variant-finished', name: v.name, cow: made.cow, script: made.script, manifest: made.manifest, allocated: made.allocated, seconds: made.seconds });
           } catch (e) {

@@ -26,7 +26,9 @@ import { editContext } from '../steps/file-edits.js';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuiltKernel } from '../model/kernel.js';
 import { firstProviding, outputOf, traitsOf } from '../steps/select.js';
 
 export interface FastSplit {
@@ -104,7 +106,20 @@ export interface FastLookup {
 export async function lookupBase(plan: Plan, split: FastSplit, ctx: Pick<StepContext, 'exec'>, images: ImageCache, refresh?: boolean): Promise<FastLookup> {
   const fields = await baseInputs(plan, split.base, ctx, images.digests);
   const key = `img-${cacheKey(fields)}`;
-  return { split, fields, key, hit: refresh ? undefined : await images.lookup(key) };
+  const hit = refresh ? undefined : await images.lookup(key);
+  // The kernel a base image's build made travels with every image built from it: gone from its cache, the base is a miss (its steps run again and make it).
+  return { split, fields, key, hit: hit && (await kernelPresent(hit.facts.kernel)) ? hit : undefined };
+}
+
+/** Whether a kernel cache entry recorded in a base image's facts still holds its files (no kernel: true). */
+export async function kernelPresent(k: BuiltKernel | undefined): Promise<boolean> {
+  if (!k) return true;
+  const isFile = (f: string) =>
+    lstat(join(k.dir, f)).then(
+      (st) => st.isFile(),
+      () => false,
+    );
+  return (await isFile('linux')) && (await isFile('config'));
 }
 
 /** What a fast build knows of its image's block map: the base image's, and the byte ranges the edits wrote since. */

@@ -20,7 +20,7 @@ import type { Plan } from '../recipe/load.js';
 import type { PlannedVariant } from '../recipe/variants.js';
 import { bootProbe } from '../uml/probe.js';
 import { createContext } from './context.js';
-import { imageSizes, passwordRecord, writeManifest } from '../output/manifest.js';
+import { imageSizes, type KernelFiles, kernelRecord, passwordRecord, writeManifest } from '../output/manifest.js';
 import { type CowVariantManifest, manifestObject, manifestText, parseManifest, type VariantRecord } from '../model/manifest.js';
 import { sha256Text } from '../host/hashing.js';
 import { partialPath } from './outputs.js';
@@ -71,6 +71,8 @@ export async function buildVariant(
   signal: AbortSignal,
   onTeardown?: (label: string, error?: unknown) => void,
   direct?: DirectCows,
+  /** The base image's own kernel (beside it, in outDir): the variant boots it too. */
+  kernel?: { files: KernelFiles; release?: string },
 ): Promise<VariantOutput> {
   const t0 = Date.now();
   const journal = new Journal();
@@ -113,12 +115,12 @@ export async function buildVariant(
       }
       const payload = join(staging.path, 'payload.tar');
       await exec('tar', ['-C', tree, '--numeric-owner', '--owner=0', '--group=0', '-cf', payload, '.']);
-      const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M' });
+      const r = await bootProbe({ image: baseImage, cow: cowPartial, script: applyScript(commands), extraDisks: [payload], mem: '128M', linux: kernel ? join(outDir, kernel.files.file) : undefined });
       if (r.values.status !== 'applied') {
         throw new UserError(`variant ${v.name}: applying its changes in UML failed (${r.values.status ?? 'no report'}); last lines:\n${r.output.trim().split('\n').slice(-15).join('\n')}`);
       }
     }
-    const script = await renderLaunchScript({ name: v.name, image: baseImage, umid: v.name, launch: plan.launch, cow: cowFinal });
+    const script = await renderLaunchScript({ name: v.name, image: baseImage, umid: v.name, launch: plan.launch, cow: cowFinal, kernel: kernel?.files.file });
     const scriptFile = join(outDir, `${v.name}.sh`);
     const manifestFile = join(outDir, `${v.name}.manifest.json`);
     const sizes = await imageSizes(cowPartial);
@@ -133,6 +135,7 @@ export async function buildVariant(
       passwords: passwordRecord(plan),
       launch: { script: basename(scriptFile), script_sha256: sha256Text(script), ...plan.launch },
       test: { ...plan.test, password: undefined, hostname: (v.vars.hostname as string | undefined) ?? plan.test.hostname },
+      ...(kernel ? { kernel: kernelRecord(undefined, kernel.files, kernel.release) } : {}),
     };
     await writeReplacing(scriptFile, script, 0o755);
     await writeManifest(manifestFile, manifest);

@@ -9,6 +9,9 @@ import type { RootlessSupport } from '../host/userns.js';
 import { privilege } from '../host/privilege.js';
 import { fetchEnv } from '../host/proxy.js';
 import { planDataProblems } from '../model/plan.js';
+import { readFile } from 'node:fs/promises';
+import { traitsOf } from '../steps/select.js';
+import { kernelConfigIssues } from './kernel-check.js';
 
 export interface VerifyResult {
   /** An ordinary user's build that can run in a user namespace (see host/userns). */
@@ -69,6 +72,13 @@ export async function verifyPlan(plan: Plan, rootless?: () => Promise<RootlessSu
     } catch (e) {
       problem((e as Error).message);
     }
+  }
+  // A kernel config known before building (a kernel step's whole config file): what the launch configuration needs of it.
+  for (const ps of plan.steps) {
+    const config = traitsOf(ps).knownKernelConfig?.(ps.options, { recipeDir: plan.dir });
+    if (!config) continue;
+    const text = await readFile(config, 'utf8').catch(() => undefined);
+    if (text !== undefined) issues.push(...kernelConfigIssues(plan, text, `${config} (steps[${ps.index}] ${ps.kind})`).issues);
   }
   plan.annotate?.(issues);
   if (issues.length) throw new RecipeError(issues);

@@ -10,7 +10,7 @@ import { password } from './password.js';
 import { run } from './run.js';
 import { sparseDisk } from './sparse-disk.js';
 import { template } from './template.js';
-import { echo, fail } from './test-steps.js';
+import { echo, fail, fakeKernel } from './test-steps.js';
 import type { AnyStep } from './types.js';
 import { unmount } from './unmount.js';
 import { tuneUml } from './tune-uml.js';
@@ -20,7 +20,7 @@ import { rootfsTarball } from './rootfs-tarball.js';
 import { rootfsDir } from './rootfs-dir.js';
 import { hook } from './hook.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, rootfsTarball, rootfsDir, password, template, modules, overlay, run, tuneUml, hook, lockdown, reproducible, pack, unmount, echo, fail];
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, rootfsTarball, rootfsDir, password, template, modules, overlay, run, tuneUml, hook, lockdown, reproducible, pack, unmount, echo, fail, fakeKernel];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);

@@ -46,6 +46,8 @@ export interface StepTraits<O> {
   readonly inVariant?: 'tree' | 'guest';
   /** Why the fast path cannot apply this step's edits to the packed image (undefined: it can). */
   fastPathBlocker?(o: O): string | undefined;
+  /** The full config file of the kernel the step builds, when it is known before building (a `kernel` step given a whole `config:` file): checked against the launch configuration at validation (runner/kernel-check). */
+  knownKernelConfig?(o: O, ctx: { recipeDir: string }): string | undefined;
   /** Guest files of umlbuild's own the step writes (absolute paths; a built-in template's file) that the launch configuration must agree with. */
   writes?(o: O): readonly string[];
 }

@@ -18,6 +18,8 @@ export interface ScriptInput {
   cow?: string;
   /** A hostfs-root build: boot this directory instead of an image. */
   hostfsRoot?: string;
+  /** The image's own kernel: a file name beside the script (default: `linux` from PATH). */
+  kernel?: string;
 }
 
 export async function renderLaunchScript(input: ScriptInput): Promise<string> {
@@ -47,6 +49,8 @@ export async function renderLaunchScript(input: ScriptInput): Promise<string> {
       name: input.name,
       scriptName: `${input.cow ? basename(input.cow).replace(/\.cow$/, '') : basename(input.image).replace(/\.img$/, '')}.sh`,
       linux: 'linux',
+      linuxDoc: input.kernel ? `${input.kernel} beside this script: the image's own kernel` : 'linux',
+      kernelName: input.kernel ?? '',
       mem: String(l.mem),
       umid: input.umid,
       imageName: basename(input.image),

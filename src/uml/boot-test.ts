@@ -23,6 +23,8 @@ import { GuestFiles, giveToGuest, guestTempDir } from './guest-files.js';
 import { processIdentity } from '../host/process-id.js';
 import { NO_HOSTFS } from '../launch/schema.js';
 import type { BuiltImage } from './target.js';
+import type { LaunchConfig } from '../launch/schema.js';
+import { checkKernelSha, configBeside, imageKernelConfig, kernelLine, kernelProblems, refuseUnmet, sha256Open, type KernelUsed } from './kernel-file.js';
 
 export interface Check {
   name: string;
@@ -57,6 +59,8 @@ export interface BootTestOptions {
   log?: (line: string) => void;
   /** Aborting stops waiting, shuts UML down and cleans up; bootTest then rethrows the reason. */
   signal?: AbortSignal;
+  /** Boot with this UML kernel (an absolute path to a regular file) instead of the image's own or `linux` from PATH. */
+  kernel?: string;
 }
 
 export interface BootTestResult {
@@ -64,6 +68,36 @@ export interface BootTestResult {
   loginPromptS?: number;
   shellS?: number;
   ok: boolean;
+  /** The kernel that booted (or was to boot). */
+  kernel?: KernelUsed;
+}
+
+/**
+ * The kernel to run, opened for UML (never through a link; readable and
+ * executable by the user UML runs as) and checked: the image's own against
+ * the manifest's sha256, a known config against what the launch configuration
+ * needs. Returns the name to exec (/dev/fd/N, or `linux` from PATH).
+ */
+export async function chooseKernel(
+  img: BuiltImage,
+  files: GuestFiles,
+  launch: Pick<LaunchConfig, 'disks' | 'consoles' | 'networks' | 'hostfs'>,
+  option: string | undefined,
+  log?: (l: string) => void,
+): Promise<{ exec: string; used: KernelUsed }> {
+  if (option) {
+    const exec = await files.add(option, 'kernel', false, false, true);
+    const config = await configBeside(option);
+    return { exec, used: { path: option, origin: 'option', config: refuseUnmet(option, config, config ? kernelProblems(img, launch, config.text, true) : [], log) } };
+  }
+  if (img.kernel) {
+    const k = img.kernel;
+    const exec = await files.add(k.file, "the image's kernel", false, false, true);
+    checkKernelSha(img, k.file, await sha256Open(files.handle(exec)!.fd), k.sha256);
+    const config = await imageKernelConfig(img);
+    return { exec, used: { path: k.file, release: k.release, origin: 'image', config: refuseUnmet(k.file, config, config ? kernelProblems(img, launch, config.text, true) : [], log) } };
+  }
+  return { exec: 'linux', used: { path: 'linux', origin: 'path', config: 'config unknown: not checked' } };
 }
 
 const TEST_CONSOLES = { con: 'null', con0: 'null,fd:2', con1: 'fd:0,fd:1' };
@@ -90,6 +124,10 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     const who = img.hostfsRoot ? await treeOwner(img.hostfsRoot, img.manifestFile) : await guestUser();
     const files = new GuestFiles(who);
     teardown.defer('close the files handed to UML', () => files.close());
+    // The kernel first: a swapped file or a config that lacks what the launch needs is refused before anything is made.
+    const chosen = await chooseKernel(img, files, { ...img.launch, consoles: TEST_CONSOLES }, o.kernel, o.log);
+    result.kernel = chosen.used;
+    o.log?.(kernelLine(chosen.used));
     const tmp = await guestTempDir('umlbuild-test-', who);
     teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup(), { resource: { kind: 'tree', path: tmp.path } });
     const umid = `${img.umid}-test-${RUN_ID}`;
@@ -120,7 +158,7 @@ export async function bootTest(img: BuiltImage, o: BootTestOptions): Promise<Boo
     // hostfs confined to a path that cannot exist unless a share is declared (no "-o ../.." out of it either).
     const cfg = { ...img.launch, disks, hostfs: img.hostfsRoot ? undefined : (img.launch.hostfs ?? NO_HOSTFS) };
     const args = launchArgs(cfg, { image: root.backing, cow: root.cow, hostfsRoot: img.hostfsRoot ? root.backing : undefined, umid, umlDir: tmp.path, consoles: TEST_CONSOLES, networks });
-    const linux = asGuest(['linux', ...args], who, caps);
+    const linux = asGuest([chosen.exec, ...args], who, caps);
     const argv = netns ? netns.wrap(linux) : linux;
     const t0 = Date.now();
     // cwd: the guest's own directory. UML makes a COW file's backing path absolute by changing directory and back; a cwd the guest user cannot enter (a 0700 directory) fails that, and the root device with it.

@@ -9,7 +9,9 @@
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
+import { openRegularFile } from '../host/pinned-file.js';
+import { checkKernelSha, configBeside, imageKernelConfig, kernelLine, kernelProblems, refuseUnmet, sha256Open, type KernelUsed } from './kernel-file.js';
 import { EXIT, UserError } from '../errors.js';
 import { exec, spawn } from '../host/exec.js';
 import { renderLaunchScript } from '../templates/launch-script.js';
@@ -33,15 +35,47 @@ export async function verifiedLaunchScript(img: BuiltImage): Promise<string> {
   const refuse = (why: string) => new UserError(`refusing to run ${img.script}: ${why}; umlbuild boot runs only the launch script umlbuild wrote (rebuild the image)`, EXIT.invalid);
   if (!img.scriptSha256) throw refuse(`${img.manifestFile} records no sha256 for it`);
   if (sha256Text(text) !== img.scriptSha256) throw refuse(`its sha256 is not the one ${img.manifestFile} recorded (launch.script_sha256)`);
-  const expected = await renderLaunchScript({ name: img.name, image: img.image, umid: img.umid, launch: img.launch, cow: img.cow, hostfsRoot: img.hostfsRoot });
+  const expected = await renderLaunchScript({ name: img.name, image: img.image, umid: img.umid, launch: img.launch, cow: img.cow, hostfsRoot: img.hostfsRoot, kernel: img.kernel && basename(img.kernel.file) });
   if (text !== expected) throw refuse(`it is not the script umlbuild writes for the launch configuration in ${img.manifestFile}`);
   return text;
 }
 
-export async function bootInteractive(img: BuiltImage, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean }): Promise<number> {
+/**
+ * The kernel the script will run, checked first: `--kernel PATH` (a regular
+ * file, its config checked when one is beside it) becomes UML_LINUX; else the
+ * image's own must have the manifest's sha256 and its config what the launch
+ * configuration needs. The script runs it by path.
+ */
+async function checkBootKernel(img: BuiltImage, option: string | undefined, warn: (l: string) => void): Promise<KernelUsed> {
+  if (option) {
+    const f = await openRegularFile(option, 'kernel');
+    await f.close();
+    const config = await configBeside(option);
+    return { path: option, origin: 'option', config: refuseUnmet(option, config, config ? kernelProblems(img, img.launch, config.text, false) : [], warn) };
+  }
+  if (!img.kernel) return { path: 'linux', origin: 'path', config: 'config unknown: not checked' };
+  const k = img.kernel;
+  const f = await openRegularFile(k.file, "the image's kernel");
+  try {
+    checkKernelSha(img, k.file, await sha256Open(f.fh.fd), k.sha256);
+  } finally {
+    await f.close();
+  }
+  const config = await imageKernelConfig(img);
+  return { path: k.file, release: k.release, origin: 'image', config: refuseUnmet(k.file, config, config ? kernelProblems(img, img.launch, config.text, false) : [], warn) };
+}
+
+export async function bootInteractive(img: BuiltImage, extra: string[], o: { cow?: string; user?: string; allowRoot?: boolean; kernel?: string; log?: (l: string) => void }): Promise<number> {
   const text = await verifiedLaunchScript(img);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('UML_') && v !== undefined) env[k] = v;
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  // UML_LINUX from the environment is the caller's own choice, as with the launch script; else the kernel is checked here.
+  if (o.kernel || !env.UML_LINUX) {
+    const used = await checkBootKernel(img, o.kernel, log);
+    if (o.kernel) env.UML_LINUX = o.kernel;
+    log(`umlbuild boot: ${kernelLine(used)}`);
+  }
   if (o.cow) env.UML_UBD0 = `${resolve(o.cow)},${img.image}`;
   if (o.user) env.UML_USER = o.user;
   let guest: RunAs | undefined;

@@ -18,9 +18,15 @@ export class GuestFiles {
   constructor(readonly who: RunAs | undefined) {}
 
   /** Open `path` for UML; returns the name UML opens it by. */
-  async add(path: string, what: string, directory = false, write = false): Promise<string> {
-    this.handles.push(await openForGuest(path, this.who, what, directory, write));
+  async add(path: string, what: string, directory = false, write = false, execute = false): Promise<string> {
+    this.handles.push(await openForGuest(path, this.who, what, directory, write, execute));
     return `/dev/fd/${2 + this.handles.length}`;
+  }
+
+  /** The open file behind a name `add` returned (to hash what UML will run). */
+  handle(name: string): FileHandle | undefined {
+    const m = /^\/dev\/fd\/(\d+)$/.exec(name);
+    return m ? this.handles[Number(m[1]) - 3] : undefined;
   }
 
   /** The descriptors, in order: they become UML's fd 3, 4, ... */

@@ -86,9 +86,10 @@ export function asGuest(argv: readonly string[], who: RunAs | undefined, caps: r
 
 /**
  * Open a file (regular file or, with `dir`, a directory) for UML to inherit,
- * without following a link; refuse one `who` could not read by its mode.
+ * without following a link; refuse one `who` could not read (write, or with
+ * `execute` run: a kernel binary) by its mode.
  */
-export async function openForGuest(path: string, who: RunAs | undefined, what: string, dir = false, write = false): Promise<FileHandle> {
+export async function openForGuest(path: string, who: RunAs | undefined, what: string, dir = false, write = false, execute = false): Promise<FileHandle> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | (dir ? constants.O_DIRECTORY : 0)).catch((e: NodeJS.ErrnoException) => {
     throw new UserError(`${what} ${path}: cannot open it (${e.code === 'ELOOP' ? 'it is a symbolic link' : e.code})`);
   });
@@ -97,10 +98,10 @@ export async function openForGuest(path: string, who: RunAs | undefined, what: s
     if (dir ? !st.isDirectory() : !st.isFile()) throw new UserError(`${what} ${path} is not a ${dir ? 'directory' : 'regular file'}`);
     if (who) {
       const shift = st.uid === who.uid ? 6 : st.gid === who.gid ? 3 : 0;
-      const need = (write ? 6 : 4) << shift;
+      const need = ((write ? 6 : 4) | (execute ? 1 : 0)) << shift;
       if ((st.mode & need) !== need) {
         const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-        const how = write ? 'writable' : 'readable';
+        const how = write ? 'writable' : execute ? 'readable and executable' : 'readable';
         throw new UserError(
           `${what} ${path} is not ${how} by ${who.name}, the user UML runs as (mode ${mode}, owner ${st.uid}); make it ${how} by that user (without widening it for others: chown or an ACL), or run umlbuild as the user who owns it`,
         );

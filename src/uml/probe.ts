@@ -66,6 +66,8 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
     const probe = join(tmp.path, 'probe.sh');
     await writeFile(probe, probeDisk(o.script));
     const image = await files.add(o.image, 'image', false, o.noCow);
+    // A kernel file of the output (the image's own): handed over opened, as the image is; `linux` from PATH otherwise.
+    const linux = o.linux?.startsWith('/') ? await files.add(o.linux, 'kernel', false, false, true) : (o.linux ?? 'linux');
     const extra: string[] = [];
     for (const d of o.extraDisks ?? []) extra.push(await files.add(d, 'disk'));
     // Writes land in a COW in the guest's directory; a kept one is copied in and out.
@@ -78,7 +80,7 @@ export async function bootProbe(o: ProbeOptions): Promise<ProbeResult> {
     const t0 = Date.now();
     const argv = asGuest(
       [
-        o.linux ?? 'linux',
+        linux,
         `mem=${o.mem ?? '256M'}`,
         `umid=${umid}`,
         `uml_dir=${tmp.path}`,

@@ -34,6 +34,10 @@ export interface BuiltImage {
   /** launch.disks resolved and checked: files (not links) in the manifest's directory. */
   diskFiles: { file: string; cow?: string }[];
   test: TestConfig;
+  /** The image's filesystem as the manifest records it (ext4, squashfs). */
+  fs?: string;
+  /** The image's own kernel (a `kernel` step built it): files (not links) beside the manifest, with the checksums it records. */
+  kernel?: { file: string; sha256: string; release?: string; config?: string; configSha256?: string };
 }
 
 export async function findBuiltImage(target: string): Promise<BuiltImage> {
@@ -71,9 +75,22 @@ export async function findBuiltImage(target: string): Promise<BuiltImage> {
   for (const d of launch.disks) {
     diskFiles.push({ file: await outputFile(manifestFile, dir, d.file, 'disk'), cow: d.cow === undefined ? undefined : await outputFile(manifestFile, dir, d.cow, 'disk COW file') });
   }
+  const k = m.kernel;
+  const kernel = k?.file
+    ? {
+        file: await outputFile(manifestFile, dir, k.file, 'kernel'),
+        sha256: k.sha256!,
+        release: k.release,
+        config: k.config === undefined ? undefined : await outputFile(manifestFile, dir, k.config, 'kernel config'),
+        configSha256: k.config_sha256,
+      }
+    : undefined;
+  const fs = (m.image as { fs?: unknown }).fs;
   return {
     image,
     cow,
+    kernel,
+    fs: typeof fs === 'string' ? fs : undefined,
     hostfsRoot: hostfs ? image : undefined,
     manifestFile,
     script: join(dir, script),
