@@ -10,7 +10,7 @@ function completes(name: string, choices: readonly string[] | undefined): Comple
   if (name === 'recipe') return 'recipe';
   if (name === 'kind') return 'step';
   if (name === 'dir') return 'dir';
-  if (/\b(file|image|outdir|cow|new-base|script)\b/.test(name)) return 'path';
+  if (/\b(file|image|outdir|cow|new-base|script|path|kernel)\b/.test(name)) return 'path';
   return 'none';
 }
 

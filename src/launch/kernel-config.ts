@@ -56,7 +56,7 @@ export function kernelNeeds(i: KernelNeedsInput): KernelNeed[] {
   };
   if (i.rootfs === 'hostfs') add({ option: 'CONFIG_HOSTFS', why: 'the root is a host directory (rootfs: hostfs)', where: 'rootfs' });
   else add({ option: 'CONFIG_BLK_DEV_UBD', why: 'the root is the image on ubd0', where: 'launch.root' });
-  i.launch.disks.forEach((d, n) => add({ option: 'CONFIG_BLK_DEV_UBD', why: `extra disk ubd${n + 1}${d.cow ? ' with a COW file' : ''}`, where: `launch.disks[${n}]` }));
+  for (const [n, d] of i.launch.disks.entries()) add({ option: 'CONFIG_BLK_DEV_UBD', why: `extra disk ubd${n + 1}${d.cow ? ' with a COW file' : ''}`, where: `launch.disks[${n}]` });
   if (i.launch.hostfs) add({ option: 'CONFIG_HOSTFS', why: `a hostfs share (${i.launch.hostfs})`, where: 'launch.hostfs' });
   if (i.rootfs === 'image' && i.fs) {
     const fs = i.fs;

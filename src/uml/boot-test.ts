@@ -24,6 +24,7 @@ import { processIdentity } from '../host/process-id.js';
 import { NO_HOSTFS } from '../launch/schema.js';
 import type { BuiltImage } from './target.js';
 import type { LaunchConfig } from '../launch/schema.js';
+import { openRegularFile } from '../host/pinned-file.js';
 import { checkKernelSha, configBeside, imageKernelConfig, kernelLine, kernelProblems, refuseUnmet, sha256Open, type KernelUsed } from './kernel-file.js';
 
 export interface Check {
@@ -86,6 +87,8 @@ export async function chooseKernel(
   log?: (l: string) => void,
 ): Promise<{ exec: string; used: KernelUsed }> {
   if (option) {
+    // A regular file, not a link (exit 2 otherwise); then opened for UML, readable and executable by its user.
+    await (await openRegularFile(option, 'kernel')).close();
     const exec = await files.add(option, 'kernel', false, false, true);
     const config = await configBeside(option);
     return { exec, used: { path: option, origin: 'option', config: refuseUnmet(option, config, config ? kernelProblems(img, launch, config.text, true) : [], log) } };

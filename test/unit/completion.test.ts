@@ -45,6 +45,8 @@ describe('umlbuild completion', function () {
       'umlbuild busy',
       'umlbuild validate my-',
       'umlbuild build --log-format ',
+      'umlbuild test --ker',
+      'umlbuild boot --kernel my-',
     ];
     const r = await run('bash', ['source <(umlbuild completion bash)', ...lines.map(bashLine)].join('\n'), dir.path);
     assert.equal(r.exitCode, 0, r.stderr);
@@ -60,6 +62,8 @@ describe('umlbuild completion', function () {
     assert.equal(got['umlbuild busy'], 'busybox', 'a shipped recipe by name');
     assert.equal(got['umlbuild validate my-'], 'my-recipe.yml', 'a recipe file');
     assert.equal(got['umlbuild build --log-format '], 'text ndjson');
+    assert.equal(got['umlbuild test --ker'], '--kernel');
+    assert.equal(got['umlbuild boot --kernel my-'], 'my-recipe.yml', '--kernel completes a file');
   });
 
   it('zsh: the script parses and registers the completion through bashcompinit', async () => {

@@ -14,7 +14,16 @@ describe('runner/outputs: built under partial names, renamed only when all is do
   afterEach(() => dir.remove());
 
   it('names image, root, script and manifest in --out, with the pack extension; refuses a name that leaves --out', () => {
-    assert.deepEqual(outputPaths('/o', 'demo'), { image: '/o/demo.img', root: '/o/demo.root', script: '/o/demo.sh', manifest: '/o/demo.manifest.json', bmap: '/o/demo.img.bmap' });
+    assert.deepEqual(outputPaths('/o', 'demo'), {
+      image: '/o/demo.img',
+      root: '/o/demo.root',
+      script: '/o/demo.sh',
+      manifest: '/o/demo.manifest.json',
+      bmap: '/o/demo.img.bmap',
+      kernel: '/o/demo.linux',
+      kernelConfig: '/o/demo.linux.config',
+      systemMap: '/o/demo.System.map',
+    });
     assert.equal(outputPaths('/o', 'demo', '.tar.zst').image, '/o/demo.tar.zst');
     for (const bad of ['../demo', '/etc/demo', 'a/b']) {
       assert.throws(

@@ -26,6 +26,7 @@ const CASES: Record<string, { good: unknown; bad: unknown; badMessage: RegExp }>
   unmount: { good: {}, bad: { fsck: 'yes' }, badMessage: /expected boolean/ },
   echo: { good: { message: 'hi' }, bad: {}, badMessage: /expected string/ },
   fail: { good: {}, bad: { message: 3 }, badMessage: /expected string/ },
+  'fake-kernel': { good: { from: '/k', entry: '/e', release: '6.1.176' }, bad: { from: 'k', entry: '/e', release: '6.1.176' }, badMessage: /must start with/ },
 };
 
 describe('step schemas', () => {
