@@ -22,6 +22,11 @@ import { renderLaunchScript } from '../../src/templates/launch-script.js';
 import { configBeside, kernelProblems, refuseUnmet } from '../../src/uml/kernel-file.js';
 import type { BuiltKernel } from '../../src/model/kernel.js';
 import { rejection, tempDir, type TempDir } from '../helpers.js';
+import { z } from 'zod';
+import { loadRecipe } from '../../src/recipe/load.js';
+import { verifyPlan } from '../../src/runner/verify.js';
+import { STEPS } from '../../src/steps/index.js';
+import type { AnyStep, Step } from '../../src/steps/types.js';
 
 const launch = (input: LaunchInput) => launchSchema.parse(input);
 const options = (needs: { option: string }[]) => [...new Set(needs.map((n) => n.option))].sort();
@@ -280,5 +285,42 @@ describe("the launch script and the boot checks with the image's own kernel", ()
     } finally {
       await d.remove();
     }
+  });
+});
+
+describe('validation: a kernel config known before building (the knownKernelConfig trait) is checked against the launch', () => {
+  const cfgSchema = z.object({ config: z.string() }).strict();
+  const withConfig: Step<z.infer<typeof cfgSchema>> = {
+    kind: 'known-config-kernel',
+    summary: 'a kernel step given a whole config file (example)',
+    schema: cfgSchema,
+    traits: { knownKernelConfig: (o, ctx) => join(ctx.recipeDir, o.config) },
+    title: () => 'Kernel',
+    async run() {},
+  };
+  let dir: TempDir;
+  before(() => {
+    (STEPS as AnyStep[]).push(withConfig);
+  });
+  after(() => {
+    (STEPS as AnyStep[]).splice(STEPS.indexOf(withConfig), 1);
+  });
+  beforeEach(async () => {
+    dir = await tempDir('umlbuild-kvalid-');
+  });
+  afterEach(() => dir.remove());
+
+  it('exit 2 at validation, naming the launch key and the option; a config that has it passes', async () => {
+    const file = await dir.write(
+      'r.yml',
+      ['name: k', 'launch:', '  networks:', '    - { device: vec0, transport: tap, ifname: tap0 }', 'steps:', '  - step: directory', '  - step: known-config-kernel', '    config: kernel.config', '  - step: pack', '    size: 16M', ''].join('\n'),
+    );
+    await dir.write('kernel.config', 'CONFIG_BLK_DEV_UBD=y\nCONFIG_EXT4_FS=y\nCONFIG_NULL_CHAN=y\n');
+    const e = await rejection<RecipeError>(verifyPlan(await loadRecipe(file)));
+    assert.ok(e instanceof RecipeError, String(e));
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /launch\.networks\[0\]\.transport: CONFIG_UML_NET_VECTOR is not set, .* \(the kernel config .*kernel\.config \(steps\[1\] known-config-kernel\)\)/);
+    await dir.write('kernel.config', 'CONFIG_BLK_DEV_UBD=y\nCONFIG_EXT4_FS=y\nCONFIG_NULL_CHAN=y\nCONFIG_UML_NET_VECTOR=y\n');
+    await verifyPlan(await loadRecipe(file));
   });
 });
