@@ -254,4 +254,30 @@ describe("the recipe's own kernel travels with the image (fake-kernel stands in 
       [],
     );
   });
+  it("a COW variant boots with its base image's kernel (its script and manifest name it); a hostfs-root build carries the kernel files too", async () => {
+    const file = await writeRecipe('var', join(dir.path, 'k'), join(dir.path, 'entry'), 'variant_steps:\n  - { step: template, template: hostname }\nvariants:\n  - { name: v1, variables: { hostname: v1 } }\n');
+    const out = join(dir.path, 'var-out');
+    const r = await build(file, out);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const vm = JSON.parse(await readFile(join(out, 'v1.manifest.json'), 'utf8'));
+    assert.equal(vm.kernel.file, 'busybox.linux');
+    assert.equal(vm.kernel.sha256, sha(await readFile(join(out, 'busybox.linux'))));
+    assert.match(await readFile(join(out, 'v1.sh'), 'utf8'), /^UML_LINUX=\$\{UML_LINUX:-"\$here"\/busybox\.linux\}$/m);
+    const watch = watchExe(join(out, 'busybox.linux'));
+    const t = await test(join(out, 'v1.cow'));
+    const seen = await watch.stop();
+    assert.equal(t.exitCode, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, /ok {3}hostname: v1/);
+    assert.match(t.stdout, /kernel .*\/busybox\.linux \(6\.1\.176, the image's own/);
+    assert.ok(seen, "the variant ran its base image's kernel");
+
+    const hostfs = join(dir.path, 'hostfs-out');
+    const h = await build(join(dir.path, 'kb.yml'), hostfs, ['--variant', 'hostfs', '--owner', 'nobody']);
+    assert.equal(h.exitCode, 0, h.stdout + h.stderr);
+    assert.deepEqual((await readdir(hostfs)).sort(), ['busybox.System.map', 'busybox.linux', 'busybox.linux.config', 'busybox.manifest.json', 'busybox.root', 'busybox.sh']);
+    assert.equal(JSON.parse(await readFile(join(hostfs, 'busybox.manifest.json'), 'utf8')).kernel.file, 'busybox.linux');
+    const ht = await test(join(hostfs, 'busybox.root'));
+    assert.equal(ht.exitCode, 0, ht.stdout + ht.stderr);
+    assert.match(ht.stdout, /kernel .*hostfs-out\/busybox\.linux \(6\.1\.176, the image's own; config .* checked\)/);
+  });
 });

@@ -313,7 +313,9 @@ describe('validation: a kernel config known before building (the knownKernelConf
   it('exit 2 at validation, naming the launch key and the option; a config that has it passes', async () => {
     const file = await dir.write(
       'r.yml',
-      ['name: k', 'launch:', '  networks:', '    - { device: vec0, transport: tap, ifname: tap0 }', 'steps:', '  - step: directory', '  - step: known-config-kernel', '    config: kernel.config', '  - step: pack', '    size: 16M', ''].join('\n'),
+      ['name: k', 'launch:', '  networks:', '    - { device: vec0, transport: tap, ifname: tap0 }', 'steps:', '  - step: directory', '  - step: known-config-kernel', '    config: kernel.config', '  - step: pack', '    size: 16M', ''].join(
+        '\n',
+      ),
     );
     await dir.write('kernel.config', 'CONFIG_BLK_DEV_UBD=y\nCONFIG_EXT4_FS=y\nCONFIG_NULL_CHAN=y\n');
     const e = await rejection<RecipeError>(verifyPlan(await loadRecipe(file)));
