@@ -45,6 +45,7 @@ import { addBridge, addTap, addUplink, bridgeName, createLabNetns, deleteNetns, 
 import { stopDetached } from '../uml/mconsole.js';
 import { openPts, openPtsStreams, waitForPts } from '../uml/pts.js';
 import { findBuiltImage, type BuiltImage } from '../uml/target.js';
+import { openImageKernel } from '../uml/kernel-file.js';
 import { checkLabName, commitStateDir, type LabState, type MachineState, makePartialStateDir, readState, stateDirOf, writeState } from './state.js';
 import { defaultCacheDir } from '../cache/store.js';
 
@@ -190,16 +191,22 @@ export async function labUp(lab: Lab, o: UpOptions): Promise<LabState> {
       const logFile = join(partial, `${m.name}.log`);
       const logFd = openSync(logFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       const base = await openForGuest(img.image, who, 'image');
+      // The image's own kernel (sha256 checked) as fd 4; else linux from PATH.
+      const kernel = await openImageKernel(img, who).catch(async (e) => {
+        await base.close();
+        throw e;
+      });
       let pid: number;
       try {
         const networks = m.interfaces.map((iface, j) => ({ device: `vec${j}`, transport: 'tap', ifname: tapName(mi, j), mac: iface.mac ?? labMac(lab.name, m.name, iface.name) })) as Network[];
         const cfg = { ...img.launch, mem: m.memory ?? img.launch.mem, disks: [], hostfs: img.launch.hostfs ?? NO_HOSTFS };
         const args = launchArgs(cfg, { image: '/dev/fd/3', cow, umid, umlDir: guestDir, consoles: { con: 'null', con0: 'null,fd:1', con1: 'pts' }, networks });
-        const argv = ns.wrap(asGuest(['linux', ...args], who));
-        pid = spawnDetached(argv[0]!, argv.slice(1), { fds: [base.fd], logFd, cwd: guestDir, env: { TMPDIR: guestDir }, onCommand: (l) => log(`${m.name}: $ ${l}`) });
+        const argv = ns.wrap(asGuest([kernel ? '/dev/fd/4' : 'linux', ...args], who));
+        pid = spawnDetached(argv[0]!, argv.slice(1), { fds: kernel ? [base.fd, kernel.fd] : [base.fd], logFd, cwd: guestDir, env: { TMPDIR: guestDir }, onCommand: (l) => log(`${m.name}: $ ${l}`) });
       } finally {
         closeSync(logFd);
         await base.close();
+        await kernel?.close();
       }
       const id = processIdentity(pid);
       if (!id) throw new UserError(`${m.name}: UML exited at once; see ${logFile}`);

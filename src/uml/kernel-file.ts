@@ -8,7 +8,8 @@
  */
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError } from '../errors.js';
-import { lstat } from 'node:fs/promises';
+import { type FileHandle, lstat } from 'node:fs/promises';
+import { openForGuest, type RunAs } from './guest.js';
 import { sha256File, sha256Text } from '../host/hashing.js';
 import { openRegularFile } from '../host/pinned-file.js';
 import { checkKernelConfig, kernelNeeds, type KernelConfigProblem } from '../launch/kernel-config.js';
@@ -39,6 +40,23 @@ export function checkKernelSha(img: Pick<BuiltImage, 'manifestFile'>, file: stri
       `refusing to boot with ${file}: its sha256 ${got} is not the one ${img.manifestFile} records (kernel.sha256 ${want}); the image's kernel was changed or replaced: rebuild the image, or boot another kernel with --kernel PATH`,
       EXIT.invalid,
     );
+  }
+}
+
+/**
+ * The image's own kernel opened for UML to inherit (never through a link;
+ * readable and executable by `who`) once its sha256 is the manifest's;
+ * undefined for an image booted with `linux` from PATH.
+ */
+export async function openImageKernel(img: Pick<BuiltImage, 'kernel' | 'manifestFile'>, who: RunAs | undefined): Promise<FileHandle | undefined> {
+  if (!img.kernel) return undefined;
+  const fh = await openForGuest(img.kernel.file, who, "the image's kernel", false, false, true);
+  try {
+    checkKernelSha(img, img.kernel.file, await sha256Open(fh.fd), img.kernel.sha256);
+    return fh;
+  } catch (e) {
+    await fh.close();
+    throw e;
   }
 }
 

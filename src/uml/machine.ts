@@ -31,10 +31,11 @@ import { GuestFiles, giveToGuest, guestTempDir } from './guest-files.js';
 import { asGuest, guestUser, type GuestCap, type RunAs } from './guest.js';
 import { stopUml } from './mconsole.js';
 import type { BuiltImage } from './target.js';
+import { checkKernelSha, sha256Open } from './kernel-file.js';
 
 export interface MachineOptions {
   /** The built image (findBuiltImage): its file is the read-only base of the machine's COW layer; a COW variant's own layer is copied first. */
-  image: Pick<BuiltImage, 'image' | 'cow' | 'hostfsRoot' | 'launch'>;
+  image: Pick<BuiltImage, 'image' | 'cow' | 'hostfsRoot' | 'launch'> & Partial<Pick<BuiltImage, 'kernel' | 'manifestFile'>>;
   /** UML's umid: names the mconsole socket and the journaled process. Unique on the host. */
   umid: string;
   /** The network devices (vecN:...) of this machine, replacing the image's launch.networks. */
@@ -105,6 +106,12 @@ export async function startMachine(o: MachineOptions): Promise<Machine> {
     const tmp = await guestTempDir(`umlbuild-machine-${o.umid}-`, who);
     teardown.defer(`remove ${tmp.path}`, () => tmp.cleanup(), { resource: { kind: 'tree', path: tmp.path } });
     const backing = await files.add(o.image.image, 'image');
+    // The image's own kernel (its sha256 the manifest's), else linux from PATH.
+    let linuxName = 'linux';
+    if (o.image.kernel) {
+      linuxName = await files.add(o.image.kernel.file, "the image's kernel", false, false, true);
+      checkKernelSha({ manifestFile: o.image.manifestFile ?? 'its manifest' }, o.image.kernel.file, await sha256Open(files.handle(linuxName)!.fd), o.image.kernel.sha256);
+    }
     const cow = join(tmp.path, 'root.cow');
     if (o.image.cow) {
       await exec('cp', ['--sparse=always', '--preserve=timestamps', '--no-dereference', o.image.cow, cow]);
@@ -114,7 +121,7 @@ export async function startMachine(o: MachineOptions): Promise<Machine> {
     const cfg = { ...o.image.launch, mem: o.mem ?? o.image.launch.mem, disks: [], hostfs: o.image.launch.hostfs ?? NO_HOSTFS };
     const args = launchArgs(cfg, { image: backing, cow, umid: o.umid, umlDir: tmp.path, consoles: CONSOLES, networks, extraArgs: o.args });
     const caps = capsFor(networks);
-    const linux = asGuest(['linux', ...args], who, caps);
+    const linux = asGuest([linuxName, ...args], who, caps);
     const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...linux] : linux;
     const startedAt = Date.now();
     // cwd: its own directory (UML makes the COW's backing path absolute by changing directory and back).
