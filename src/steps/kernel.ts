@@ -125,3 +125,9 @@ export const kernel: Step<Options> = {
     ctx.facts.kernel = { key: r.key, dir: r.dir, release: r.release, sha256: r.sha256, configSha256: r.configSha256, modules: r.modules };
   },
 };
+
+/** The KernelRequest of a recipe's (first) kernel step, or undefined when it has none (`umlbuild kernel RECIPE`). */
+export function recipeKernelRequest(steps: readonly { kind: string; options: unknown }[], recipeDir: string): KernelRequest | undefined {
+  const step = steps.find((s) => s.kind === kernel.kind);
+  return step ? kernelRequest(step.options as Options, recipeDir) : undefined;
+}
