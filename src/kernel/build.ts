@@ -118,7 +118,10 @@ export interface KeyInputs {
   /** Everything the cache key is made of. */
   fields: Record<string, unknown>;
   key: string;
-  /** What picks the build directory: the source's location and the config inputs (not the source's identity: an edited tree reuses it). */
+  /**
+   * What picks the build directory: the source's location and the base config (not the source's identity, nor
+   * fragments and options: an edited tree or a changed option rebuilds incrementally in the same directory).
+   */
   buildId: string;
 }
 
@@ -132,7 +135,7 @@ export async function kernelKey(req: KernelRequest, env: Pick<KernelEnv, 'cacheR
   const base = req.config === 'defconfig' ? 'defconfig' : `file ${sha(await readInputFile(req.config, 'kernel config'))}`;
   const configInputs = { arch: 'um', base, fragments: texts.map((t) => sha(t)), umlbuildBase: req.umlbuildBase !== false };
   const fields = { v: 1, source: identity.id, ...configInputs, toolchain: await toolchain(env.exec, memo) };
-  return { identity, fields, key: cacheKey(fields), buildId: cacheKey({ source: ref.kind === 'tree' ? `tree ${ref.given}` : identity.id, ...configInputs }) };
+  return { identity, fields, key: cacheKey(fields), buildId: cacheKey({ source: ref.kind === 'tree' ? `tree ${ref.given}` : identity.id, arch: 'um', base }) };
 }
 
 /** The build user's scratch directories for commands that need no build directory (git). */
@@ -243,6 +246,18 @@ async function compile(req: KernelRequest, env: KernelEnv, keyed: Awaited<Return
   const kdir = kernelsDir(env.cacheRoot);
   const src = await sourceDir(keyed.identity, join(kdir, 'sources'), env.exec, env.signal);
   await ensureCacheDir(join(kdir, 'build'));
+  // One build at a time in a build directory (another key may share it).
+  const got = await acquireLock(join(kdir, 'build', `${keyed.buildId}.lock`), { wait: true, signal: env.signal });
+  if (!('release' in got)) throw new Error('lock not taken');
+  try {
+    return await compileIn(req, env, keyed, who, log, src);
+  } finally {
+    await got.release();
+  }
+}
+
+async function compileIn(req: KernelRequest, env: KernelEnv, keyed: Awaited<ReturnType<typeof kernelKey>>, who: RunAs | undefined, log: (l: string) => void, src: string): Promise<KernelRecord> {
+  const kdir = kernelsDir(env.cacheRoot);
   const ws: Workspace = { src, build: await ownedDir(join(kdir, 'build', keyed.buildId), who), ccache: await ownedDir(join(kdir, 'ccache'), who) };
   const ccache = await findTool('ccache');
   const jobs = env.jobs ?? availableParallelism();
