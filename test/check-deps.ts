@@ -3,7 +3,7 @@
  * dpdm: no import cycle (type-only imports included: dpdm parses the
  * TypeScript, transform off), and no import that points up the layers
  *
- *   cli -> api -> engine -> recipe -> steps -> edits/cache -> uml -> templates -> host -> model
+ *   cli -> api -> engine -> recipe -> steps -> kernel -> edits/cache -> uml -> templates -> host -> model
  *
  * A file may import files of its own layer or of a lower one. Today's
  * directories are mapped to those layers in LAYERS; edges that cannot point
