@@ -154,6 +154,14 @@ describe('umlbuild kernel: bad input (nothing built)', function () {
     await bad([join(import.meta.dirname, '..', '..', 'recipes', 'busybox.yml')], /the recipe has no kernel step/);
   });
 
+  it('modules kernel_tree: a tree that was never built fails validation, pointing to the kernel step', async () => {
+    await t.write('ktree/Makefile', 'all:\n');
+    const recipe = await t.write('m.yml', `name: m\noutput: m\nsteps:\n  - step: directory\n  - step: modules\n    kernel_tree: ${join(t.path, 'ktree')}\n  - step: pack\n    size: 64M\n`);
+    const r = await exec(BIN, ['validate', recipe], { reject: false });
+    assert.equal(r.exitCode, 2, r.stderr);
+    assert.match(r.stderr, /steps\[1\]\.kernel_tree: \S+ktree has not been built \(no include\/config\/kernel\.release\).*use the kernel step/);
+  });
+
   it('a recipe kernel step with a missing fragment fails validation naming file:line and key', async () => {
     const recipe = await t.write('k.yml', 'name: k\noutput: k\nsteps:\n  - step: directory\n  - step: kernel\n    fragments: [nope.config]\n  - step: pack\n    size: 64M\n');
     const r = await exec(BIN, ['validate', recipe], { reject: false });
