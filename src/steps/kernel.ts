@@ -47,7 +47,12 @@ const schema = z
     source: z.string().min(1).default(DEFAULT_KERNEL_SOURCE),
     config: z.string().min(1).default('defconfig'),
     fragments: z.array(z.string().min(1)).default([]),
-    options: z.record(z.string().regex(OPTION_NAME, 'option names are CONFIG_NAME'), optionValue).default({}),
+    options: z
+      .record(z.string(), optionValue)
+      .superRefine((opts, ctx) => {
+        for (const k of Object.keys(opts)) if (!OPTION_NAME.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `${k} is not an option name: option names are CONFIG_NAME` });
+      })
+      .default({}),
     modules: z.boolean().default(true),
     base: z.boolean().default(true),
   })

@@ -9,7 +9,8 @@
  * npm run test:kernel (a separate suite: a kernel build takes minutes).
  */
 import assert from 'node:assert/strict';
-import { lstat, readFile, symlink, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, symlink, unlink } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { isRoot } from '../../src/host/tools.js';
@@ -114,6 +115,39 @@ describe('umlbuild kernel (a real build of linux-source-6.1)', function () {
     } finally {
       await victims.remove();
     }
+  });
+
+  it('SIGINT while make runs: exit 130, no build process and no partial cache entry left', async () => {
+    const child = execa(BIN, ['kernel', '--cache-dir', KERNEL_TEST_CACHE, '--fragment', k.fragment, '--set', 'CONFIG_TUN=y'], { reject: false, all: true });
+    let seen = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`make never started:\n${seen}`)), 10 * 60_000);
+      child.all!.on('data', (d: Buffer) => {
+        seen += d.toString();
+        if (/^\s+CC\s/m.test(seen)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.catch(reject);
+    });
+    child.kill('SIGINT');
+    const r = await child;
+    assert.equal(r.exitCode, 130, r.all);
+    assert.match(r.all ?? '', /interrupted by SIGINT/);
+    // Every process of the build user died with its namespace; nothing half-written stays in the cache.
+    const procs = await exec('ps', ['-o', 'pid,args', '-u', 'umlbuild-build', '--no-headers'], { reject: false });
+    assert.equal(procs.stdout.trim(), '', 'no build process left');
+    const names = await readdir(join(KERNEL_TEST_CACHE, 'kernels'));
+    assert.deepEqual(
+      names.filter((n) => n.includes('.partial-')),
+      [],
+    );
+    assert.deepEqual(
+      names.filter((n) => n.endsWith('.lock')),
+      [],
+      'no lock left',
+    );
   });
 
   it('a recipe with a kernel step installs the modules into the image and takes the kernel from the cache', async function () {
