@@ -13,6 +13,7 @@ import { lstat, readdir, readFile, symlink, unlink } from 'node:fs/promises';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
+import { sha256File } from '../../src/host/hashing.js';
 import { isRoot } from '../../src/host/tools.js';
 import { parseConfig } from '../../src/kernel/config.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
@@ -68,7 +69,7 @@ describe('umlbuild kernel (a real build of linux-source-6.1)', function () {
     const r = await umlbuildKernel(['--fragment', k.fragment, '--out', out]);
     process.stderr.write(`      (cached: ${((performance.now() - t0) / 1000).toFixed(2)} s)\n`);
     assert.match(r.stdout, new RegExp(`^kernel ${k.release}: from the cache in [\\d.]+ s$`, 'm'));
-    assert.deepEqual(await readFile(join(out, 'linux')), await readFile(k.linux));
+    assert.equal(await sha256File(join(out, 'linux')), await sha256File(k.linux));
     assert.match(r.stderr, /CONFIG_PCI=y .* did not survive olddefconfig/, 'the dropped options are reported from the record too');
     const ls = await exec(BIN, ['cache', 'ls', '--cache-dir', KERNEL_TEST_CACHE]);
     assert.match(ls.stdout, new RegExp(`^[0-9a-f]{32} +\\d+ MiB  \\S+  kernel ${k.release} \\(package linux-source-6\\.1 `, 'm'));
@@ -111,7 +112,10 @@ describe('umlbuild kernel (a real build of linux-source-6.1)', function () {
       assert.match(r.stdout, /: built in /, 'rebuilt (an unchanged build directory: make finds nothing to do)');
       assert.ok((await lstat(join(k.entry, 'linux'))).isFile());
       assert.equal(await readFile(victim, 'utf8'), 'not a kernel\n');
-      assert.deepEqual(await readFile(join(t.path, 'rebuilt', 'linux')), await readFile(k.linux));
+      // A relink stamps a new build time into the binary: the record's sha256 names the new file.
+      const record = JSON.parse(await readFile(`${k.entry}.json`, 'utf8')) as { sha256: string };
+      assert.equal(await sha256File(join(t.path, 'rebuilt', 'linux')), record.sha256);
+      assert.equal(await sha256File(join(k.entry, 'linux')), record.sha256);
     } finally {
       await victims.remove();
     }
@@ -136,8 +140,18 @@ describe('umlbuild kernel (a real build of linux-source-6.1)', function () {
     assert.equal(r.exitCode, 130, r.all);
     assert.match(r.all ?? '', /interrupted by SIGINT/);
     // Every process of the build user died with its namespace; nothing half-written stays in the cache.
-    const procs = await exec('ps', ['-o', 'pid,args', '-u', 'umlbuild-build', '--no-headers'], { reject: false });
-    assert.equal(procs.stdout.trim(), '', 'no build process left');
+    // (A killed process may stay a zombie for a moment, until the host's init reaps it: not counted, and waited for.)
+    let left = '';
+    for (let i = 0; i < 20; i++) {
+      const procs = await exec('ps', ['-o', 'pid,stat,args', '-u', 'umlbuild-build', '--no-headers'], { reject: false });
+      left = procs.stdout
+        .split('\n')
+        .filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l))
+        .join('\n');
+      if (!left && !procs.stdout.trim()) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(left, '', 'no build process left');
     const names = await readdir(join(KERNEL_TEST_CACHE, 'kernels'));
     assert.deepEqual(
       names.filter((n) => n.includes('.partial-')),
