@@ -79,3 +79,21 @@ describe('kernel cache key and source identity', () => {
     assert.match((await rejection(key(req({ fragments: [fifo] })))).message, /fifo\.config is a FIFO, not a regular file/);
   });
 });
+
+describe('the kernel step', () => {
+  it("its cache inputs (the base image's key) change with the kernel's inputs, not otherwise", async () => {
+    const { kernel } = await import('../../src/steps/kernel.js');
+    const t = await tempDir();
+    try {
+      const frag = await t.write('k.config', 'CONFIG_DUMMY=m\n');
+      const inputs = (o: Record<string, unknown>) => kernel.traits!.cacheInputs!(kernel.schema.parse(o), { recipeDir: t.path, digestMemo: join(t.path, 'cache', 'digests'), exec });
+      const a = await inputs({ fragments: ['k.config'] });
+      assert.deepEqual(await inputs({ fragments: ['k.config'] }), a);
+      assert.notDeepEqual(await inputs({ fragments: ['k.config'], options: { CONFIG_VETH: 'm' } }), a);
+      await writeFile(frag, 'CONFIG_DUMMY=y\n');
+      assert.notDeepEqual(await inputs({ fragments: ['k.config'] }), a);
+    } finally {
+      await t.remove();
+    }
+  });
+});
