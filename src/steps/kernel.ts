@@ -126,7 +126,8 @@ export const kernel: Step<Options> = {
       // tar unpacks into a fresh staging directory, moved into the tree with every path resolved inside it.
       await stageIntoRoot(root, (staging) => ctx.exec('tar', ['-x', '-f', `${r.dir}/modules.tar`, '-C', staging]).then(() => undefined), { step: 'kernel', allow: [] });
     }
-    ctx.facts.kernelVersion = r.release;
+    // The manifest's kernel.modules: the version whose modules the image holds.
+    if (root && r.modules) ctx.facts.kernelVersion = r.release;
     ctx.facts.kernel = { key: r.key, dir: r.dir, release: r.release, sha256: r.sha256, configSha256: r.configSha256, modules: r.modules };
   },
 };
