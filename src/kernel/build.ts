@@ -33,7 +33,7 @@ import { openRegularFile } from '../host/pinned-file.js';
 import { partialPath, writeReplacing } from '../host/safe-write.js';
 import { findTool } from '../host/tools.js';
 import { cacheKey } from '../cache/store.js';
-import { ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from '../cache/records.js';
+import { anyLiveLock, ensureCacheDir, pruneCacheDir, readRecord, readRecords, writeRecord } from '../cache/records.js';
 import { toolVersion } from '../cache/tool-version.js';
 import type { DroppedOption, KernelBuildResult, KernelRequest } from '../model/kernel.js';
 import type { RunAs } from '../uml/guest.js';
@@ -201,9 +201,13 @@ export class KernelCache {
     return readRecords<KernelRecord>(this.dir);
   }
 
-  /** Remove every entry, build directory, unpacked source and ccache, but what a running build holds. */
-  prune(warn: (line: string) => void = () => undefined): Promise<number> {
-    return pruneCacheDir(this.dir, warn);
+  /** Remove every entry, build directory, unpacked source and ccache, but what a running build holds (then the shared directories stay). */
+  async prune(warn: (line: string) => void = () => undefined): Promise<number> {
+    const shared = ['build', 'sources', 'ccache'];
+    let busy = false;
+    for (const d of ['', 'build', 'sources']) busy ||= await anyLiveLock(join(this.dir, d));
+    if (busy) warn(`${join(this.dir, '{build,sources,ccache}')}: a running umlbuild is building a kernel: left alone`);
+    return pruneCacheDir(this.dir, warn, (name) => busy && shared.includes(name));
   }
 
   async lock(key: string, signal?: AbortSignal): Promise<() => Promise<void>> {

@@ -97,3 +97,29 @@ describe('the kernel step', () => {
     }
   });
 });
+
+describe('the kernel cache', () => {
+  it('prune removes entries, build directories, sources and ccache, but leaves the shared ones while a build runs', async () => {
+    const { KernelCache } = await import('../../src/kernel/build.js');
+    const t = await tempDir();
+    try {
+      const cache = new KernelCache(t.path);
+      const fill = async () => {
+        for (const d of ['build/b1', 'sources/s1', 'ccache/0', 'aaaa']) await mkdir(join(cache.dir, d), { recursive: true });
+        await writeFile(join(cache.dir, 'aaaa.json'), '{}');
+      };
+      await fill();
+      const release = await cache.lock('bbbb');
+      const warnings: string[] = [];
+      await cache.prune((w) => warnings.push(w));
+      const { readdir } = await import('node:fs/promises');
+      assert.deepEqual((await readdir(cache.dir)).sort(), ['bbbb.lock', 'build', 'ccache', 'sources']);
+      assert.ok(warnings.some((w) => /a running umlbuild is building a kernel/.test(w)));
+      await release();
+      assert.equal(await cache.prune(), 0);
+      assert.deepEqual(await readdir(cache.dir), []);
+    } finally {
+      await t.remove();
+    }
+  });
+});
