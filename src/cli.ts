@@ -12,6 +12,7 @@ import { cleanupCli } from './cli/cleanup.js';
 import { completionCli } from './cli/completion.js';
 import { doctorCli } from './cli/doctor.js';
 import { withDetails } from './cli/help.js';
+import { kernelCli } from './cli/kernel.js';
 import { labCli } from './cli/lab.js';
 import { mergeCli } from './cli/merge.js';
 import { recipesCli } from './cli/recipes.js';
@@ -28,7 +29,7 @@ let verbose = false;
 
 /** The commands, in the order `umlbuild --help` lists them. */
 /** Each loads the library when it runs (startup: api/basics.ts; test/unit/startup.test.ts). */
-const COMMANDS = [buildCli, testCli, bootCli, labCli, validateCli, recipesCli, cacheCli, schemaCli, cleanupCli, verifyCowCli, mergeCli, stepsCli, doctorCli, completionCli];
+const COMMANDS = [buildCli, testCli, bootCli, labCli, validateCli, recipesCli, cacheCli, kernelCli, schemaCli, cleanupCli, verifyCowCli, mergeCli, stepsCli, doctorCli, completionCli];
 
 export function program(): Command {
   const p = new Command('umlbuild')

@@ -3,7 +3,7 @@
  * dpdm: no import cycle (type-only imports included: dpdm parses the
  * TypeScript, transform off), and no import that points up the layers
  *
- *   cli -> api -> engine -> recipe -> steps -> edits/cache -> uml -> templates -> host -> model
+ *   cli -> api -> engine -> recipe -> steps -> kernel -> edits/cache -> uml -> templates -> host -> model
  *
  * A file may import files of its own layer or of a lower one. Today's
  * directories are mapped to those layers in LAYERS; edges that cannot point
@@ -30,6 +30,8 @@ export const LAYERS: { layer: string; rank: number; paths: string[] }[] = [
   // schema.ts: the recipe JSON schema, from the recipe, launch and step schemas; steps-text.ts: `umlbuild steps`.
   { layer: 'recipe', rank: 7, paths: ['src/recipe/', 'src/schema.ts', 'src/steps-text.ts'] },
   { layer: 'steps', rank: 6, paths: ['src/steps/'] },
+  // kernel/: building UML kernels from source and their cache (uses cache/ and uml/guest; the kernel step uses it).
+  { layer: 'kernel', rank: 5.5, paths: ['src/kernel/'] },
   { layer: 'edits/cache', rank: 5, paths: ['src/edits/', 'src/cache/'] },
   { layer: 'uml', rank: 4, paths: ['src/uml/'] },
   // templates/: EJS files and their renderer (ejs only): the template step and the launch script render with it.

@@ -1,6 +1,7 @@
 /** The library calls behind the smaller commands: validate, cache, cleanup, COW files, boot, doctor, steps. */
 import { ImageCache } from '../cache/images.js';
 import { BootstrapCache, defaultCacheDir } from '../cache/store.js';
+import { KernelCache } from '../kernel/build.js';
 import { doctor as checkHost, type DoctorReport } from '../doctor.js';
 import { cleanupStale, type CleanupReport } from '../host/journal.js';
 import { journalDir } from '../host/state-dirs.js';
@@ -35,21 +36,24 @@ export interface CacheListing {
   bootstrapDir: string;
   bootstraps: Awaited<ReturnType<BootstrapCache['list']>>;
   bases: Awaited<ReturnType<ImageCache['list']>>;
+  /** Kernels built from source (kernel step, umlbuild kernel). */
+  kernels: Awaited<ReturnType<KernelCache['list']>>;
 }
 
 /** The cache's entries: bootstraps, then base images of warm builds. */
 export async function cacheList(cacheDir?: string): Promise<CacheListing> {
   const dir = cacheDir ?? defaultCacheDir();
   const store = new BootstrapCache(dir);
-  return { bootstrapDir: store.dir, bootstraps: await store.list(), bases: await new ImageCache(dir).list() };
+  return { bootstrapDir: store.dir, bootstraps: await store.list(), bases: await new ImageCache(dir).list(), kernels: await new KernelCache(dir).list() };
 }
 
 /** Remove every cache entry; how many of each kind. */
-export async function cachePrune(cacheDir: string | undefined, warn: (l: string) => void): Promise<{ dir: string; bootstraps: number; bases: number }> {
+export async function cachePrune(cacheDir: string | undefined, warn: (l: string) => void): Promise<{ dir: string; bootstraps: number; bases: number; kernels: number }> {
   const dir = cacheDir ?? defaultCacheDir();
   const bootstraps = await new BootstrapCache(dir).prune(warn);
   const bases = await new ImageCache(dir).prune(warn);
-  return { dir, bootstraps, bases };
+  const kernels = await new KernelCache(dir).prune(warn);
+  return { dir, bootstraps, bases, kernels };
 }
 
 /** Release what killed builds left behind, from their journals (in `journals`). */

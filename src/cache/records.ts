@@ -56,7 +56,7 @@ const keyOf = (name: string) => name.replace(/^\./, '').split('.')[0]!;
  * that is a link (to anywhere) is left alone with a warning; entries whose
  * lock a live build holds, and partial files a live build writes, are kept.
  */
-export async function pruneCacheDir(dir: string, warn: (line: string) => void): Promise<number> {
+export async function pruneCacheDir(dir: string, warn: (line: string) => void, keep: (name: string) => boolean = () => false): Promise<number> {
   const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(async (e: NodeJS.ErrnoException) => {
     const link = (await lstat(dir).catch(() => undefined))?.isSymbolicLink();
     if (e.code !== 'ENOENT') warn(`${dir} is ${link ? 'a symbolic link' : e.code === 'ENOTDIR' ? 'not a directory' : `unreadable (${e.code})`}: left alone`);
@@ -75,7 +75,7 @@ export async function pruneCacheDir(dir: string, warn: (line: string) => void): 
     }
     let records = 0;
     for (const f of files) {
-      if (held.has(keyOf(f))) continue;
+      if (held.has(keyOf(f)) || keep(f)) continue;
       const pid = partialPid(f);
       if (pid !== undefined && alive(pid)) {
         warn(`${join(dir, f)}: being written by a running umlbuild (pid ${pid}): left alone`);

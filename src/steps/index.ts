@@ -2,6 +2,7 @@
 import { debootstrap } from './debootstrap.js';
 import { directory } from './directory.js';
 import { mkfs } from './mkfs.js';
+import { kernel } from './kernel.js';
 import { modules } from './modules.js';
 import { mount } from './mount.js';
 import { overlay } from './overlay.js';
@@ -20,7 +21,7 @@ import { rootfsTarball } from './rootfs-tarball.js';
 import { rootfsDir } from './rootfs-dir.js';
 import { hook } from './hook.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, rootfsTarball, rootfsDir, password, template, modules, overlay, run, tuneUml, hook, lockdown, reproducible, pack, unmount, echo, fail, fakeKernel];
+export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, rootfsTarball, rootfsDir, password, template, kernel, modules, overlay, run, tuneUml, hook, lockdown, reproducible, pack, unmount, echo, fail, fakeKernel];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);

@@ -6,9 +6,15 @@
  * directory that is then moved into the tree (host/stage-tree): links in the
  * tree are resolved inside it, never followed onto the host.
  *
+ * `kernel_tree:` is a tree someone built by hand (in tree, or an `O=` build
+ * directory: its generated Makefile finds the source); it must have been built
+ * (include/config/kernel.release). To build a kernel and install its modules,
+ * use the `kernel` step instead: it builds unprivileged, caches the result and
+ * installs the modules itself.
+ *
  * ```yaml
  * - step: modules
- *   from: /usr/lib/uml/modules   # default; or `kernel_tree: /src/linux`
+ *   from: /usr/lib/uml/modules   # default; or `kernel_tree: /src/linux` (built by hand; see the kernel step)
  *   version: auto                # default: the only (or newest) version there
  * ```
  */
@@ -67,6 +73,9 @@ export const modules: Step<Options> = {
     if (o.kernel_tree) {
       await ctx.requireTool('make');
       if (!existsSync(join(o.kernel_tree, 'Makefile'))) ctx.problem(`${o.kernel_tree} is not a kernel build tree (no Makefile)`, 'kernel_tree');
+      else if (!existsSync(join(o.kernel_tree, 'include', 'config', 'kernel.release'))) {
+        ctx.problem(`${o.kernel_tree} has not been built (no include/config/kernel.release): build it first (make ARCH=um), or use the kernel step, which builds the kernel and installs its modules`, 'kernel_tree');
+      }
       return;
     }
     if (!(await pickVersion(o.from, o.version))) {

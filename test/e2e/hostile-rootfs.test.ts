@@ -107,6 +107,8 @@ describe('hostile root trees: every write of the build resolves inside the root'
     const ktree = join(dir.path, 'ktree');
     await mkdir(ktree, { recursive: true });
     // A stand-in kernel build tree: modules_install writes under INSTALL_MOD_PATH as Kbuild's does.
+    await mkdir(join(ktree, 'include', 'config'), { recursive: true });
+    await writeFile(join(ktree, 'include', 'config', 'kernel.release'), '1.0-ktree\n');
     await writeFile(join(ktree, 'Makefile'), 'kernelrelease:\n\t@echo 1.0-ktree\nmodules_install:\n\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0-ktree/kernel\n\techo deps > $(INSTALL_MOD_PATH)/lib/modules/1.0-ktree/modules.dep\n');
     const src = await tree(async (root) => {
       await mkdir(join(root, 'lib'));

@@ -31,8 +31,11 @@ async function sources(dir: string): Promise<string[]> {
  */
 const DYNAMIC: Record<string, string[]> = {
   'src/runner/context.ts exec(cmd': [], // ctx.exec itself: its callers are scanned
-  'src/cache/tool-version.ts exec(tool': ['debootstrap', 'mmdebstrap'], // the bootstrap tool's --version, for cache keys
-  'src/cache/tool-version.ts findTool(tool': ['debootstrap', 'mmdebstrap'],
+  'src/cache/tool-version.ts exec(tool': ['debootstrap', 'mmdebstrap', 'gcc', 'make'], // the bootstrap tool's (the kernel's toolchain's) --version, for cache keys
+  'src/cache/tool-version.ts findTool(tool': ['debootstrap', 'mmdebstrap', 'gcc', 'make'],
+  'src/kernel/build.ts findTool(tool': ['gcc', 'make'], // the toolchain's versions
+  'src/api/kernel.ts exec(cmd': [], // passes buildKernel's commands on (kernel/build.ts, kernel/source.ts)
+  'src/steps/kernel.ts requireTool(t': ['make', 'gcc', 'flex', 'bison', 'bc', 'tar', 'xz', 'depmod'], // KERNEL_BUILD_TOOLS
   'src/steps/file-edits.ts exec(cmd': [], // passes ctx.exec on (the EditContext)
   'src/runner/build.ts exec(cmd': [], // hooks: the user's script
   'src/steps/debootstrap.ts exec(o.backend': ['debootstrap', 'mmdebstrap'],

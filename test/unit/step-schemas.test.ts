@@ -15,6 +15,7 @@ const CASES: Record<string, { good: unknown; bad: unknown; badMessage: RegExp }>
   password: { good: { users: [{ user: 'root', password: 'x' }] }, bad: { users: [{ user: 'root' }] }, badMessage: /give one of password, hash/ },
   template: { good: { template: 'fstab' }, bad: { template: 'my.ejs' }, badMessage: /dest is required/ },
   modules: { good: {}, bad: { version: '../../etc' }, badMessage: /Invalid/ },
+  kernel: { good: { fragments: ['debug.config'], options: { CONFIG_DUMMY: 'm', CONFIG_LOCALVERSION: '"-x"', CONFIG_LOG_BUF_SHIFT: 17 } }, bad: { options: { HOSTFS: 'y' } }, badMessage: /CONFIG_NAME/ },
   overlay: { good: { source: 'x', dest: '/etc' }, bad: { source: 'x', dest: '/etc/../../host' }, badMessage: /must not contain/ },
   run: { good: { command: 'true' }, bad: { command: 'a', script: 'b' }, badMessage: /exactly one of command, script or argv/ },
   'rootfs-tarball': { good: { source: 'rootfs.tar.zst' }, bad: { source: '' }, badMessage: /Too small/ },
