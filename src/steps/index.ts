@@ -21,7 +21,30 @@ import { rootfsTarball } from './rootfs-tarball.js';
 import { rootfsDir } from './rootfs-dir.js';
 import { hook } from './hook.js';
 
-export const STEPS: readonly AnyStep[] = [sparseDisk, mkfs, mount, directory, debootstrap, rootfsTarball, rootfsDir, password, template, kernel, modules, overlay, run, tuneUml, hook, lockdown, reproducible, pack, unmount, echo, fail, fakeKernel];
+export const STEPS: readonly AnyStep[] = [
+  sparseDisk,
+  mkfs,
+  mount,
+  directory,
+  debootstrap,
+  rootfsTarball,
+  rootfsDir,
+  password,
+  template,
+  kernel,
+  modules,
+  overlay,
+  run,
+  tuneUml,
+  hook,
+  lockdown,
+  reproducible,
+  pack,
+  unmount,
+  echo,
+  fail,
+  fakeKernel,
+];
 
 export function findStep(kind: string): AnyStep | undefined {
   return STEPS.find((s) => s.kind === kind);
