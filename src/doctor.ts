@@ -6,6 +6,8 @@ import { pickVersion, UML_MODULES } from './steps/modules.js';
 import { detectMirror } from './host/mirror.js';
 import { archiveDefaults } from './host/archive.js';
 import { GUEST_USER, lookupUser } from './uml/guest.js';
+import { DEFAULT_KERNEL_SOURCE, KERNEL_BUILD_TOOLS } from './steps/kernel.js';
+import { exec } from './host/exec.js';
 
 export interface DoctorReport {
   lines: string[];
@@ -40,6 +42,47 @@ async function toolLines(lines: string[], missing: string[]): Promise<void> {
   }
 }
 
+/**
+ * Kernel builds (the kernel step, `umlbuild kernel`): the tools, the C
+ * library's headers (UML links against it), the default source package, and
+ * the optional libelf headers and ccache. Optional as a whole: not counted as
+ * missing, the line says what to install.
+ */
+export interface KernelBuildProbe {
+  has(tool: string): Promise<boolean>;
+  exists(file: string): boolean;
+  /** The installed version of a package ('' when none). */
+  version(pkg: string): Promise<string>;
+}
+
+const hostProbe: KernelBuildProbe = {
+  has: async (t) => Boolean(await findTool(t)),
+  exists: existsSync,
+  version: async (pkg) => (await exec('dpkg-query', ['-W', '-f', '${Version}', pkg], { reject: false })).stdout.trim(),
+};
+
+export async function kernelBuildLines(lines: string[], probe: KernelBuildProbe = hostProbe): Promise<void> {
+  const tools = [...new Set<string>(KERNEL_BUILD_TOOLS)];
+  const absent: string[] = [];
+  for (const t of tools) if (!(await probe.has(t))) absent.push(t);
+  const packages = new Set(absent.map((t) => HOST_TOOLS[t]?.package ?? t));
+  const headers = probe.exists('/usr/include/stdio.h');
+  if (!headers) packages.add('libc6-dev');
+  const tarball = `/usr/src/${DEFAULT_KERNEL_SOURCE}.tar.xz`;
+  const version = probe.exists(tarball) ? await probe.version(DEFAULT_KERNEL_SOURCE) : '';
+  const what = `compiler and tools ${tools.join(' ')}, C library headers, source ${DEFAULT_KERNEL_SOURCE}`;
+  if (!packages.size && version) lines.push(`ok      kernel builds (the kernel step, umlbuild kernel): ${what} ${version}`);
+  else {
+    const missing = [...absent, ...(headers ? [] : ['/usr/include/stdio.h']), ...(version ? [] : [tarball])];
+    if (!version) packages.add(DEFAULT_KERNEL_SOURCE);
+    lines.push(`note    kernel builds (the kernel step, umlbuild kernel): ${missing.join(' ')} missing; optional: apt-get install ${[...packages].join(' ')}`);
+  }
+  const elf = probe.exists('/usr/include/gelf.h');
+  lines.push(`${elf ? 'ok     ' : 'note   '} kernel builds: libelf-dev ${elf ? '(gelf.h)' : "missing (only for configs that build objtool or BTF; umlbuild's base config does not)"}`);
+  const cc = await probe.has('ccache');
+  lines.push(`${cc ? 'ok     ' : 'note   '} kernel builds: ccache ${cc ? '(rebuilds reuse compiled objects)' : 'missing (optional: faster rebuilds)'}`);
+}
+
 export async function doctor(): Promise<DoctorReport> {
   const lines: string[] = [];
   const missing: string[] = [];
@@ -65,6 +108,7 @@ export async function doctor(): Promise<DoctorReport> {
   const modules = await pickVersion(UML_MODULES, 'auto');
   lines.push(`${modules ? 'ok     ' : 'MISSING'} UML kernel modules${modules ? ` ${modules} in ${UML_MODULES}` : ' (package user-mode-linux)'}`);
   if (!modules) missing.push('user-mode-linux');
+  await kernelBuildLines(lines);
   const mirror = await detectMirror();
   lines.push(`${mirror ? 'ok     ' : 'note   '} mirror from host apt sources: ${mirror ?? 'none found (recipes must set mirror)'}`);
   const archive = await archiveDefaults();

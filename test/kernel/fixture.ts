@@ -19,8 +19,10 @@ import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { BIN, PROJECT } from '../helpers.js';
 
-/** The cache the kernel tests share (kept across runs: ccache, unpacked sources, build directories). */
-export const KERNEL_TEST_CACHE = '/var/tmp/umlbuild-kernel-tests/cache';
+/** $XDG_CACHE_HOME of the kernel tests: the README test runs its commands with it, so its builds share the fixture's cache. */
+export const KERNEL_TEST_HOME = '/var/tmp/umlbuild-kernel-tests';
+/** The cache the kernel tests share (kept across runs: ccache, unpacked sources, build directories): the default cache under KERNEL_TEST_HOME. */
+export const KERNEL_TEST_CACHE = join(KERNEL_TEST_HOME, 'umlbuild');
 /** This run's files: the fragment, --out directories, recipes. */
 export const KERNEL_TEST_RUN = `/var/tmp/umlbuild-kernel-tests/run-${process.pid}`;
 

@@ -9,7 +9,7 @@
  * npm run test:kernel (a separate suite: a kernel build takes minutes).
  */
 import assert from 'node:assert/strict';
-import { lstat, readdir, readFile, symlink, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, symlink, unlink } from 'node:fs/promises';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
@@ -24,6 +24,8 @@ describe('umlbuild kernel (a real build of linux-source-6.1)', function () {
   this.timeout(90 * 60_000);
   let k: KernelFixture;
   let t: TempDir;
+  /** The image the recipe test builds (booted by the tests after it). */
+  let builtImage: string | undefined;
 
   before(async function () {
     if (!(await lstat('/usr/src/linux-source-6.1.tar.xz').catch(() => undefined))) skipBecause(this, 'linux-source-6.1 (apt-get install linux-source-6.1)');
@@ -173,8 +175,42 @@ describe('umlbuild kernel (a real build of linux-source-6.1)', function () {
     const image = join(outDir, 'busybox-kernel.img');
     const ls = await exec('debugfs', ['-R', `ls -p /lib/modules/${k.release}/kernel/drivers/net`, image], { onLine: () => undefined });
     assert.match(ls.stdout, /\/veth\.ko\//);
-    const manifest = JSON.parse(await readFile(join(outDir, 'busybox-kernel.manifest.json'), 'utf8')) as { kernel?: { modules?: string } };
+    const manifest = JSON.parse(await readFile(join(outDir, 'busybox-kernel.manifest.json'), 'utf8')) as { kernel?: { modules?: string; release?: string; file?: string } };
     assert.equal(manifest.kernel?.modules, k.release);
+    assert.equal(manifest.kernel?.release, k.release);
+    assert.equal(manifest.kernel?.file, 'busybox-kernel.linux');
+    builtImage = image;
+  });
+
+  it("umlbuild test boots the image with its own kernel: uname -r is this run's release, a =m module loads with modprobe", async function () {
+    if (!isRoot() || !builtImage) skipBecause(this, 'root and the image of the test before');
+    const r = await exec(BIN, ['test', builtImage, '--login', 'root:kernel-test', '--expect', `uname -r=^${k.release}$`, '--expect', 'modprobe dummy && cat /sys/class/net/dummy0/type=^1$', '--expect', 'lsmod=^dummy '], {
+      reject: false,
+      onLine: () => undefined,
+      timeoutMs: 5 * 60_000,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.exitCode, 0, out.slice(-3000));
+    assert.match(out, new RegExp(`kernel \\S*busybox-kernel\\.linux \\(${k.release.replace(/[.+]/g, '\\$&')}, the image's own`));
+    assert.match(out, new RegExp(`expect uname -r\\b.*"${k.release.replace(/[.+]/g, '\\$&')}`));
+    assert.match(out, /expect modprobe dummy && cat \/sys\/class\/net\/dummy0\/type\b.*"1"/);
+  });
+
+  it("umlbuild test --kernel PATH boots the same image with another kernel (the stock one): its release, not the image's", async function () {
+    if (!isRoot() || !builtImage) skipBecause(this, 'root and the image of the test before');
+    const stock = await realpath('/usr/bin/linux');
+    const r = await exec(BIN, ['test', builtImage, '--login', 'root:kernel-test', '--kernel', stock, '--expect', `uname -r=^${/^(\d+\.\d+\.\d+)/.exec(k.release)![1]}${k.localversion}$`], {
+      reject: false,
+      onLine: () => undefined,
+      timeoutMs: 5 * 60_000,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    // The stock kernel boots and logs in; uname -r is not this run's release, so that one check fails (exit 1), naming what it got.
+    assert.equal(r.exitCode, 1, out.slice(-3000));
+    assert.match(out, new RegExp(`kernel ${stock.replace(/[.+]/g, '\\$&')} \\(--kernel`));
+    assert.match(out, /login\b/);
+    assert.doesNotMatch(out, new RegExp(`uname -r.*"${k.release.replace(/[.+]/g, '\\$&')}"`));
+    assert.match(out, /output does not match/);
   });
 });
 

@@ -12,7 +12,7 @@ import { exec } from '../../src/host/exec.js';
 import { findTool, HOST_FILES, HOST_TOOLS, optionalPackages, requiredPackages, requireTools } from '../../src/host/tools.js';
 import { HostError } from '../../src/errors.js';
 import { PROJECT } from '../helpers.js';
-import { doctor } from '../../src/doctor.js';
+import { doctor, kernelBuildLines } from '../../src/doctor.js';
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -48,6 +48,7 @@ const DYNAMIC: Record<string, string[]> = {
   "src/steps/pack.ts requireTool(o.fs === 'tar.zst' ? 'zstd' : 'tar'": ['zstd', 'tar'],
   'src/runner/verify.ts findTool(tool': [], // requireTool's implementation: its callers are scanned
   'src/doctor.ts findTool(tool': [], // every tool of the table
+  'src/doctor.ts findTool(t': ['make', 'gcc', 'flex', 'bison', 'bc', 'tar', 'xz', 'depmod', 'ccache'], // kernel builds: KERNEL_BUILD_TOOLS and ccache
   'src/host/userns.ts findTool(tool': ['unshare', 'newuidmap', 'newgidmap'],
   'src/steps/run.ts exec(cmd!': ['sh'], // chroot: false runs /bin/sh or the recipe's argv
   'src/steps/hook.ts exec(script': [], // the user's script
@@ -151,6 +152,27 @@ describe('host tools: the code, doctor and the README agree', () => {
     assert.match(r.lines.join('\n'), /^ok {6}archived suites \(buster\): mirror \S+ \(default_mirror in /m);
   });
 
+  it('doctor lists what kernel builds need: tools, C headers, the source package (its version), libelf, ccache', async () => {
+    const r = await doctor();
+    const text = r.lines.join('\n');
+    const version = (await exec('dpkg-query', ['-W', '-f', '${Version}', 'linux-source-6.1'], { reject: false })).stdout.trim();
+    if (version)
+      assert.match(
+        text,
+        new RegExp(`^ok {6}kernel builds \\(the kernel step, umlbuild kernel\\): compiler and tools make gcc flex bison bc tar xz depmod, C library headers, source linux-source-6\\.1 ${version.replace(/[.+]/g, '\\$&')}$`, 'm'),
+      );
+    else assert.match(text, /^note {4}kernel builds .* missing; optional: apt-get install .*linux-source-6\.1/m);
+    // Nothing present: every piece named, with the packages to install; never counted as missing for umlbuild as a whole.
+    const lines: string[] = [];
+    await kernelBuildLines(lines, { has: async (t) => t === 'tar', exists: () => false, version: async () => '' });
+    assert.deepEqual(lines, [
+      'note    kernel builds (the kernel step, umlbuild kernel): make gcc flex bison bc xz depmod /usr/include/stdio.h /usr/src/linux-source-6.1.tar.xz missing; optional: apt-get install make gcc flex bison bc xz-utils kmod libc6-dev linux-source-6.1',
+      "note    kernel builds: libelf-dev missing (only for configs that build objtool or BTF; umlbuild's base config does not)",
+      'note    kernel builds: ccache missing (optional: faster rebuilds)',
+    ]);
+    assert.ok(!r.missingPackages.includes('linux-source-6.1'));
+  });
+
   it('umlbuild test and boot check their tools before use (exit 3, with the package)', async () => {
     const e = await requireTools(['ip', 'umlbuild-no-such-tool'], 'a stand-in command').then(
       () => undefined,
@@ -191,6 +213,23 @@ describe('host tools: the code, doctor and the README agree', () => {
     const [req, opt] = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).sort());
     assert.deepEqual(req, requiredPackages());
     assert.deepEqual(opt, optionalPackages());
+  });
+
+  it(".ci/run runs README's test commands, in order, after npm ci", async () => {
+    const ci = (await readFile(join(PROJECT, '.ci/run'), 'utf8')).split('\n');
+    const readme = await readFile(join(PROJECT, 'README.md'), 'utf8');
+    const block = /\n## Tests\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'README has a sh block under "Tests"');
+    const commands = block
+      .split('\n')
+      .map((l) => l.replace(/\s+#.*$/, '').trim())
+      .filter(Boolean);
+    assert.deepEqual(commands, ['npm test', 'npm run test:kernel']);
+    const at = commands.map((c) => ci.indexOf(c));
+    assert.ok(
+      at.every((i, n) => i > ci.findIndex((l) => l.startsWith('npm ci')) && (n === 0 || i > at[n - 1]!)),
+      `${at} in\n${ci.join('\n')}`,
+    );
   });
 
   it("each installed tool's package is the one dpkg says provides it", async () => {
