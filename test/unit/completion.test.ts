@@ -59,7 +59,7 @@ describe('umlbuild completion', function () {
     assert.equal(got['umlbuild cache ls --ca'], '--cache-dir');
     assert.equal(got['umlbuild completion '], 'bash zsh fish');
     assert.equal(got['umlbuild test --ti'], '--timeout');
-    assert.equal(got['umlbuild busy'], 'busybox', 'a shipped recipe by name');
+    assert.equal(got['umlbuild busy'], 'busybox busybox-kernel', 'shipped recipes by name');
     assert.equal(got['umlbuild validate my-'], 'my-recipe.yml', 'a recipe file');
     assert.equal(got['umlbuild build --log-format '], 'text ndjson');
     assert.equal(got['umlbuild test --ker'], '--kernel');
@@ -98,7 +98,7 @@ describe('umlbuild completion', function () {
     assert.match(r.stdout, /^umlbuild steps debo => debootstrap$/m);
     assert.match(r.stdout, /^umlbuild --rend => --renderer$/m);
     assert.match(r.stdout, /^umlbuild cache p => prune$/m);
-    assert.match(r.stdout, /^umlbuild busy => busybox$/m);
+    assert.match(r.stdout, /^umlbuild busy => busybox busybox-kernel$/m);
   });
 
   it('a hostile recipe file name never reaches the script; a hostile shell name is refused', async () => {

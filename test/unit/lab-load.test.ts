@@ -197,7 +197,7 @@ describe('lab files (lab/load.ts)', () => {
       'DIR/lab/bad.yml:24:25: machines.b.files./etc/w.source: no such file: DIR/lab/files/none',
       'DIR/lab/bad.yml:25:11: machines.b.tree: DIR/lab/files/motd is not a directory',
       'DIR/lab/bad.yml:28:30: machines.d.recipe: give image or recipe, not both',
-      'DIR/lab/bad.yml:29:16: machines.e.recipe: no-such-shipped-recipe: no such file, and umlbuild ships no recipe of that name (shipped: bookworm, bookworm-dirfirst, bookworm-howto, bookworm-rootless, bullseye, buster, busybox, from-dir, from-tarball, trixie; `umlbuild recipes` describes them)',
+      'DIR/lab/bad.yml:29:16: machines.e.recipe: no-such-shipped-recipe: no such file, and umlbuild ships no recipe of that name (shipped: bookworm, bookworm-dirfirst, bookworm-howto, bookworm-rootless, bullseye, buster, busybox, busybox-kernel, from-dir, from-tarball, trixie; `umlbuild recipes` describes them)',
       'DIR/lab/bad.yml:31:11: tests[0].on: no machine "x" in the lab; did you mean "a"? (machines: a, b, c, d, e)',
       'DIR/lab/bad.yml:32:5: tests[1]: a check does one thing: ping and run given',
       'DIR/lab/bad.yml:33:30: tests[2].count: count goes with ping',
