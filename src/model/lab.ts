@@ -69,7 +69,7 @@ export interface LabSegment {
 export type LabCheck =
   /** Run COMMAND on MACHINE as root; pass when its exit status is `status` (default 0) and its output matches `expect`. */
   | { kind: 'run'; name: string; machine: string; command: string; status: number; expect?: string; where: string }
-  /** MACHINE pings ADDRESS (count packets, default 3); pass when any reply arrives. */
+  /** MACHINE pings ADDRESS (count packets 0.2 s apart, default 3); pass when any reply arrives. */
   | { kind: 'ping'; name: string; machine: string; address: string; count: number; where: string }
   /** MACHINE sends MBYTES MiB over TCP to TO (a machine) at ADDRESS:PORT; pass when all of it arrives. */
   | { kind: 'tcp'; name: string; machine: string; to: string; address: string; port: number; mbytes: number; where: string };

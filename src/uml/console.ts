@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 
 interface Waiter {
   pattern: RegExp;
+  what: string;
   resolve(m: RegExpMatchArray): void;
   reject(e: Error): void;
 }
@@ -41,10 +42,18 @@ export class UmlConsole {
       this.onData?.(s);
       this.check();
     });
+    // UML exited (its console closed): a wait in progress ends now, not at its timeout.
     out.on('close', () => {
       this.closed = true;
       this.check();
+      const w = this.waiter;
+      this.waiter = undefined;
+      w?.reject(this.exited(w.what));
     });
+  }
+
+  private exited(what: string): UserError {
+    return new UserError(`UML exited while waiting for ${what}; last console lines:\n${this.tail()}`);
   }
 
   /** The last `n` lines the guest printed. */
@@ -68,7 +77,7 @@ export class UmlConsole {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await new Promise<RegExpMatchArray>((resolve, reject) => {
-        this.waiter = { pattern, resolve, reject };
+        this.waiter = { pattern, what, resolve, reject };
         timer = setTimeout(() => {
           this.waiter = undefined;
           reject(new ConsoleTimeout(what, seconds, this.tail()));
@@ -76,7 +85,7 @@ export class UmlConsole {
         this.check();
         if (this.waiter && this.closed) {
           this.waiter = undefined;
-          reject(new UserError(`UML exited while waiting for ${what}; last console lines:\n${this.tail()}`));
+          reject(this.exited(what));
         }
       });
     } finally {

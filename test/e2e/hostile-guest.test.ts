@@ -152,6 +152,16 @@ echo done >>$log
     await victimsUntouched();
   });
 
+  it('a guest that powers itself off during a check: `umlbuild test` fails at once saying UML exited, not after the 60 s check timeout', async () => {
+    const child = execa(BIN, ['test', out, '--login', 'root:root', '--no-network', '--expect', 'poweroff -f=^never$'], { reject: false });
+    const r = await child;
+    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ {2}FAIL boot: UML exited while waiting for "poweroff -f" to finish; last console lines:$/m, r.stdout);
+    assert.match(r.stdout, /^ {2}skip expect poweroff -f: not run \(the guest stopped answering\)$/m);
+    assert.match(r.stdout, /^FAIL: \d+ of \d+ checks passed, 2 not run;/m);
+    assert.deepEqual(umlProcesses(`umid=busybox-test-${child.pid}-`), [], 'no UML left');
+  });
+
   describe('crafted manifests', () => {
     let crafted: string;
     let genuine: Record<string, unknown>;

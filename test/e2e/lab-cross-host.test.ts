@@ -145,7 +145,7 @@ describe('a segment across two hosts (two namespaces, UML vector transports)', f
     }
     const before = await linkPackets(HOSTS[0].ns, HOSTS[0].veth);
     const fragsBefore = await fragmentsMade(HOSTS[0].ns);
-    const ping = await nodes[0]!.console.run(`ping -c 5 -W 3 ${o.size ? `-s ${o.size} ` : ''}${HOSTS[1].guest}`, 60);
+    const ping = await nodes[0]!.console.run(`ping -c 5 -i 0.2 -W 3 ${o.size ? `-s ${o.size} ` : ''}${HOSTS[1].guest}`, 60);
     const after = await linkPackets(HOSTS[0].ns, HOSTS[0].veth);
     assert.equal(ping.status, 0, `A pings B across the tunnel:\n${ping.output}`);
     const received = Number(/(\d+) packets received/.exec(ping.output)?.[1]);
@@ -189,7 +189,7 @@ describe('a segment across two hosts (two namespaces, UML vector transports)', f
     for (const m of machines) assert.match(await umlCaps(m.process.child.pid!), /^0+$/);
     console.log(`      l2tpv3: both logged in ${r.bootS.toFixed(1)} s after starting; ping rtt min/avg ${r.min}/${r.avg} ms (${r.received} of 5)`);
     // A frame of the documented MTU (1450: 1422 bytes of ping data) crosses unfragmented.
-    const full = await machines[0]!.console.run(`ping -c 3 -W 3 -s 1422 ${HOSTS[1].guest}`, 30);
+    const full = await machines[0]!.console.run(`ping -c 3 -i 0.2 -W 3 -s 1422 ${HOSTS[1].guest}`, 30);
     assert.equal(full.status, 0, full.output);
     // The COW layers are the machines' own, and stop() removes them.
     const cows = machines.map((m) => m.cow);

@@ -55,7 +55,7 @@ export async function networkRun(image: string, password: string, transport: 'ta
     teardown.defer('stop UML', () => stopUml(uml, { socket: join(tmp.path, umid, 'mconsole'), netns: ns.name }));
     const con = new UmlConsole(uml.child.stdout!, uml.child.stdin!);
     await con.login('root', password, 120);
-    const ping = await con.run(`ping -c 3 -W 5 ${HOST}`, 60);
+    const ping = await con.run(`ping -c 3 -i 0.2 -W 5 ${HOST}`, 60);
 
     const sink = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', SINK]);
     teardown.defer('stop sink', async () => {

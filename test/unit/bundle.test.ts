@@ -131,6 +131,21 @@ describe('the bundled command line (dist/bundle/)', function () {
       assert.equal(await which({ NODE_V8_COVERAGE: join(dir.path, 'coverage') }), 'src');
     });
 
+    it('under coverage, the copy of src/ compiled for it (cov-src/, test/cov-src.ts) while its stamp is current; src/ through tsx when stale or UMLBUILD_SRC=1', async () => {
+      const coverage = { NODE_V8_COVERAGE: join(dir.path, 'coverage') };
+      await mkdir(join(clone, 'cov-src'), { recursive: true });
+      await writeFile(join(clone, 'cov-src', 'cli.js'), "export async function main() {\n  process.stdout.write('cov-src\\n');\n  return 0;\n}\n");
+      assert.equal(await which(coverage), 'src', 'no stamp: src/');
+      await writeFile(join(clone, 'cov-src', 'stamp'), `${JSON.stringify(await newestSourceMtime(join(clone, 'src')))}\n`);
+      assert.equal(await which(coverage), 'cov-src');
+      assert.equal(await which({ ...coverage, UMLBUILD_SRC: '1' }), 'src');
+      assert.equal(await which({ ...coverage, UMLBUILD_DIST: '1' }), 'bundle');
+      await writeFile(join(clone, 'src', 'sub', 'x.ts'), 'export const x = 3;\n');
+      assert.equal(await which(coverage), 'src', 'a source newer than the stamp: src/');
+      await rm(join(clone, 'cov-src'), { recursive: true });
+      await age();
+    });
+
     it('src/ when a file under src/ was changed since; the bundle again once it is made again; UMLBUILD_DIST=1 the bundle regardless', async () => {
       await writeFile(join(clone, 'src', 'sub', 'x.ts'), 'export const x = 2;\n');
       assert.equal(await which(), 'src');

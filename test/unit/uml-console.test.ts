@@ -39,6 +39,20 @@ describe('uml/console: login and run over a recorded transcript', () => {
     assert.match(err.message, /timed out after 0.2 s waiting for the login prompt; last console lines:\nBegin: Mounting root file system \.\.\./);
   });
 
+  it('a wait in progress ends when the console closes (UML died), naming what it waited for, not at its timeout', async () => {
+    const g = fakeGuest({ password: 'x' });
+    const con = new UmlConsole(g.out, g.input);
+    g.out.write('Begin: Mounting root file system ...\r\n');
+    // The guest dies after the wait began: the wait ends then, it does not run out its 5 s.
+    setTimeout(() => g.out.end('Kernel panic - not syncing: Attempted to kill init!\r\n'), 50);
+    const err = await con.login('root', 'x', 5).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof Error && !(err instanceof ConsoleTimeout), String(err));
+    assert.match(err.message, /^UML exited while waiting for the login prompt; last console lines:\nBegin: Mounting root file system \.\.\.\nKernel panic - not syncing: Attempted to kill init!/);
+  });
+
   it('says UML exited when the console closes while waiting', async () => {
     const g = fakeGuest({ password: 'x' });
     const con = new UmlConsole(g.out, g.input);
