@@ -1,7 +1,8 @@
 /**
  * `modules`: put the UML kernel's modules into /lib/modules/<version> of the
  * rootfs, from the Debian user-mode-linux package (/usr/lib/uml/modules) or
- * from a kernel build tree (`make modules_install`). Runs depmod when
+ * from a kernel build tree (`make modules_install`, run unprivileged as the
+ * kernel step's builds are). Runs depmod when
  * modules.dep is missing. cp, make and depmod write into a fresh staging
  * directory that is then moved into the tree (host/stage-tree): links in the
  * tree are resolved inside it, never followed onto the host.
@@ -19,11 +20,14 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { stageIntoRoot } from '../host/stage-tree.js';
-import type { Step } from './types.js';
+import type { Step, StepContext } from './types.js';
+import { buildUser, builderArgv } from '../kernel/builder.js';
+import { UserError } from '../errors.js';
 import { treeDigest } from '../cache/tree-digest.js';
 
 export const UML_MODULES = '/usr/lib/uml/modules';
@@ -52,6 +56,41 @@ export async function pickVersion(dir: string, wanted: string): Promise<string |
   const versions = (await readdir(dir).catch(() => [] as string[])).filter((v) => existsSync(join(dir, v, 'kernel')) || existsSync(join(dir, v, 'modules.order')));
   if (wanted !== 'auto') return versions.includes(wanted) ? wanted : undefined;
   return versions.sort(compareVersions).pop();
+}
+
+/**
+ * `make modules_install` of a kernel build tree: the tree is outside input and
+ * its Makefile runs, so as root it runs the way the kernel step's builds do
+ * (kernel/builder.ts: as umlbuild-build, no capabilities, the tree mounted
+ * read-only), into a fresh directory of that user's; root then copies the
+ * result into the staging directory with cp -a (a link is copied as a link,
+ * never followed) and drops the build/source links modules_install leaves.
+ */
+async function installFromTree(tree: string, staging: string, ctx: Pick<StepContext, 'exec'>): Promise<string> {
+  const who = await buildUser();
+  const out = await mkdtemp(join(tmpdir(), 'umlbuild-modules-'));
+  try {
+    if (who) await chown(out, who.uid, who.gid);
+    const ws = { src: tree, build: out, ccache: out };
+    const run = async (command: (p: typeof ws) => string[]) => {
+      const [cmd, ...args] = await builderArgv(ws, who, command);
+      return ctx.exec(cmd!, args, { env: { HOME: who ? '/nonexistent' : (process.env.HOME ?? '/') } });
+    };
+    const version = (await run((p) => ['make', '-s', '-C', p.src, 'ARCH=um', 'kernelrelease'])).stdout.trim();
+    if (!/^[\w.+~-]+$/.test(version)) throw new UserError(`make kernelrelease in ${tree} printed ${JSON.stringify(version.slice(0, 80))}, not a kernel release`);
+    await run((p) => ['make', '-C', p.src, 'ARCH=um', `INSTALL_MOD_PATH=${p.build}`, 'modules_install']);
+    const made = join(out, 'lib', 'modules', version);
+    if (!(await lstat(made).catch(() => undefined))?.isDirectory()) throw new UserError(`make modules_install in ${tree} wrote no lib/modules/${version}`);
+    for (const d of ['lib', 'lib/modules']) await mkdir(join(staging, d)).then(() => chmod(join(staging, d), 0o755));
+    await ctx.exec('cp', ['-a', '--no-preserve=ownership', '-T', made, join(staging, 'lib/modules', version)]);
+    for (const link of ['build', 'source']) {
+      const p = join(staging, 'lib/modules', version, link);
+      if ((await lstat(p).catch(() => undefined))?.isSymbolicLink()) await rm(p);
+    }
+    return version;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
 }
 
 export const modules: Step<Options> = {
@@ -89,11 +128,8 @@ export const modules: Step<Options> = {
     await stageIntoRoot(
       root,
       async (staging) => {
-        if (o.kernel_tree) {
-          const { stdout } = await ctx.exec('make', ['-s', '-C', o.kernel_tree, 'ARCH=um', 'kernelrelease']);
-          version = stdout.trim();
-          await ctx.exec('make', ['-C', o.kernel_tree, 'ARCH=um', `INSTALL_MOD_PATH=${staging}`, 'modules_install']);
-        } else {
+        if (o.kernel_tree) version = await installFromTree(o.kernel_tree, staging, ctx);
+        else {
           for (const d of ['lib', 'lib/modules']) await mkdir(join(staging, d)).then(() => chmod(join(staging, d), 0o755));
           await ctx.exec('cp', ['-a', '--no-preserve=ownership', '-T', join(o.from, version), join(staging, 'lib/modules', version)]);
         }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { exec } from '../../src/host/exec.js';
 import { UML_MODULES, pickVersion } from '../../src/steps/modules.js';
 import { BIN, tempDir, type TempDir } from '../helpers.js';
@@ -118,6 +118,24 @@ describe('hostile root trees: every write of the build resolves inside the root'
     await victimUnchanged();
     assert.equal(r.exitCode, 0, r.log);
     assert.match(r.listing, new RegExp(`\\.${victim}/1\\.0-ktree/modules\\.dep$`, 'm'));
+  });
+
+  it("modules from a kernel_tree whose Makefile writes a host file: make runs as umlbuild-build (the tree is outside input), the victim stays, the build fails naming make", async () => {
+    const ktree = join(dir.path, `ktree-evil-${n}`);
+    await mkdir(join(ktree, 'include', 'config'), { recursive: true });
+    await writeFile(join(ktree, 'include', 'config', 'kernel.release'), '1.0-evil\n');
+    // A Makefile is code: this one tries to overwrite a host file (root's, mode 0644) and to leave a file in /etc's stead.
+    await writeFile(join(ktree, 'Makefile'), `kernelrelease:\n\t@echo 1.0-evil\nmodules_install:\n\techo pwned > ${join(victim, 'file')}\n\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0-evil/kernel\n\techo deps > $(INSTALL_MOD_PATH)/lib/modules/1.0-evil/modules.dep\n`);
+    await chmod(dirname(victim), 0o755);
+    await chmod(victim, 0o755);
+    const src = await tree(async () => undefined);
+    const r = await build(`  - step: rootfs-dir\n    source: ${src}\n  - step: modules\n    kernel_tree: ${ktree}\n`);
+    await victimUnchanged();
+    assert.equal(r.exitCode, 1, r.log);
+    assert.match(r.log, /make -C \/run\/umlbuild-kernel\/src ARCH=um INSTALL_MOD_PATH=\/run\/umlbuild-kernel\/build modules_install/);
+    assert.match(r.log, /Permission denied/);
+    assert.match(r.log, /setpriv --reuid=\d+/);
+    assert.ok(!existsSync(join(r.out, `h${n}.tar`)), 'no output');
   });
 
   const depLink = (v: string): Member[] => [

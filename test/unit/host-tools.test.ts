@@ -34,6 +34,7 @@ const DYNAMIC: Record<string, string[]> = {
   'src/cache/tool-version.ts exec(tool': ['debootstrap', 'mmdebstrap', 'gcc', 'make'], // the bootstrap tool's (the kernel's toolchain's) --version, for cache keys
   'src/cache/tool-version.ts findTool(tool': ['debootstrap', 'mmdebstrap', 'gcc', 'make'],
   'src/kernel/build.ts findTool(tool': ['gcc', 'make'], // the toolchain's versions
+  'src/steps/modules.ts exec(cmd!': ['unshare', 'make'], // kernel_tree: make through kernel/builder (unshare … setpriv … make), or make itself
   'src/api/kernel.ts exec(cmd': [], // passes buildKernel's commands on (kernel/build.ts, kernel/source.ts)
   'src/steps/kernel.ts requireTool(t': ['make', 'gcc', 'flex', 'bison', 'bc', 'tar', 'xz', 'depmod'], // KERNEL_BUILD_TOOLS
   'src/steps/file-edits.ts exec(cmd': [], // passes ctx.exec on (the EditContext)
