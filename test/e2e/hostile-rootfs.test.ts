@@ -120,12 +120,15 @@ describe('hostile root trees: every write of the build resolves inside the root'
     assert.match(r.listing, new RegExp(`\\.${victim}/1\\.0-ktree/modules\\.dep$`, 'm'));
   });
 
-  it("modules from a kernel_tree whose Makefile writes a host file: make runs as umlbuild-build (the tree is outside input), the victim stays, the build fails naming make", async () => {
+  it('modules from a kernel_tree whose Makefile writes a host file: make runs as umlbuild-build (the tree is outside input), the victim stays, the build fails naming make', async () => {
     const ktree = join(dir.path, `ktree-evil-${n}`);
     await mkdir(join(ktree, 'include', 'config'), { recursive: true });
     await writeFile(join(ktree, 'include', 'config', 'kernel.release'), '1.0-evil\n');
     // A Makefile is code: this one tries to overwrite a host file (root's, mode 0644) and to leave a file in /etc's stead.
-    await writeFile(join(ktree, 'Makefile'), `kernelrelease:\n\t@echo 1.0-evil\nmodules_install:\n\techo pwned > ${join(victim, 'file')}\n\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0-evil/kernel\n\techo deps > $(INSTALL_MOD_PATH)/lib/modules/1.0-evil/modules.dep\n`);
+    await writeFile(
+      join(ktree, 'Makefile'),
+      `kernelrelease:\n\t@echo 1.0-evil\nmodules_install:\n\techo pwned > ${join(victim, 'file')}\n\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0-evil/kernel\n\techo deps > $(INSTALL_MOD_PATH)/lib/modules/1.0-evil/modules.dep\n`,
+    );
     await chmod(dirname(victim), 0o755);
     await chmod(victim, 0o755);
     const src = await tree(async () => undefined);
