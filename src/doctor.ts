@@ -8,6 +8,7 @@ import { archiveDefaults } from './host/archive.js';
 import { GUEST_USER, lookupUser } from './uml/guest.js';
 import { DEFAULT_KERNEL_SOURCE, KERNEL_BUILD_TOOLS } from './steps/kernel.js';
 import { exec } from './host/exec.js';
+import { packageVersion } from './kernel/source.js';
 
 export interface DoctorReport {
   lines: string[];
@@ -58,7 +59,7 @@ export interface KernelBuildProbe {
 const hostProbe: KernelBuildProbe = {
   has: async (t) => Boolean(await findTool(t)),
   exists: existsSync,
-  version: async (pkg) => (await exec('dpkg-query', ['-W', '-f', '${Version}', pkg], { reject: false })).stdout.trim(),
+  version: (pkg) => packageVersion(exec, pkg),
 };
 
 export async function kernelBuildLines(lines: string[], probe: KernelBuildProbe = hostProbe): Promise<void> {

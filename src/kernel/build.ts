@@ -37,7 +37,7 @@ import { anyLiveLock, ensureCacheDir, pruneCacheDir, readRecord, readRecords, wr
 import { toolVersion } from '../cache/tool-version.js';
 import type { DroppedOption, KernelBuildResult, KernelRequest } from '../model/kernel.js';
 import type { RunAs } from '../uml/guest.js';
-import { builderArgv, buildUser, type Workspace } from './builder.js';
+import { builderArgv, buildUser, checkRelease, modulesWritten, type Workspace } from './builder.js';
 import { droppedOptions, type FragmentSource, mergeConfigs, optionsConfig, parseConfig, renderConfig } from './config.js';
 import { type Exec, sourceDir, sourceIdentity, sourceRef } from './source.js';
 
@@ -287,8 +287,7 @@ async function compileIn(req: KernelRequest, env: KernelEnv, keyed: Awaited<Retu
   const final = parseConfig(await readInputFile(dotConfig, 'the build directory .config')).config;
   const dropped = droppedOptions(merged, final);
   await make([`-j${jobs}`]);
-  const kernelRelease = (await make(['-s', 'kernelrelease'], true)).stdout.trim().split('\n').pop()!;
-  if (!/^[\w.+~-]+$/.test(kernelRelease)) throw new UserError(`make kernelrelease printed ${JSON.stringify(kernelRelease)}: not a kernel release`);
+  const kernelRelease = checkRelease((await make(['-s', 'kernelrelease'], true)).stdout, '');
   const modules = final.get('CONFIG_MODULES') === 'y';
   // The entry, under a temporary name.
   const entry = join(kdir, keyed.key);
@@ -303,12 +302,8 @@ async function compileIn(req: KernelRequest, env: KernelEnv, keyed: Awaited<Retu
       const staging = join(ws.build, '.umlbuild-modules');
       await rm(staging, { recursive: true, force: true });
       await make(['-s', `INSTALL_MOD_PATH=${who ? '/run/umlbuild-kernel/build/.umlbuild-modules' : staging}`, 'modules_install'], true);
-      const modDir = join(staging, 'lib', 'modules', kernelRelease);
-      // Every build process is gone (its pid namespace with it): no directory on the way can change any more; none may be a link.
-      for (const d of [staging, join(staging, 'lib'), join(staging, 'lib', 'modules'), modDir]) {
-        if (!(await lstat(d).catch(() => undefined))?.isDirectory()) throw new UserError(`make modules_install wrote no lib/modules/${kernelRelease} (${d} is not a directory)`);
-      }
-      for (const link of ['build', 'source']) if ((await lstat(join(modDir, link)).catch(() => undefined))?.isSymbolicLink()) await rm(join(modDir, link));
+      // Every build process is gone (its pid namespace with it).
+      await modulesWritten(staging, kernelRelease);
       // tar stores what it finds (links as links, never followed), owned by root.
       await env.exec('tar', ['-c', '-f', join(partial, 'modules.tar'), '-C', staging, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', `lib/modules/${kernelRelease}`], { signal: env.signal });
       await rm(staging, { recursive: true, force: true });

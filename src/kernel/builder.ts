@@ -20,8 +20,9 @@
  * keeps the two apart. Not root: everything runs as the invoking user, in
  * place.
  */
-import { lstat, mkdir } from 'node:fs/promises';
-import { HostError } from '../errors.js';
+import { lstat, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HostError, UserError } from '../errors.js';
 import { exec } from '../host/exec.js';
 import { privilege } from '../host/privilege.js';
 import { requireTools } from '../host/tools.js';
@@ -79,4 +80,27 @@ export async function builderArgv(ws: Workspace, who: RunAs | undefined, command
   const at: Workspace = { src: `${BUILD_MOUNTS}/src`, build: `${BUILD_MOUNTS}/build`, ccache: `${BUILD_MOUNTS}/ccache` };
   const script = ['set -e', `mount --bind -- "$1" ${at.src}`, `mount -o remount,bind,ro -- ${at.src}`, `mount --bind -- "$2" ${at.build}`, `mount --bind -- "$3" ${at.ccache}`, `cd ${at.build}`, 'shift 3', 'exec "$@"'].join('\n');
   return ['unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--', 'sh', '-c', script, 'sh', ws.src, ws.build, ws.ccache, ...asGuest(command(at), who)];
+}
+
+/** What `make kernelrelease` printed (its last line), refused unless it is a release: a name, never a path. */
+export function checkRelease(printed: string, where: string): string {
+  const release = printed.trim().split('\n').pop() ?? '';
+  if (!/^[\w.+~-]+$/.test(release)) throw new UserError(`make kernelrelease${where} printed ${JSON.stringify(release.slice(0, 80))}: not a kernel release`);
+  return release;
+}
+
+/**
+ * lib/modules/<release> under `staging`, where an unprivileged `make
+ * modules_install` wrote, once its processes are gone: every directory on the
+ * way must be a directory, never a link (the Makefile is outside input: a
+ * link would make root copy host files), and the build/source links
+ * modules_install leaves are removed. Returns that directory.
+ */
+export async function modulesWritten(staging: string, release: string): Promise<string> {
+  const modDir = join(staging, 'lib', 'modules', release);
+  for (const d of [staging, join(staging, 'lib'), join(staging, 'lib', 'modules'), modDir]) {
+    if (!(await lstat(d).catch(() => undefined))?.isDirectory()) throw new UserError(`make modules_install wrote no lib/modules/${release} (${d} is not a directory)`);
+  }
+  for (const link of ['build', 'source']) if ((await lstat(join(modDir, link)).catch(() => undefined))?.isSymbolicLink()) await rm(join(modDir, link));
+  return modDir;
 }

@@ -42,6 +42,12 @@ export interface SourceRef {
 }
 
 /** What kind of source `source` names, without looking at it yet; a UserError when it is neither. */
+/** The installed version of a Debian package ('' when it is not installed). */
+export async function packageVersion(exec: Exec, pkg: string): Promise<string> {
+  const r = await exec('dpkg-query', ['-W', '-f=${Version}', pkg], { reject: false });
+  return r.exitCode === 0 ? r.stdout.trim() : '';
+}
+
 export function sourceRef(source: string): SourceRef {
   if (PACKAGE_NAME.test(source)) {
     const tarball = [`/usr/src/${source}.tar.xz`, `/usr/src/${source}.tar.bz2`].find((f) => existsSync(f)) ?? `/usr/src/${source}.tar.xz`;
@@ -84,9 +90,9 @@ export async function sourceIdentity(ref: SourceRef, env: IdentityEnv): Promise<
   const problem = await sourceProblem(ref);
   if (problem) throw new UserError(`kernel source: ${problem}`, ref.kind === 'package' ? EXIT.hostMissing : EXIT.invalid);
   if (ref.kind === 'package') {
-    const r = await env.exec('dpkg-query', ['-W', '-f=${Version}', ref.given], { reject: false });
-    if (r.exitCode !== 0 || !r.stdout.trim()) throw new UserError(`kernel source: ${ref.given} is not an installed package (dpkg-query -W ${ref.given}): apt-get install ${ref.given}`, EXIT.hostMissing);
-    return { ref, id: `package ${ref.given} ${r.stdout.trim()}` };
+    const version = await packageVersion(env.exec, ref.given);
+    if (!version) throw new UserError(`kernel source: ${ref.given} is not an installed package (dpkg-query -W ${ref.given}): apt-get install ${ref.given}`, EXIT.hostMissing);
+    return { ref, id: `package ${ref.given} ${version}` };
   }
   if (ref.kind === 'tarball') return { ref, id: `tarball ${await sha256File(ref.given)}` };
   if (existsSync(join(ref.given, '.git'))) return { ref, id: await gitIdentity(ref.given, env) };

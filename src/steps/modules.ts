@@ -20,14 +20,13 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { stageIntoRoot } from '../host/stage-tree.js';
 import type { Step, StepContext } from './types.js';
-import { buildUser, builderArgv } from '../kernel/builder.js';
-import { UserError } from '../errors.js';
+import { buildUser, builderArgv, checkRelease, modulesWritten } from '../kernel/builder.js';
 import { treeDigest } from '../cache/tree-digest.js';
 
 export const UML_MODULES = '/usr/lib/uml/modules';
@@ -64,7 +63,8 @@ export async function pickVersion(dir: string, wanted: string): Promise<string |
  * (kernel/builder.ts: as umlbuild-build, no capabilities, the tree mounted
  * read-only), into a fresh directory of that user's; root then copies the
  * result into the staging directory with cp -a (a link is copied as a link,
- * never followed) and drops the build/source links modules_install leaves.
+ * never followed; no directory on the way may be a link: kernel/builder
+ * modulesWritten, shared with the kernel step's builds).
  */
 async function installFromTree(tree: string, staging: string, ctx: Pick<StepContext, 'exec'>): Promise<string> {
   const who = await buildUser();
@@ -76,17 +76,11 @@ async function installFromTree(tree: string, staging: string, ctx: Pick<StepCont
       const [cmd, ...args] = await builderArgv(ws, who, command);
       return ctx.exec(cmd!, args, { env: { HOME: who ? '/nonexistent' : (process.env.HOME ?? '/') } });
     };
-    const version = (await run((p) => ['make', '-s', '-C', p.src, 'ARCH=um', 'kernelrelease'])).stdout.trim();
-    if (!/^[\w.+~-]+$/.test(version)) throw new UserError(`make kernelrelease in ${tree} printed ${JSON.stringify(version.slice(0, 80))}, not a kernel release`);
+    const version = checkRelease((await run((p) => ['make', '-s', '-C', p.src, 'ARCH=um', 'kernelrelease'])).stdout, ` in ${tree}`);
     await run((p) => ['make', '-C', p.src, 'ARCH=um', `INSTALL_MOD_PATH=${p.build}`, 'modules_install']);
-    const made = join(out, 'lib', 'modules', version);
-    if (!(await lstat(made).catch(() => undefined))?.isDirectory()) throw new UserError(`make modules_install in ${tree} wrote no lib/modules/${version}`);
+    const made = await modulesWritten(out, version);
     for (const d of ['lib', 'lib/modules']) await mkdir(join(staging, d)).then(() => chmod(join(staging, d), 0o755));
     await ctx.exec('cp', ['-a', '--no-preserve=ownership', '-T', made, join(staging, 'lib/modules', version)]);
-    for (const link of ['build', 'source']) {
-      const p = join(staging, 'lib/modules', version, link);
-      if ((await lstat(p).catch(() => undefined))?.isSymbolicLink()) await rm(p);
-    }
     return version;
   } finally {
     await rm(out, { recursive: true, force: true });

@@ -141,6 +141,22 @@ describe('hostile root trees: every write of the build resolves inside the root'
     assert.ok(!existsSync(join(r.out, `h${n}.tar`)), 'no output');
   });
 
+  it('modules from a kernel_tree whose Makefile makes lib/ a link to a host directory: refused, nothing of that directory copied into the image', async () => {
+    const ktree = join(dir.path, `ktree-link-${n}`);
+    await mkdir(join(ktree, 'include', 'config'), { recursive: true });
+    await writeFile(join(ktree, 'include', 'config', 'kernel.release'), '1.0-test\n');
+    // The victim's directory stands in for a host directory: <victim>/modules/1.0-test/secret.
+    await mkdir(join(victim, 'modules', VDIR), { recursive: true });
+    await writeFile(join(victim, 'modules', VDIR, 'secret'), 'host secret\n');
+    await writeFile(join(ktree, 'Makefile'), `kernelrelease:\n\t@echo ${VDIR}\nmodules_install:\n\tln -s ${victim} $(INSTALL_MOD_PATH)/lib\n`);
+    const src = await tree(async () => undefined);
+    const r = await build(`  - step: rootfs-dir\n    source: ${src}\n  - step: modules\n    kernel_tree: ${ktree}\n`);
+    assert.equal(r.exitCode, 1, r.log);
+    assert.match(r.log, /make modules_install wrote no lib\/modules\/1\.0-test \(\S+\/lib is not a directory\)/);
+    assert.ok(!existsSync(join(r.out, `h${n}.tar`)), 'no output');
+    assert.equal(await readFile(join(victim, 'modules', VDIR, 'secret'), 'utf8'), 'host secret\n');
+  });
+
   const depLink = (v: string): Member[] => [
     { name: './', type: 'dir' },
     { name: './lib/modules/1.0-dep/', type: 'dir' },
